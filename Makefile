@@ -1,0 +1,68 @@
+# eroute: the KLIPS `ipsec eroute` command on the Linux XFRM policy table.
+#
+#   make demo     set up (packages, Go modules), then the manual's examples in
+#                 throwaway network namespaces
+#   make check    set up, then the whole test suite (root runs the kernel tests)
+#   make build    bin/eroute and bin/ipsec
+#   make install  PREFIX=/usr/local DESTDIR= : both programs and eroute(8)
+
+GO      ?= go
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man/man8
+VERSION ?= 1.0.0
+GOFLAGS_BUILD = -trimpath -ldflags "-s -w -X github.com/eroute/eroute/pkg/cli.VersionString=$(VERSION)"
+
+.PHONY: all build deps demo check test unit integration vet fuzz install uninstall clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o bin/eroute ./cmd/eroute
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o bin/ipsec ./cmd/ipsec
+
+# deps installs what building and testing need on Debian (as root), once.
+deps:
+	./scripts/deps.sh
+
+demo: deps build
+	./scripts/demo.sh
+
+check: deps test
+
+test: vet
+	$(GO) test -count=1 ./...
+
+unit: vet
+	$(GO) test -count=1 ./pkg/... ./xfrm/... ./cmd/...
+
+integration: build
+	$(GO) test -count=1 -v ./integration/...
+
+vet:
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" >&2; exit 1)
+	$(GO) vet ./...
+
+# fuzz runs every fuzz target for FUZZTIME each (the seeds also run in `make test`).
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in ./pkg/eroute ./xfrm; do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+	  done; \
+	done
+
+install: build
+	install -D -m 0755 bin/eroute $(DESTDIR)$(BINDIR)/eroute
+	install -D -m 0755 bin/ipsec $(DESTDIR)$(BINDIR)/ipsec
+	install -D -m 0644 docs/eroute.8 $(DESTDIR)$(MANDIR)/eroute.8
+	ln -sf eroute.8 $(DESTDIR)$(MANDIR)/ipsec_eroute.8
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/eroute $(DESTDIR)$(BINDIR)/ipsec
+	rm -f $(DESTDIR)$(MANDIR)/eroute.8 $(DESTDIR)$(MANDIR)/ipsec_eroute.8
+
+clean:
+	rm -rf bin

@@ -1,0 +1,51 @@
+// Package app wires the eroute command line to the XFRM driver and the
+// system's name services; the two mains share it.
+package app
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/eroute/eroute/pkg/cli"
+	"github.com/eroute/eroute/pkg/eroute"
+	"github.com/eroute/eroute/xfrm"
+)
+
+// Eroute runs one eroute command line (without the program name) and gives
+// its exit status.
+func Eroute(args []string) int {
+	return cli.Run(args, cli.Env{
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+		Open:   openTable,
+		Parser: cli.Parser{Resolver: eroute.SystemResolver{}, Names: eroute.SystemNames},
+	})
+}
+
+func openTable(netns string) (cli.Table, error) {
+	return xfrm.Open(netns)
+}
+
+// subcommands are what `ipsec` knows, as FreeS/WAN's front end dispatched
+// `ipsec eroute` to the eroute program.
+var subcommands = map[string]func([]string) int{
+	"eroute": Eroute,
+}
+
+// Ipsec runs `ipsec WORD ARGS`: WORD eroute is the eroute command; any other
+// word is refused with the list of words this ipsec knows.
+func Ipsec(args []string) int {
+	if len(args) > 0 {
+		if cmd, ok := subcommands[args[0]]; ok {
+			return cmd(args[1:])
+		}
+		if args[0] == "--help" || args[0] == "help" {
+			fmt.Println("usage: ipsec eroute [ARGS]  (see eroute --help)")
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "ipsec: unknown command %q; known commands: eroute\n", args[0])
+		return 1
+	}
+	fmt.Fprintln(os.Stderr, "ipsec: no command given; known commands: eroute")
+	return 1
+}

@@ -1,0 +1,6 @@
+// Package cli is the eroute command line: it reads the KLIPS `ipsec eroute`
+// options (GNU getopt_long rules: --opt VALUE, --opt=VALUE, unambiguous
+// abbreviations), checks them completely before anything reaches the kernel,
+// and drives a Table. The kernel side stays behind the Table interface, so
+// every message and exit status can be tested without root.
+package cli

@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/eroute/eroute/pkg/eroute"
+)
+
+// Action is what one command does.
+type Action int
+
+// The actions. List is the form without an action option.
+const (
+	List Action = iota
+	Add
+	Replace
+	Delete
+	Clear
+	AddInbound
+	ReplaceInbound
+	Help
+	Version
+)
+
+var actionOptions = map[string]Action{
+	"add": Add, "replace": Replace, "del": Delete, "clear": Clear,
+	"addin": AddInbound, "replacein": ReplaceInbound,
+}
+
+// Request is a checked command line.
+type Request struct {
+	Action Action
+	Eroute eroute.Eroute
+	Netns  string
+	Debug  bool
+	Label  string
+}
+
+// Messages that KLIPS scripts grep for, kept word for word.
+const (
+	msgOneAction     = "Only one of '--add', '--replace', '--clear', or '--del' options permitted."
+	msgNeedAction    = "exactly one of '--add', '--replace', '--del' or '--clear' options must be specified."
+	msgNeedSA        = "add and addin options must have SA specified."
+	msgPortsNeedTCP  = "--transport-proto with either UDP or TCP must be specified if --src-port or --dst-port is used"
+	msgReservedSPI   = "values less than 0x100 are reserved"
+	saidOptionsGroup = "--af, --edst, --spi and --proto"
+)
+
+// Parser turns a command line into a Request. Resolver and Names let tests
+// run without the system's name services.
+type Parser struct {
+	Resolver eroute.Resolver
+	Names    eroute.Names
+}
+
+// Parse checks a whole command line; nothing is sent anywhere.
+func (p Parser) Parse(args []string) (Request, error) {
+	opts, err := getopt(args)
+	if err != nil {
+		return Request{}, err
+	}
+	set, req, err := collect(opts)
+	if err != nil || req.Action == Help || req.Action == Version {
+		return req, err
+	}
+	if req.Action == List || req.Action == Clear {
+		return req, onlyGlobal(set, req.Action)
+	}
+	req.Eroute, err = p.erouteOf(set, req.Action)
+	return req, err
+}
+
+// collect records each option once, the action, and the global options.
+func collect(opts []given) (map[string]string, Request, error) {
+	set := map[string]string{}
+	req := Request{Action: List}
+	for _, o := range opts {
+		switch o.name {
+		case "help", "version":
+			if req.Action != Help && req.Action != Version {
+				req.Action = map[string]Action{"help": Help, "version": Version}[o.name]
+			}
+			continue
+		}
+		if a, ok := actionOptions[o.name]; ok {
+			if req.Action != List && req.Action != Help && req.Action != Version {
+				return nil, req, errors.New(msgOneAction)
+			}
+			if req.Action == List {
+				req.Action = a
+			}
+			continue
+		}
+		if old, dup := set[o.name]; dup {
+			return nil, req, fmt.Errorf("Error, --%s parameter redefined:%s, already defined as:%s", o.name, o.value, old)
+		}
+		set[o.name] = o.value
+	}
+	req.Netns = set["netns"]
+	req.Label = set["label"]
+	_, req.Debug = set["debug"]
+	return set, req, nil
+}
+
+var globalOptions = map[string]bool{"netns": true, "label": true, "debug": true}
+
+// onlyGlobal refuses eroute options where no eroute is given: the listing,
+// and --clear (which clears everything, so a --src there would mislead).
+func onlyGlobal(set map[string]string, a Action) error {
+	for _, o := range longOptions {
+		if _, ok := set[o.name]; !ok || globalOptions[o.name] {
+			continue
+		}
+		if a == Clear {
+			return fmt.Errorf("--clear deletes every eroute and takes no --%s", o.name)
+		}
+		return errors.New(msgNeedAction)
+	}
+	return nil
+}
+
+func (p Parser) erouteOf(set map[string]string, a Action) (eroute.Eroute, error) {
+	var e eroute.Eroute
+	if err := p.checkSAIDForm(set, a); err != nil {
+		return e, err
+	}
+	for _, end := range []string{"src", "dst"} {
+		if _, ok := set[end]; !ok {
+			return e, fmt.Errorf("Error -- %s option '--%s' is required.", actionWord(a), end)
+		}
+	}
+	family, err := erouteFamily(set)
+	if err != nil {
+		return e, err
+	}
+	if e.Selector, err = p.selector(set, family); err != nil {
+		return e, err
+	}
+	e.SAID, err = p.said(set, e.Selector.Family())
+	if err != nil || a == Delete {
+		return eroute.Eroute{Selector: e.Selector}, err
+	}
+	return e, checkSAIDFamily(e)
+}
+
+func actionWord(a Action) string {
+	return map[Action]string{Add: "add", Replace: "replace", Delete: "del",
+		AddInbound: "addin", ReplaceInbound: "replacein"}[a]
+}
+
+// checkSAIDForm wants one SAID form, whole, for add and replace.
+func (p Parser) checkSAIDForm(set map[string]string, a Action) error {
+	var parts, missing []string
+	for _, o := range []string{"af", "edst", "spi", "proto"} {
+		if _, ok := set[o]; ok {
+			parts = append(parts, o)
+		} else {
+			missing = append(missing, "--"+o)
+		}
+	}
+	said, hasSAID := set["said"]
+	if hasSAID && len(parts) > 0 {
+		return fmt.Errorf("Error, --said %s and --%s %s both given: use either --said or %s",
+			said, parts[0], set[parts[0]], saidOptionsGroup)
+	}
+	if a == Delete || hasSAID || len(missing) == 0 {
+		return nil
+	}
+	if len(parts) == 0 {
+		return fmt.Errorf("%s Give --said or %s.", msgNeedSA, saidOptionsGroup)
+	}
+	return fmt.Errorf("%s Missing %s.", msgNeedSA, strings.Join(missing, ", "))
+}

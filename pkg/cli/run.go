@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+
+	"github.com/eroute/eroute/pkg/eroute"
+)
+
+// Table is what the command needs of the kernel's policy table. xfrm.Table
+// implements it; tests use a fake.
+type Table interface {
+	Add(eroute.Eroute) error
+	Replace(eroute.Eroute) error
+	Delete(eroute.Selector) error
+	Clear() error
+	List() ([]eroute.Eroute, error)
+	AddInbound(e eroute.Eroute, replace bool) error
+	Close() error
+}
+
+// Env is the world the command runs in.
+type Env struct {
+	Stdout, Stderr io.Writer
+	// Open opens the table of a network namespace ("" for the caller's own).
+	Open   func(netns string) (Table, error)
+	Parser Parser
+}
+
+// Prog is the name messages start with.
+const Prog = "eroute"
+
+// Run carries out one command line (without the program name) and gives the
+// exit status: 0 for success, 1 for any error, which is reported as one line
+// on Stderr.
+func Run(args []string, env Env) int {
+	req, err := env.Parser.Parse(args)
+	prog := Prog
+	if req.Label != "" {
+		prog = Prog + " --label " + req.Label
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", prog, err)
+		return 1
+	}
+	switch req.Action {
+	case Help:
+		io.WriteString(env.Stdout, usage)
+		return 0
+	case Version:
+		fmt.Fprintf(env.Stdout, "ipsec eroute %s\n%s\n", VersionString, versionNote)
+		return 0
+	}
+	if err := execute(req, env); err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", prog, err)
+		return 1
+	}
+	return 0
+}
+
+func execute(req Request, env Env) error {
+	if req.Debug {
+		fmt.Fprintf(env.Stdout, "%s: DEBUG: %s\n", Prog, describe(req))
+	}
+	t, err := env.Open(req.Netns)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	e := req.Eroute
+	switch req.Action {
+	case Add:
+		return t.Add(e)
+	case Replace:
+		return t.Replace(e)
+	case Delete:
+		return t.Delete(e.Selector)
+	case Clear:
+		return t.Clear()
+	case AddInbound, ReplaceInbound:
+		return t.AddInbound(e, req.Action == ReplaceInbound)
+	}
+	return list(t, env.Stdout)
+}
+
+func list(t Table, out io.Writer) error {
+	eroutes, err := t.List()
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(out)
+	for _, e := range eroutes {
+		fmt.Fprintln(w, e)
+	}
+	return w.Flush()
+}
+
+// describe says what a request will send, for --debug.
+func describe(req Request) string {
+	names := map[Action]string{List: "list", Add: "add", Replace: "replace", Delete: "del",
+		Clear: "clear", AddInbound: "addin", ReplaceInbound: "replacein"}
+	s := names[req.Action]
+	switch req.Action {
+	case Add, Replace, AddInbound, ReplaceInbound:
+		s += " " + req.Eroute.Selector.String() + " => " + req.Eroute.SAID.String()
+	case Delete:
+		s += " " + req.Eroute.Selector.String()
+	}
+	if req.Netns != "" {
+		s += " in network namespace " + req.Netns
+	}
+	return s
+}

@@ -1,0 +1,20 @@
+package cli
+
+// VersionString is the release; the Makefile may set it with -ldflags -X.
+var VersionString = "1.0.0"
+
+const versionNote = "eroute: the KLIPS eroute command on the Linux XFRM policy table."
+
+const usage = `usage: eroute --{add,addin,replace,replacein} --eraf <inet | inet6> --src <src>/<srcmaskbits>|<srcmask> --dst <dst>/<dstmaskbits>|<dstmask> [ --transport-proto <protocol> ] [ --src-port <source-port> ] [ --dst-port <dest-port> ] <SA>
+            where <SA> is '--af <inet | inet6> --edst <edst> --spi <spi> --proto <proto>'
+                       OR '--said <said>'
+                       OR '--said <%passthrough | %passthrough4 | %passthrough6 | %drop | %reject | %trap | %hold | %pass>'.
+       eroute --del --eraf <inet | inet6> --src <src>/<srcmaskbits>|<srcmask> --dst <dst>/<dstmaskbits>|<dstmask> [ --transport-proto <protocol> ] [ --src-port <source-port> ] [ --dst-port <dest-port> ]
+       eroute --clear
+       eroute --help
+       eroute --version
+       eroute
+        [ --debug ] is optional to any eroute command.
+        [ --label <label> ] is optional to any eroute command.
+        [ --netns <name> ] is optional to any eroute command: act on that network namespace (as 'ip netns' names it).
+`

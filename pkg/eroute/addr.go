@@ -1,0 +1,184 @@
+package eroute
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"strings"
+)
+
+// DefaultRoute is the keyword for the whole address space of a family.
+const DefaultRoute = "%default"
+
+// ParseAddr reads one address in any KLIPS form: a dotted quad, possibly
+// short ("10" is 10.0.0.0, "10.1" is 10.1.0.0; leading zeros are decimal),
+// "0x" and eight hexadecimal digits for IPv4, IPv6 text, or a host name
+// looked up through r. family, when not Unspec, is the family the address
+// must have.
+func ParseAddr(s string, family Family, r Resolver) (netip.Addr, error) {
+	a, err := parseNumericAddr(s)
+	if errors.Is(err, errNotNumeric) {
+		if err := checkHostName(s); err != nil {
+			return netip.Addr{}, err
+		}
+		if r == nil {
+			r = NoResolver{}
+		}
+		a, err = r.LookupHost(s, family)
+		if err == nil && !a.IsValid() {
+			err = fmt.Errorf("host name %q gave no address", s)
+		}
+	}
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	// Checked for names too: a Resolver is not trusted to honour family.
+	if family != Unspec && FamilyOf(a) != family {
+		return netip.Addr{}, fmt.Errorf("address %s is not %s", a, family)
+	}
+	return a, nil
+}
+
+var errNotNumeric = errors.New("not a numeric address")
+
+// parseNumericAddr reads the numeric forms; errNotNumeric means the text is
+// no number at all and may be a host name.
+func parseNumericAddr(s string) (netip.Addr, error) {
+	switch {
+	case s == "":
+		return netip.Addr{}, errors.New("empty address")
+	case strings.Contains(s, ":"):
+		return parseIPv6(s)
+	case len(s) > 1 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'):
+		return parseHexIPv4(s[2:])
+	case strings.Trim(s, "0123456789.") == "":
+		return parseDottedIPv4(s)
+	}
+	return netip.Addr{}, errNotNumeric
+}
+
+func parseIPv6(s string) (netip.Addr, error) {
+	if strings.Contains(s, "%") {
+		return netip.Addr{}, errors.New("IPv6 zone not allowed")
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is6() {
+		return netip.Addr{}, fmt.Errorf("bad IPv6 address %q", s)
+	}
+	return a, nil
+}
+
+func parseHexIPv4(digits string) (netip.Addr, error) {
+	if len(digits) != 8 {
+		return netip.Addr{}, errors.New("hexadecimal address must have 8 digits")
+	}
+	n, err := parseDigits(digits, 16, 0xffffffff)
+	if err != nil {
+		return netip.Addr{}, errors.New("non-hex digit in hexadecimal address")
+	}
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), nil
+}
+
+// parseDottedIPv4 reads one to four decimal parts; missing trailing parts
+// are zero, as in the KLIPS library (not inet_aton, which fills the middle).
+func parseDottedIPv4(s string) (netip.Addr, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, errors.New("too many parts in dotted address")
+	}
+	var b [4]byte
+	for i, p := range parts {
+		if p == "" {
+			return netip.Addr{}, errors.New("empty part in dotted address")
+		}
+		n, err := parseDigits(p, 10, 255)
+		if err != nil {
+			return netip.Addr{}, errors.New("dotted address part out of range (0-255)")
+		}
+		b[i] = byte(n)
+	}
+	return netip.AddrFrom4(b), nil
+}
+
+// checkHostName refuses text that cannot be a host name, so that a typo is
+// reported as such rather than as a failed DNS lookup.
+func checkHostName(s string) error {
+	if len(s) > 253 {
+		return errors.New("host name too long")
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c == '-' || c == '.' || c == '_' ||
+			(c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !ok {
+			return fmt.Errorf("bad character %q in address", c)
+		}
+	}
+	return nil
+}
+
+// AddrFamily tells the family a written address has without looking up a
+// name: Unspec for host names and %default, whose family follows from the
+// rest of the command.
+func AddrFamily(s string) Family {
+	if s == DefaultRoute {
+		return Unspec
+	}
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		s = s[:i]
+	}
+	a, err := parseNumericAddr(s)
+	if err != nil {
+		return Unspec
+	}
+	return FamilyOf(a)
+}
+
+// ParseSubnet reads ADDR/BITS or ADDR/MASK (the mask dotted or hexadecimal,
+// IPv4 only, and contiguous), or %default. Host bits are cleared, as KLIPS
+// did. family must be Inet or Inet6 when s is %default or a host name;
+// otherwise it may be Unspec.
+func ParseSubnet(s string, family Family, r Resolver) (netip.Prefix, error) {
+	if s == DefaultRoute {
+		return netip.PrefixFrom(family.Unspecified(), 0), nil
+	}
+	slash := strings.LastIndexByte(s, '/')
+	if slash < 0 {
+		return netip.Prefix{}, errors.New("no / in subnet specification")
+	}
+	addr, err := ParseAddr(s[:slash], family, r)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	n, err := parseMask(s[slash+1:], FamilyOf(addr))
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(addr, n).Masked(), nil
+}
+
+// parseMask reads a bit count, or for IPv4 a dotted or hexadecimal mask.
+func parseMask(s string, family Family) (int, error) {
+	if s != "" && strings.Trim(s, "0123456789") == "" {
+		n, err := parseDigits(s, 10, uint64(family.Bits()))
+		if err != nil {
+			return 0, fmt.Errorf("mask bits %s out of range (0-%d)", s, family.Bits())
+		}
+		return int(n), nil
+	}
+	if family == Inet6 {
+		return 0, fmt.Errorf("bad IPv6 mask %q: give the number of bits", s)
+	}
+	m, err := parseNumericAddr(s)
+	if err != nil || !m.Is4() {
+		return 0, fmt.Errorf("bad mask %q", s)
+	}
+	b := m.As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	ones := bits.LeadingZeros32(^v)
+	if v<<ones != 0 {
+		return 0, fmt.Errorf("mask %s is not contiguous", s)
+	}
+	return ones, nil
+}

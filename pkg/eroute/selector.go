@@ -1,0 +1,102 @@
+package eroute
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"strconv"
+)
+
+// Transport protocols that may carry ports.
+const (
+	TCP = 6
+	UDP = 17
+)
+
+// Selector picks the packets an eroute acts on. Prefixes are always masked;
+// zero Proto means every protocol and zero ports mean every port.
+type Selector struct {
+	Src, Dst         netip.Prefix
+	Proto            uint8
+	SrcPort, DstPort uint16
+}
+
+// Family is the family of the selector's addresses.
+func (s Selector) Family() Family { return FamilyOf(s.Src.Addr()) }
+
+// Validate checks what the parser guarantees, for selectors built in code.
+func (s Selector) Validate() error {
+	switch {
+	case !s.Src.IsValid() || !s.Dst.IsValid():
+		return fmt.Errorf("selector needs a source and a destination")
+	case s.Src.Addr().Is4() != s.Dst.Addr().Is4():
+		return fmt.Errorf("source %s and destination %s are of different families", s.Src, s.Dst)
+	case s.Src != s.Src.Masked() || s.Dst != s.Dst.Masked():
+		return fmt.Errorf("prefix with host bits set")
+	case (s.SrcPort != 0 || s.DstPort != 0) && s.Proto != TCP && s.Proto != UDP:
+		return fmt.Errorf("ports need TCP or UDP")
+	}
+	return nil
+}
+
+// String gives the listing's SRC -> DST form, without padding.
+func (s Selector) String() string {
+	str := EndText(s.Src, s.SrcPort) + " -> " + EndText(s.Dst, s.DstPort)
+	if s.Proto != 0 {
+		str += ":" + strconv.Itoa(int(s.Proto))
+	}
+	return str
+}
+
+// EndText gives one end as the listing prints it: addr/bits, and with a port
+// addr/bits:PORT for IPv4 or [addr/bits]:PORT for IPv6.
+func EndText(p netip.Prefix, port uint16) string {
+	if port == 0 {
+		return p.String()
+	}
+	if p.Addr().Is6() {
+		return "[" + p.String() + "]:" + strconv.Itoa(int(port))
+	}
+	return p.String() + ":" + strconv.Itoa(int(port))
+}
+
+// Compare orders selectors as the KLIPS table listed them: by source, then
+// destination (address, then prefix length), IPv4 before IPv6, then by
+// protocol and ports.
+func Compare(a, b Selector) int {
+	return cmp.Or(
+		comparePrefix(a.Src, b.Src),
+		comparePrefix(a.Dst, b.Dst),
+		cmp.Compare(a.Proto, b.Proto),
+		cmp.Compare(a.SrcPort, b.SrcPort),
+		cmp.Compare(a.DstPort, b.DstPort),
+	)
+}
+
+func comparePrefix(a, b netip.Prefix) int {
+	return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+}
+
+// Specificity ranks how specific a selector is, as the KLIPS radix tree
+// matched: a longer source prefix wins, then a longer destination prefix,
+// then a set protocol, then a set destination port, then a set source port.
+// A higher rank is more specific. Two selectors that overlap and have the
+// same rank are the same selector. Ranks run from 0 to MaxSpecificity.
+func (s Selector) Specificity() uint32 {
+	r := uint32(s.Src.Bits())
+	r = r*129 + uint32(s.Dst.Bits())
+	r = r*2 + b2u(s.Proto != 0)
+	r = r*2 + b2u(s.DstPort != 0)
+	r = r*2 + b2u(s.SrcPort != 0)
+	return r
+}
+
+// MaxSpecificity is the rank of the most specific IPv6 selector.
+const MaxSpecificity = ((128*129+128)*2+1)*2*2 + 2 + 1
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
