@@ -38,6 +38,9 @@ func (r SystemResolver) LookupHost(name string, family Family) (netip.Addr, erro
 		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
 			return netip.Addr{}, fmt.Errorf("host name %q not found", name)
 		}
+		if dnsErr != nil && dnsErr.Err != "" {
+			return netip.Addr{}, fmt.Errorf("cannot resolve host name %q: %s", name, dnsErr.Err)
+		}
 		return netip.Addr{}, fmt.Errorf("cannot resolve host name %q", name)
 	}
 	return pickAddr(addrs, family, name)
@@ -51,7 +54,7 @@ func pickAddr(addrs []netip.Addr, family Family, name string) (netip.Addr, error
 			continue
 		}
 		for _, a := range addrs {
-			a = a.Unmap()
+			a = a.Unmap().WithZone("")
 			if FamilyOf(a) == want {
 				return a, nil
 			}

@@ -30,7 +30,7 @@ func (p Proto) String() string {
 	if n, ok := protoNames[p]; ok {
 		return n
 	}
-	return "proto" + strconv.Itoa(int(p))
+	return "proto(" + strconv.Itoa(int(p)) + ")"
 }
 
 // ParseProto reads the --proto value: ah, esp, comp or tun.

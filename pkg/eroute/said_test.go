@@ -294,7 +294,7 @@ func TestProto(t *testing.T) {
 			t.Errorf("ParseProto(%q) = %v, want an error", bad, got)
 		}
 	}
-	if ProtoInt.String() != "int" || Proto(7).String() != "proto7" {
+	if ProtoInt.String() != "int" || Proto(7).String() != "proto(7)" {
 		t.Errorf("Proto names: %q %q", ProtoInt, Proto(7))
 	}
 }

@@ -1,0 +1,76 @@
+// Package xfrm stores eroutes in the Linux XFRM policy table, over netlink
+// (NETLINK_XFRM). The kernel is the only state: there are no side files, so
+// everything an eroute says must be written into, and read back from, the
+// policy itself.
+//
+// # Translation
+//
+// An eroute is ONE policy: dir out (XFRM_POLICY_OUT), type main, no mark, no
+// if_id, in the table of the namespace the Table was opened in.
+//
+// Selector: family (AF_INET or AF_INET6), the source and destination
+// prefixes (saddr/prefixlen_s, daddr/prefixlen_d), proto, and sport/dport
+// with the mask 0xffff when a port is set (ports and masks big-endian, as the
+// kernel wants), ifindex 0, user 0.
+//
+// Priority encodes specificity, so that the most specific eroute wins
+// whatever the order the eroutes were added in (the kernel takes the matching
+// policy with the LOWEST priority value):
+//
+//	priority = PrioBase + (eroute.MaxSpecificity - Specificity(selector))*16 + kind
+//
+// The kind, in the low 4 bits, says which SAID the policy realises; it is how
+// %reject reads back as %reject rather than %drop, %passthrough6 as
+// %passthrough6, %hold as %hold:
+//
+//	kind SAID            action  templates
+//	0    ah/esp/comp     allow   1: id.proto 51/50/108, mode transport,
+//	                             spi SPI, daddr = SAID address, family = its family
+//	0    tun             allow   1: ESP (50), mode tunnel, spi SPI,
+//	                             daddr = SAID address, saddr = unspecified (the
+//	                             kernel picks a source), family = the SAID
+//	                             address's family (may differ from the selector's)
+//	1    %pass           allow   none
+//	2    %passthrough4   allow   none
+//	3    %passthrough6   allow   none
+//	4    %drop           block   none
+//	5    %reject         block   none
+//	6    %hold           block   none (for now)
+//	7    %trap           allow   1: ESP, mode transport, spi 0, daddr zero, family =
+//	8    %trapsubnet     allow      the selector's; no state matches it, so the
+//	                                kernel sends an ACQUIRE
+//
+// Every template has reqid 0, saddr zero, aalgos/ealgos/calgos 0xffffffff (any
+// algorithm, as iproute2 writes them) and is not optional.
+//
+// Reading back (ErouteOf): when the priority is exactly the one the decoded
+// selector and some kind give, and the policy is exactly what PolicyOf writes
+// for that kind (action, templates, no mark, no if_id, no security context),
+// the kind's SAID is the eroute's. Anything else was written by someone else
+// (ip xfrm, an IKE daemon) and is shown as closely as an eroute can: block is
+// %drop; allow without templates is %pass; with templates, the tunnel-mode
+// template if there is one, else the first: ESP in tunnel mode is
+// tun SPI@daddr, any other is PROTO SPI@daddr (esp, ah, comp, or the protocol
+// number), with the SPI as the template has it (IKE daemons use 0). No shape
+// of policy makes a listing fail: marks, if_ids, several templates, security
+// contexts are all read. Only a selector of neither family could not be an
+// eroute; it would be left out of the listing and of Clear alike (Linux 6.18
+// refuses such selectors with "Invalid selector family", so none exist).
+//
+// Count: the kernel keeps no per-policy counter. An eroute whose SAID names an
+// SA gets the packet count (curlft.packets) of the SA with that daddr, SPI and
+// protocol (ESP for tun), from one dump of the SAs per listing; the others
+// count 0.
+//
+// # Why the policy messages are decoded here
+//
+// github.com/vishvananda/netlink's XfrmAddress.ToIP guesses the family of an
+// xfrm_address_t from its zero bytes: an IPv6 address whose last 12 bytes are
+// zero becomes IPv4, so the prefix 3049:2::/64 reads back as 48.73.0.2. Its
+// high-level policy and state listings carry that bug into every address.
+// This package therefore decodes the kernel's structures itself, taking 4 or
+// 16 bytes by the family field that goes with each address: the selector's
+// for the selector, each template's own for that template, the SA's for an SA.
+// The byte layouts are those of linux/xfrm.h on 64-bit platforms (a test
+// checks them against the nl package's struct types).
+package xfrm

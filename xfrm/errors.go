@@ -1,0 +1,25 @@
+package xfrm
+
+import "errors"
+
+// Errors callers tell apart. Their texts are the KLIPS messages where KLIPS
+// had one. The errno behind each stays reachable with errors.Is.
+var (
+	// ErrExists: an add met a policy with the same selector (EEXIST).
+	ErrExists = errors.New("eroute already in use.  Delete old one first.")
+	// ErrNotFound: a delete found no policy with the selector (ENOENT).
+	ErrNotFound = errors.New("eroute doesn't exist.  Can't delete.")
+	// ErrPermission: the kernel refused for lack of privilege (EPERM, EACCES).
+	ErrPermission = errors.New("access denied.  You must be root (CAP_NET_ADMIN) to change the IPsec policy table.")
+	// ErrNoXFRM: the kernel has no NETLINK_XFRM (EPROTONOSUPPORT).
+	ErrNoXFRM = errors.New("the kernel has no XFRM netlink interface (CONFIG_XFRM_USER); no IPsec policy table")
+)
+
+// sentinel is one of the errors above with the error it stands for, so
+// that errors.Is finds both the sentinel and, say, unix.EEXIST.
+type sentinel struct {
+	err, cause error
+}
+
+func (s sentinel) Error() string   { return s.err.Error() }
+func (s sentinel) Unwrap() []error { return []error{s.err, s.cause} }
