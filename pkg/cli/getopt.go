@@ -10,6 +10,7 @@ import (
 type option struct {
 	name   string
 	hasArg bool
+	ours   bool // eroute's own, not KLIPS's
 }
 
 // given is one option as it appeared on the command line.
@@ -20,45 +21,49 @@ type given struct {
 
 // longOptions are KLIPS's options plus eroute's own (netns, json, monitor...).
 var longOptions = []option{
-	{"add", false}, {"addin", false}, {"replace", false}, {"replacein", false},
-	{"del", false}, {"clear", false}, {"help", false}, {"version", false},
-	{"eraf", true}, {"src", true}, {"dst", true},
-	{"transport-proto", true}, {"src-port", true}, {"dst-port", true},
-	{"af", true}, {"edst", true}, {"spi", true}, {"proto", true}, {"said", true},
-	{"debug", false}, {"label", true}, {"netns", true},
+	{"add", false, false}, {"addin", false, false}, {"replace", false, false}, {"replacein", false, false},
+	{"del", false, false}, {"clear", false, false}, {"help", false, false}, {"version", false, false},
+	{"eraf", true, false}, {"src", true, false}, {"dst", true, false},
+	{"transport-proto", true, false}, {"src-port", true, false}, {"dst-port", true, false},
+	{"af", true, false}, {"edst", true, false}, {"spi", true, false}, {"proto", true, false}, {"said", true, false},
+	{"debug", false, false}, {"label", true, false},
+	{"netns", true, true}, {"monitor", false, true}, {"json", false, true},
+	{"hold-timeout", true, true}, {"exec", true, true}, {"rcvbuf", true, true},
 }
 
 // getopt splits args into options the way GNU getopt_long does for an empty
 // short-option string: "--name value", "--name=value", unique prefixes of a
 // name, and "--" to end the options. Unlike KLIPS it refuses stray words, so a
-// typo cannot silently drop part of a command.
+// typo cannot silently drop part of a command. With an error it also gives
+// the options read before it (so that a --label there still labels the
+// message).
 func getopt(args []string) ([]given, error) {
 	var out []given
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if arg == "--" {
 			if i+1 < len(args) {
-				return nil, fmt.Errorf("unexpected argument '%s'", args[i+1])
+				return out, fmt.Errorf("unexpected argument '%s'", args[i+1])
 			}
 			break
 		}
 		if !strings.HasPrefix(arg, "--") {
 			if strings.HasPrefix(arg, "-") && len(arg) > 1 {
-				return nil, fmt.Errorf("invalid option '%s': options are long, such as --add", arg)
+				return out, fmt.Errorf("invalid option '%s': options are long, such as --add", arg)
 			}
-			return nil, fmt.Errorf("unexpected argument '%s'", arg)
+			return out, fmt.Errorf("unexpected argument '%s'", arg)
 		}
 		name, value, hasValue := strings.Cut(arg[2:], "=")
 		opt, err := lookupOption(name)
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		switch {
 		case !opt.hasArg && hasValue:
-			return nil, fmt.Errorf("option '--%s' doesn't allow an argument", opt.name)
+			return out, fmt.Errorf("option '--%s' doesn't allow an argument", opt.name)
 		case opt.hasArg && !hasValue:
 			if i+1 >= len(args) {
-				return nil, fmt.Errorf("option '--%s' requires an argument", opt.name)
+				return out, fmt.Errorf("option '--%s' requires an argument", opt.name)
 			}
 			i++
 			value = args[i]
@@ -69,6 +74,10 @@ func getopt(args []string) ([]given, error) {
 }
 
 // lookupOption finds an option by its name or an unambiguous prefix of it.
+// A prefix of several names is not ambiguous when one of them is a prefix of
+// all the others: the options added in later KLIPS releases (addin,
+// replacein, src-port, dst-port) extend older names, and do not take the
+// older options' abbreviations (--rep for --replace, --ad, --sr, --ds) away.
 func lookupOption(name string) (option, error) {
 	var matches []option
 	for _, o := range longOptions {
@@ -79,11 +88,25 @@ func lookupOption(name string) (option, error) {
 			matches = append(matches, o)
 		}
 	}
-	switch len(matches) {
-	case 0:
+	if len(matches) == 0 {
 		return option{}, fmt.Errorf("unrecognized option '--%s'; see --help", name)
-	case 1:
+	}
+	matches = preferKLIPS(matches)
+	if len(matches) == 1 {
 		return matches[0], nil
+	}
+	shortest := matches[0]
+	for _, m := range matches {
+		if len(m.name) < len(shortest.name) {
+			shortest = m
+		}
+	}
+	extended := true
+	for _, m := range matches {
+		extended = extended && strings.HasPrefix(m.name, shortest.name)
+	}
+	if extended {
+		return shortest, nil
 	}
 	names := make([]string, len(matches))
 	for i, m := range matches {
@@ -91,4 +114,20 @@ func lookupOption(name string) (option, error) {
 	}
 	sort.Strings(names)
 	return option{}, fmt.Errorf("option '--%s' is ambiguous; possibilities: %s", name, strings.Join(names, " "))
+}
+
+// preferKLIPS drops eroute's own options from an ambiguous match when a
+// KLIPS option is among them: the options eroute adds must not take away an
+// abbreviation that worked in KLIPS (--h is still --help).
+func preferKLIPS(matches []option) []option {
+	var klips []option
+	for _, m := range matches {
+		if !m.ours {
+			klips = append(klips, m)
+		}
+	}
+	if len(klips) == 0 {
+		return matches
+	}
+	return klips
 }

@@ -3,7 +3,10 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/eroute/eroute/pkg/eroute"
 )
@@ -22,11 +25,12 @@ const (
 	ReplaceInbound
 	Help
 	Version
+	Monitor
 )
 
 var actionOptions = map[string]Action{
 	"add": Add, "replace": Replace, "del": Delete, "clear": Clear,
-	"addin": AddInbound, "replacein": ReplaceInbound,
+	"addin": AddInbound, "replacein": ReplaceInbound, "monitor": Monitor,
 }
 
 // Request is a checked command line.
@@ -36,6 +40,12 @@ type Request struct {
 	Netns  string
 	Debug  bool
 	Label  string
+	// JSON asks for JSON lines instead of text (listing and --monitor).
+	JSON bool
+	// The --monitor options.
+	HoldTimeout time.Duration
+	Exec        string
+	Rcvbuf      int
 }
 
 // Messages that KLIPS scripts grep for, kept word for word.
@@ -59,13 +69,16 @@ type Parser struct {
 func (p Parser) Parse(args []string) (Request, error) {
 	opts, err := getopt(args)
 	if err != nil {
-		return Request{}, err
+		return Request{Label: firstValue(opts, "label")}, err
 	}
 	set, req, err := collect(opts)
 	if err != nil || req.Action == Help || req.Action == Version {
 		return req, err
 	}
-	if req.Action == List || req.Action == Clear {
+	if err := checkModeOptions(set, &req); err != nil {
+		return req, err
+	}
+	if req.Action == List || req.Action == Clear || req.Action == Monitor {
 		return req, onlyGlobal(set, req.Action)
 	}
 	req.Eroute, err = p.erouteOf(set, req.Action)
@@ -73,24 +86,25 @@ func (p Parser) Parse(args []string) (Request, error) {
 }
 
 // collect records each option once, the action, and the global options.
+// --help and --version win over everything else on the line, wherever they
+// are; the first of them is the one obeyed.
 func collect(opts []given) (map[string]string, Request, error) {
-	set := map[string]string{}
-	req := Request{Action: List}
+	req := Request{Action: List, Label: firstValue(opts, "label")}
 	for _, o := range opts {
 		switch o.name {
-		case "help", "version":
-			if req.Action != Help && req.Action != Version {
-				req.Action = map[string]Action{"help": Help, "version": Version}[o.name]
-			}
-			continue
+		case "help":
+			return nil, Request{Action: Help}, nil
+		case "version":
+			return nil, Request{Action: Version}, nil
 		}
+	}
+	set := map[string]string{}
+	for _, o := range opts {
 		if a, ok := actionOptions[o.name]; ok {
-			if req.Action != List && req.Action != Help && req.Action != Version {
+			if req.Action != List {
 				return nil, req, errors.New(msgOneAction)
 			}
-			if req.Action == List {
-				req.Action = a
-			}
+			req.Action = a
 			continue
 		}
 		if old, dup := set[o.name]; dup {
@@ -99,22 +113,80 @@ func collect(opts []given) (map[string]string, Request, error) {
 		set[o.name] = o.value
 	}
 	req.Netns = set["netns"]
-	req.Label = set["label"]
 	_, req.Debug = set["debug"]
 	return set, req, nil
 }
 
+// firstValue is the value of the first name option in opts, or "".
+func firstValue(opts []given, name string) string {
+	for _, o := range opts {
+		if o.name == name {
+			return o.value
+		}
+	}
+	return ""
+}
+
 var globalOptions = map[string]bool{"netns": true, "label": true, "debug": true}
 
-// onlyGlobal refuses eroute options where no eroute is given: the listing,
-// and --clear (which clears everything, so a --src there would mislead).
-func onlyGlobal(set map[string]string, a Action) error {
+// modeOptions are the options that only some actions take.
+var modeOptions = map[string][]Action{
+	"json":         {List, Monitor},
+	"hold-timeout": {Monitor},
+	"exec":         {Monitor},
+	"rcvbuf":       {Monitor},
+}
+
+// checkModeOptions reads the listing's and the monitor's own options, and
+// refuses them with other actions.
+func checkModeOptions(set map[string]string, req *Request) error {
 	for _, o := range longOptions {
-		if _, ok := set[o.name]; !ok || globalOptions[o.name] {
+		actions, ok := modeOptions[o.name]
+		if _, given := set[o.name]; !ok || !given {
 			continue
 		}
-		if a == Clear {
+		if !slices.Contains(actions, req.Action) {
+			if len(actions) == 1 {
+				return fmt.Errorf("--%s goes with --monitor only", o.name)
+			}
+			return fmt.Errorf("--%s goes with the listing and --monitor only", o.name)
+		}
+	}
+	_, req.JSON = set["json"]
+	req.Exec = set["exec"]
+	if req.Action == Monitor {
+		req.HoldTimeout = DefaultHoldTimeout
+	}
+	if v, ok := set["hold-timeout"]; ok {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || n == 0 {
+			return fmt.Errorf("Invalid --hold-timeout parameter %q: want a whole number of seconds from 1", v)
+		}
+		req.HoldTimeout = time.Duration(n) * time.Second
+	}
+	if v, ok := set["rcvbuf"]; ok {
+		n, err := strconv.ParseUint(v, 10, 31)
+		if err != nil || n == 0 {
+			return fmt.Errorf("Invalid --rcvbuf parameter %q: want a number of bytes from 1", v)
+		}
+		req.Rcvbuf = int(n)
+	}
+	return nil
+}
+
+// onlyGlobal refuses eroute options where no eroute is given: the listing,
+// --clear (which clears everything, so a --src there would mislead) and
+// --monitor.
+func onlyGlobal(set map[string]string, a Action) error {
+	for _, o := range longOptions {
+		if _, ok := set[o.name]; !ok || globalOptions[o.name] || modeOptions[o.name] != nil {
+			continue
+		}
+		switch a {
+		case Clear:
 			return fmt.Errorf("--clear deletes every eroute and takes no --%s", o.name)
+		case Monitor:
+			return fmt.Errorf("--monitor watches the whole table and takes no --%s", o.name)
 		}
 		return errors.New(msgNeedAction)
 	}

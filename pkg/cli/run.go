@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/eroute/eroute/pkg/eroute"
 )
@@ -24,8 +26,11 @@ type Table interface {
 type Env struct {
 	Stdout, Stderr io.Writer
 	// Open opens the table of a network namespace ("" for the caller's own).
-	Open   func(netns string) (Table, error)
-	Parser Parser
+	Open func(netns string) (Table, error)
+	// OpenMonitor starts listening for ACQUIREs in a namespace (rcvbuf 0:
+	// the kernel's default socket buffer).
+	OpenMonitor func(netns string, rcvbuf int) (MonitorKernel, error)
+	Parser      Parser
 }
 
 // Prog is the name messages start with.
@@ -41,7 +46,7 @@ func Run(args []string, env Env) int {
 		prog = Prog + " --label " + req.Label
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "%s: %v\n", prog, err)
+		report(env.Stderr, prog, err)
 		return 1
 	}
 	switch req.Action {
@@ -52,11 +57,41 @@ func Run(args []string, env Env) int {
 		fmt.Fprintf(env.Stdout, "ipsec eroute %s\n%s\n", VersionString, versionNote)
 		return 0
 	}
-	if err := execute(req, env); err != nil {
-		fmt.Fprintf(env.Stderr, "%s: %v\n", prog, err)
+	if req.Action == Monitor {
+		err = runMonitor(req, env, prog)
+	} else {
+		err = execute(req, env)
+	}
+	if err != nil {
+		report(env.Stderr, prog, err)
 		return 1
 	}
 	return 0
+}
+
+// report writes the one line of an error. Messages quote the values they
+// refuse, which may hold any byte: control characters are written as Go
+// escapes (\n, \t, \x1b), so that the message stays one line and cannot
+// drive the terminal.
+func report(w io.Writer, prog string, err error) {
+	line := prog + ": " + err.Error()
+	var b strings.Builder
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('\n')
+	io.WriteString(w, b.String())
 }
 
 func execute(req Request, env Env) error {
@@ -81,17 +116,24 @@ func execute(req Request, env Env) error {
 	case AddInbound, ReplaceInbound:
 		return t.AddInbound(e, req.Action == ReplaceInbound)
 	}
-	return list(t, env.Stdout)
+	return list(t, env.Stdout, req.JSON)
 }
 
-func list(t Table, out io.Writer) error {
+// list prints the table: the KLIPS lines, or with --json one JSON object a
+// line with the same fields.
+func list(t Table, out io.Writer, asJSON bool) error {
 	eroutes, err := t.List()
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriter(out)
+	enc := json.NewEncoder(w)
 	for _, e := range eroutes {
-		fmt.Fprintln(w, e)
+		if asJSON {
+			enc.Encode(e)
+		} else {
+			fmt.Fprintln(w, e)
+		}
 	}
 	return w.Flush()
 }

@@ -1,0 +1,256 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/eroute/eroute/pkg/eroute"
+)
+
+// The KLIPS texts the fake table answers with, as the kernel driver does.
+const (
+	errInUse    = "eroute already in use.  Delete old one first."
+	errNotThere = "eroute doesn't exist.  Can't delete."
+)
+
+// fakeTable is the policy table in memory: outbound eroutes (listed) and
+// inbound ones (not listed), keyed by selector. It also checks what the
+// parser hands it, and keeps every breach of the parser's promises in bad.
+type fakeTable struct {
+	out, in  map[eroute.Selector]eroute.Eroute
+	netns    []string // the namespaces Open was called for
+	opened   int      // Opens minus Closes
+	bad      []string
+	failOpen error
+	failList error
+}
+
+func newFakeTable() *fakeTable {
+	return &fakeTable{out: map[eroute.Selector]eroute.Eroute{}, in: map[eroute.Selector]eroute.Eroute{}}
+}
+
+func (t *fakeTable) open(netns string) (Table, error) {
+	if t.failOpen != nil {
+		return nil, t.failOpen
+	}
+	t.netns = append(t.netns, netns)
+	t.opened++
+	return t, nil
+}
+
+func (t *fakeTable) Close() error {
+	t.opened--
+	return nil
+}
+
+// check records an eroute that no parsed command line may produce.
+func (t *fakeTable) check(op string, e eroute.Eroute, needSAID bool) {
+	if err := e.Selector.Validate(); err != nil {
+		t.bad = append(t.bad, fmt.Sprintf("%s %+v: %v", op, e, err))
+	}
+	if needSAID && e.SAID.IsZero() {
+		t.bad = append(t.bad, fmt.Sprintf("%s %+v: no SAID", op, e))
+	}
+	if e.SAID.Dst.Zone() != "" || e.Src.Addr().Zone() != "" || e.Dst.Addr().Zone() != "" {
+		t.bad = append(t.bad, fmt.Sprintf("%s %+v: address with a zone", op, e))
+	}
+}
+
+func (t *fakeTable) Add(e eroute.Eroute) error {
+	t.check("add", e, true)
+	if _, ok := t.out[e.Selector]; ok {
+		return errors.New(errInUse)
+	}
+	t.out[e.Selector] = e
+	return nil
+}
+
+func (t *fakeTable) Replace(e eroute.Eroute) error {
+	t.check("replace", e, true)
+	t.out[e.Selector] = e
+	return nil
+}
+
+func (t *fakeTable) Delete(s eroute.Selector) error {
+	t.check("del", eroute.Eroute{Selector: s}, false)
+	if _, ok := t.out[s]; !ok {
+		return errors.New(errNotThere)
+	}
+	delete(t.out, s)
+	return nil
+}
+
+func (t *fakeTable) Clear() error {
+	clear(t.out)
+	return nil
+}
+
+func (t *fakeTable) List() ([]eroute.Eroute, error) {
+	if t.failList != nil {
+		return nil, t.failList
+	}
+	return sorted(t.out), nil
+}
+
+func (t *fakeTable) AddInbound(e eroute.Eroute, replace bool) error {
+	t.check("addin", e, true)
+	if _, ok := t.in[e.Selector]; ok && !replace {
+		return errors.New(errInUse)
+	}
+	t.in[e.Selector] = e
+	return nil
+}
+
+func sorted(m map[eroute.Selector]eroute.Eroute) []eroute.Eroute {
+	var list []eroute.Eroute
+	for _, e := range m {
+		list = append(list, e)
+	}
+	slices.SortFunc(list, func(a, b eroute.Eroute) int { return eroute.Compare(a.Selector, b.Selector) })
+	return list
+}
+
+// snapshot is the whole state of the table, inbound eroutes included.
+func (t *fakeTable) snapshot() string {
+	var b strings.Builder
+	for _, e := range sorted(t.out) {
+		fmt.Fprintln(&b, "out", e)
+	}
+	for _, e := range sorted(t.in) {
+		fmt.Fprintln(&b, "in", e)
+	}
+	return b.String()
+}
+
+// fakeResolver answers from a fixed table, as /etc/hosts would, at once, and
+// refuses every other name.
+type fakeResolver map[string][]netip.Addr
+
+var manualHosts = fakeResolver{
+	"company.com":    {netip.MustParseAddr("192.0.2.10")},
+	"gw.ngo.org":     {netip.MustParseAddr("198.51.100.1")},
+	"mail.ngo.org":   {netip.MustParseAddr("198.51.100.25")},
+	"ftp.ngo.org":    {netip.MustParseAddr("198.51.100.21")},
+	"www.ietf.org":   {netip.MustParseAddr("203.0.113.80")},
+	"v6only.example": {netip.MustParseAddr("2001:db8::80")},
+	"dual.example":   {netip.MustParseAddr("2001:db8::81"), netip.MustParseAddr("192.0.2.81")},
+}
+
+func (r fakeResolver) LookupHost(name string, family eroute.Family) (netip.Addr, error) {
+	addrs, ok := r[name]
+	if !ok {
+		return netip.Addr{}, fmt.Errorf("host name %q not found", name)
+	}
+	for _, want := range []eroute.Family{eroute.Inet, eroute.Inet6} {
+		if family != eroute.Unspec && family != want {
+			continue
+		}
+		for _, a := range addrs {
+			if eroute.FamilyOf(a) == want {
+				return a, nil
+			}
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("host name %q has no %s address", name, family)
+}
+
+// testNames writes small protocols and services files into dir.
+func testNames(tb testing.TB, dir string) eroute.Names {
+	tb.Helper()
+	n := eroute.Names{
+		ProtocolsFile: filepath.Join(dir, "protocols"),
+		ServicesFile:  filepath.Join(dir, "services"),
+	}
+	protocols := "# test protocols\nicmp\t1\tICMP\ntcp\t6\tTCP\nudp\t17\tUDP\n"
+	services := "# test services\npop3\t\t110/tcp\t\tpop-3\npop3\t\t110/udp\t\tpop-3\n"
+	if err := os.WriteFile(n.ProtocolsFile, []byte(protocols), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(n.ServicesFile, []byte(services), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// world is one fake table, fake resolver, test names and captured output.
+type world struct {
+	table          *fakeTable
+	names          eroute.Names
+	monitor        *fakeMonitor
+	stdout, stderr bytes.Buffer
+}
+
+func newWorld(tb testing.TB) *world {
+	return &world{table: newFakeTable(), names: testNames(tb, tb.TempDir()), monitor: &fakeMonitor{holds: map[eroute.Selector]bool{}}}
+}
+
+func (w *world) env() Env {
+	return Env{
+		Stdout: &w.stdout,
+		Stderr: &w.stderr,
+		Open:   w.table.open,
+		OpenMonitor: func(string, int) (MonitorKernel, error) {
+			return w.monitor, nil
+		},
+		Parser: Parser{Resolver: manualHosts, Names: w.names},
+	}
+}
+
+// run runs one command line with fresh output buffers.
+func (w *world) run(args ...string) int {
+	w.stdout.Reset()
+	w.stderr.Reset()
+	return Run(args, w.env())
+}
+
+// mustRun runs a command line that must succeed silently on stderr.
+func (w *world) mustRun(tb testing.TB, args ...string) {
+	tb.Helper()
+	if code := w.run(args...); code != 0 || w.stderr.Len() != 0 {
+		tb.Fatalf("eroute %s: status %d, stderr %q", strings.Join(args, " "), code, w.stderr.String())
+	}
+}
+
+// manualCommands are the examples of the manual page, in its order, with
+// the add of the passthrough eroute that example 4 deletes before it.
+var manualCommands = [][]string{
+	{"--add", "--eraf", "inet", "--src", "192.168.0.1/32", "--dst", "192.168.2.0/24",
+		"--af", "inet", "--edst", "192.168.0.2", "--spi", "0x135", "--proto", "tun"},
+	{"--add", "--eraf", "inet6", "--src", "3049:1::1/128", "--dst", "3049:2::/64",
+		"--af", "inet6", "--edst", "3049:1::2", "--spi", "0x145", "--proto", "tun"},
+	{"--replace", "--eraf", "inet", "--src", "company.com/24", "--dst", "ftp.ngo.org/32",
+		"--said", "tun.135@gw.ngo.org"},
+	{"--add", "--eraf", "inet", "--src", "company.com/24", "--dst", "www.ietf.org/32",
+		"--said", "%passthrough4"},
+	{"--del", "--eraf", "inet", "--src", "company.com/24", "--dst", "www.ietf.org/32",
+		"--said", "%passthrough4"},
+	{"--add", "--eraf", "inet", "--src", "company.com/24", "--dst", "mail.ngo.org/32",
+		"--transport-proto", "6", "--dst-port", "110", "--said", "tun.135@mail.ngo.org"},
+	{"--add", "--eraf", "inet", "--src", "company.com/24", "--dst", "mail.ngo.org/32",
+		"--said", "%pass"},
+}
+
+// manualListing is the listing after manualCommands.
+const manualListing = `0          192.0.2.0/24       -> 198.51.100.21/32   => tun0x135@198.51.100.1
+0          192.0.2.0/24       -> 198.51.100.25/32   => %pass
+0          192.0.2.0/24       -> 198.51.100.25/32:110 => tun0x135@198.51.100.25:6
+0          192.168.0.1/32     -> 192.168.2.0/24     => tun0x135@192.168.0.2
+0          3049:1::1/128      -> 3049:2::/64        => tun0x145@3049:1::2
+`
+
+// withManualTable gives a world whose table holds the manual's eroutes.
+func withManualTable(tb testing.TB) *world {
+	tb.Helper()
+	w := newWorld(tb)
+	for _, args := range manualCommands {
+		w.mustRun(tb, args...)
+	}
+	return w
+}
