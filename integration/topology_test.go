@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,7 @@ func newPair(t *testing.T) (a, b *NS) {
 	t.Helper()
 	a, b = newNS(t, ""), newNS(t, "")
 	link(t, a, b, pairA4, pairB4, pairA6, pairB6)
+	waitLinksUp(t, a, b)
 	return a, b
 }
 
@@ -50,7 +52,30 @@ func newRouted(t *testing.T) (s, r, d *NS) {
 	s.IP("-6", "route", "add", "default", "via", routeRS6.String())
 	d.IP("route", "add", "default", "via", routeRR4.String())
 	d.IP("-6", "route", "add", "default", "via", routeRR6.String())
+	waitLinksUp(t, s, r, d)
 	return s, r, d
+}
+
+// waitLinksUp waits until every veth of the namespaces is
+// operationally up. A veth's carrier comes on through the kernel's
+// linkwatch, which runs at most once a second; until then IPv6 answers no
+// neighbour solicitation on it, so the first IPv6 packets of a test would
+// wait a second or two for their neighbour.
+func waitLinksUp(t *testing.T, nss ...*NS) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, ns := range nss {
+		for {
+			out := ns.IP("-o", "link", "show", "type", "veth")
+			if strings.Count(out, "state UP") == strings.Count(out, "\n") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("veths of %s not up:\n%s", ns.Name, out)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 }
 
 // link joins a and b with a veth pair and addresses both ends.
@@ -63,6 +88,11 @@ func link(t *testing.T, a, b *NS, a4, b4, a6, b6 netip.Addr) {
 		ifname string
 		v4, v6 netip.Addr
 	}{{a, ifA, a4, a6}, {b, ifB, b4, b6}} {
+		// No duplicate address detection on the link, for the link-local
+		// address either: a router sends its neighbour solicitations for
+		// forwarded packets from its link-local address, and cannot while
+		// that is tentative.
+		run(t, "ip", "netns", "exec", end.ns.Name, "sysctl", "-q", "-w", "net.ipv6.conf."+end.ifname+".accept_dad=0")
 		end.ns.IP("addr", "add", end.v4.String()+"/24", "dev", end.ifname)
 		end.ns.IP("addr", "add", end.v6.String()+"/64", "dev", end.ifname, "nodad")
 		end.ns.IP("link", "set", "dev", end.ifname, "up")
@@ -249,4 +279,247 @@ func (c *Capture) Stop() {
 	if err := c.cmd.Wait(); err != nil && !errors.As(err, &exitErr) {
 		_ = err
 	}
+}
+
+// Count is the number of lines tcpdump printed so far that match.
+func (c *Capture) Count(match func(Packet) bool) int {
+	n := 0
+	for _, l := range c.Lines() {
+		if p, ok := parsePacket(l); ok && match(p) {
+			n++
+		}
+	}
+	return n
+}
+
+// Packet is one line of tcpdump -nn output, as far as the tests need it:
+// "HH:MM:SS.us IP 10.77.0.1.40000 > 10.77.0.2.5000: UDP, length 19",
+// "... IP6 fd00:77::1 > fd00:77::2: ICMP6, neighbor solicitation, ...".
+type Packet struct {
+	Src, Dst         netip.Addr
+	SrcPort, DstPort int    // 0 when tcpdump printed none
+	What             string // what follows "SRC > DST: "
+	Line             string
+}
+
+// parsePacket reads one tcpdump line; ok is false for lines that are not
+// IP or IPv6 packets (ARP, for instance).
+func parsePacket(line string) (p Packet, ok bool) {
+	f := strings.SplitN(line, " ", 6)
+	if len(f) < 5 || (f[1] != "IP" && f[1] != "IP6") || f[3] != ">" || !strings.HasSuffix(f[4], ":") {
+		return p, false
+	}
+	var err1, err2 error
+	p.Src, p.SrcPort, err1 = parseEndpoint(f[2])
+	p.Dst, p.DstPort, err2 = parseEndpoint(strings.TrimSuffix(f[4], ":"))
+	if err1 != nil || err2 != nil {
+		return p, false
+	}
+	if len(f) == 6 {
+		p.What = f[5]
+	}
+	p.Line = line
+	return p, true
+}
+
+// parseEndpoint reads tcpdump's ADDR or ADDR.PORT.
+func parseEndpoint(s string) (netip.Addr, int, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, 0, nil
+	}
+	i := strings.LastIndexByte(s, '.')
+	if i < 0 {
+		return netip.Addr{}, 0, errors.New("no address in " + s)
+	}
+	a, err := netip.ParseAddr(s[:i])
+	if err != nil {
+		return netip.Addr{}, 0, err
+	}
+	port, err := strconv.Atoi(s[i+1:])
+	return a, port, err
+}
+
+// isNDP reports neighbour discovery, which the kernel sends by itself.
+func (p Packet) isNDP() bool {
+	return strings.HasPrefix(p.What, "ICMP6, neighbor") || strings.HasPrefix(p.What, "ICMP6, router")
+}
+
+// TCPListener counts the TCP connections a socket in a namespace accepts.
+type TCPListener struct {
+	ln       net.Listener
+	accepted atomic.Int64
+	done     chan struct{}
+}
+
+func listenTCP(t *testing.T, ns *NS, addr netip.Addr, port uint16) *TCPListener {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	inNS(t, ns, func() {
+		ln, err = net.Listen("tcp", netip.AddrPortFrom(addr, port).String())
+	})
+	if err != nil {
+		t.Fatalf("listen tcp in %s: %v", ns.Name, err)
+	}
+	l := &TCPListener{ln: ln, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			l.accepted.Add(1)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-l.done })
+	return l
+}
+
+// Accepted is the number of connections accepted so far.
+func (l *TCPListener) Accepted() int { return int(l.accepted.Load()) }
+
+// dialTCP connects from src in ns to dst, closes the connection, and gives
+// the error of the connect.
+func dialTCP(t *testing.T, ns *NS, src netip.Addr, dst netip.AddrPort, timeout time.Duration) error {
+	t.Helper()
+	var err error
+	inNS(t, ns, func() {
+		d := net.Dialer{Timeout: timeout, LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))}
+		var c net.Conn
+		if c, err = d.Dial("tcp", dst.String()); err == nil {
+			c.Close()
+		}
+	})
+	return err
+}
+
+// xfrmStat reads the namespace's /proc/net/xfrm_stat: drop counters by
+// reason (XfrmOutPolBlock, XfrmOutNoStates, ...).
+func xfrmStat(t *testing.T, ns *NS) map[string]int64 {
+	t.Helper()
+	out := run(t, "ip", "netns", "exec", ns.Name, "cat", "/proc/net/xfrm_stat")
+	stat := map[string]int64{}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) != 2 {
+			continue
+		}
+		n, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			t.Fatalf("xfrm_stat line %q: %v", l, err)
+		}
+		stat[f[0]] = n
+	}
+	if len(stat) == 0 {
+		t.Fatalf("no counters in /proc/net/xfrm_stat of %s:\n%s", ns.Name, out)
+	}
+	return stat
+}
+
+// AcquireMonitor is `ip -n NS xfrm monitor acquire`: an ACQUIRE listener
+// independent of eroute.
+type AcquireMonitor struct {
+	mu     sync.Mutex
+	msgs   []string // one ACQUIRE message each, its lines joined by "\n"
+	cancel context.CancelFunc
+	done   chan struct{}
+	cmd    *exec.Cmd
+}
+
+// monitorAcquire starts the listener and waits until its socket has joined
+// XFRMNLGRP_ACQUIRE, as the namespace's /proc/net/netlink shows (protocol
+// 6, NETLINK_XFRM; group bit 0): from then on the kernel sends it every
+// ACQUIRE, and, because a listener exists, makes larval states.
+func monitorAcquire(t *testing.T, ns *NS) *AcquireMonitor {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "ip", "-n", ns.Name, "xfrm", "monitor", "acquire")
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("ip xfrm monitor: %v", err)
+	}
+	m := &AcquireMonitor{cancel: cancel, done: make(chan struct{}), cmd: cmd}
+	go func() {
+		defer close(m.done)
+		sc := bufio.NewScanner(stdout)
+		var cur []string
+		flush := func() {
+			if len(cur) > 0 {
+				m.mu.Lock()
+				m.msgs = append(m.msgs, strings.Join(cur, "\n"))
+				m.mu.Unlock()
+				cur = nil
+			}
+		}
+		for sc.Scan() {
+			l := sc.Text()
+			switch {
+			case strings.TrimSpace(l) == "":
+				flush()
+			case !strings.HasPrefix(l, " ") && !strings.HasPrefix(l, "\t"):
+				flush()
+				cur = append(cur, l)
+			default:
+				cur = append(cur, l)
+			}
+		}
+		flush()
+	}()
+	t.Cleanup(m.Stop)
+	deadline := time.Now().Add(10 * time.Second)
+	for !acquireListening(t, ns) {
+		if time.Now().After(deadline) {
+			t.Fatalf("ip xfrm monitor acquire in %s never joined the ACQUIRE group", ns.Name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return m
+}
+
+// acquireListening reports whether some NETLINK_XFRM socket of ns has
+// joined XFRMNLGRP_ACQUIRE.
+func acquireListening(t *testing.T, ns *NS) bool {
+	t.Helper()
+	out := run(t, "ip", "netns", "exec", ns.Name, "cat", "/proc/net/netlink")
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 4 || f[1] != "6" {
+			continue
+		}
+		if groups, err := strconv.ParseUint(f[3], 16, 32); err == nil && groups&1 != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Messages gives the ACQUIREs seen so far.
+func (m *AcquireMonitor) Messages() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.msgs...)
+}
+
+// For gives the ACQUIREs whose selector (the flow that triggered them)
+// goes from src to dst, as `ip xfrm monitor` prints it: "sel src SRC/BITS
+// dst DST/BITS ...".
+func (m *AcquireMonitor) For(src, dst netip.Addr) []string {
+	want := "sel src " + netip.PrefixFrom(src, src.BitLen()).String() + " dst " + netip.PrefixFrom(dst, dst.BitLen()).String() + " "
+	var out []string
+	for _, msg := range m.Messages() {
+		if strings.HasPrefix(msg, "acquire ") && strings.Contains(msg, want) {
+			out = append(out, msg)
+		}
+	}
+	return out
+}
+
+// Stop ends the listener.
+func (m *AcquireMonitor) Stop() {
+	m.cancel()
+	<-m.done
+	m.cmd.Wait()
 }
