@@ -3,7 +3,9 @@ package xfrm
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"net/netip"
+	"time"
 )
 
 // The codec writes and reads the structures of linux/xfrm.h by hand, byte
@@ -19,7 +21,9 @@ const (
 	msgNewPolicy = 0x13 // XFRM_MSG_NEWPOLICY: add; each policy of a dump
 	msgDelPolicy = 0x14 // XFRM_MSG_DELPOLICY
 	msgGetPolicy = 0x15 // XFRM_MSG_GETPOLICY
+	msgAcquire   = 0x17 // XFRM_MSG_ACQUIRE: to the group XFRMNLGRP_ACQUIRE
 	msgUpdPolicy = 0x19 // XFRM_MSG_UPDPOLICY: add or replace
+	msgPolExpire = 0x1b // XFRM_MSG_POLEXPIRE: to the group XFRMNLGRP_EXPIRE
 
 	attrTmpl       = 5  // XFRMA_TMPL: xfrm_user_tmpl[]
 	attrSecCtx     = 8  // XFRMA_SEC_CTX
@@ -28,27 +32,50 @@ const (
 	attrIfID       = 31 // XFRMA_IF_ID: u32
 
 	attrTypeMask = 0x3fff // NLA_TYPE_MASK: without NLA_F_NESTED, NLA_F_NET_BYTEORDER
+
+	grpAcquire = 1 // XFRMNLGRP_ACQUIRE
+	grpExpire  = 2 // XFRMNLGRP_EXPIRE: SA and policy expiries
 )
 
 // Structure sizes.
 const (
+	sizeNlmsghdr   = 16  // struct nlmsghdr: length, type, flags, seq, port
 	sizeSelector   = 56  // xfrm_selector
 	sizeLifetime   = 64  // xfrm_lifetime_cfg
 	sizePolicyInfo = 168 // xfrm_userpolicy_info
 	sizePolicyID   = 64  // xfrm_userpolicy_id
 	sizeTmpl       = 64  // xfrm_user_tmpl
 	sizePolicyType = 6   // xfrm_userpolicy_type
+	sizeAcquire    = 280 // xfrm_user_acquire
+	sizePolExpire  = 176 // xfrm_user_polexpire: the policy, hard, padding
 	minSAInfo      = 217 // xfrm_usersa_info without its tail padding
 )
 
 // Offsets in xfrm_userpolicy_info.
 const (
 	offPolicyLft      = 56
+	offPolicyHardAdd  = 96  // lft.hard_add_expires_seconds
+	offPolicyAddTime  = 136 // curlft.add_time
 	offPolicyPriority = 152
 	offPolicyIndex    = 156
 	offPolicyDir      = 160
 	offPolicyAction   = 161
 	offPolicyFlags    = 162
+)
+
+// Offsets in xfrm_user_acquire and xfrm_user_polexpire.
+const (
+	offAcqDaddr      = 0  // id.daddr: the SA's destination
+	offAcqSPI        = 16 // id.spi
+	offAcqProto      = 20 // id.proto
+	offAcqSaddr      = 24 // the SA's source
+	offAcqSel        = 40 // the packet's flow
+	offAcqPolicy     = 96 // xfrm_userpolicy_info
+	offAcqAalgos     = 264
+	offAcqEalgos     = 268
+	offAcqCalgos     = 272
+	offAcqSeq        = 276
+	offPolExpireHard = 168
 )
 
 // Offsets in xfrm_usersa_info.
@@ -77,6 +104,8 @@ func encodePolicy(p Policy) []byte {
 	for i := 0; i < 4; i++ {
 		ne.PutUint64(b[offPolicyLft+8*i:], ^uint64(0))
 	}
+	// The only limit the kernel enforces itself: it deletes the policy.
+	ne.PutUint64(b[offPolicyHardAdd:], p.HardAddExpires)
 	ne.PutUint32(b[offPolicyPriority:], p.Priority)
 	ne.PutUint32(b[offPolicyIndex:], p.Index)
 	b[offPolicyDir], b[offPolicyAction], b[offPolicyFlags] = p.Dir, p.Action, p.Flags
@@ -190,21 +219,39 @@ func align4(n int) int { return (n + 3) &^ 3 }
 // decodePolicy reads the payload of an XFRM_MSG_NEWPOLICY message, as the
 // kernel sends one per policy in a dump.
 func decodePolicy(b []byte) (Policy, error) {
-	if len(b) < sizePolicyInfo {
+	return decodePolicyAt(b, 0, sizePolicyInfo)
+}
+
+// decodePolicyAt reads the xfrm_userpolicy_info at offset off of a message
+// and the policy attributes from offset attrs, where the message's own
+// structure ends: an ACQUIRE and a POLEXPIRE carry a policy that way too.
+func decodePolicyAt(b []byte, off, attrs int) (Policy, error) {
+	if len(b) < attrs || attrs < off+sizePolicyInfo {
 		return Policy{}, errShort
 	}
+	info := b[off:]
 	p := Policy{
-		Sel:      getSelector(b),
-		Priority: ne.Uint32(b[offPolicyPriority:]),
-		Index:    ne.Uint32(b[offPolicyIndex:]),
-		Dir:      b[offPolicyDir],
-		Action:   b[offPolicyAction],
-		Flags:    b[offPolicyFlags],
+		Sel:            getSelector(info),
+		Priority:       ne.Uint32(info[offPolicyPriority:]),
+		Index:          ne.Uint32(info[offPolicyIndex:]),
+		Dir:            info[offPolicyDir],
+		Action:         info[offPolicyAction],
+		Flags:          info[offPolicyFlags],
+		HardAddExpires: ne.Uint64(info[offPolicyHardAdd:]),
+		AddTime:        unixTime(ne.Uint64(info[offPolicyAddTime:])),
 	}
-	err := walkAttrs(b[sizePolicyInfo:], func(typ uint16, v []byte) {
+	err := walkAttrs(b[attrs:], func(typ uint16, v []byte) {
 		decodePolicyAttr(&p, typ, v)
 	})
 	return p, err
+}
+
+// unixTime reads seconds since 1970; 0, "never", is the zero Time.
+func unixTime(secs uint64) time.Time {
+	if secs == 0 || secs > math.MaxInt64 {
+		return time.Time{}
+	}
+	return time.Unix(int64(secs), 0)
 }
 
 func decodePolicyAttr(p *Policy, typ uint16, v []byte) {

@@ -39,6 +39,8 @@
 //	7    %trap           allow   1: ESP, mode transport, spi 0, daddr zero, family =
 //	8    %trapsubnet     allow      the selector's; no state matches it, so the
 //	                                kernel sends an ACQUIRE
+//	9    %hold of a      block   none; lft.hard_add_expires_seconds = its
+//	     monitor                 timeout, so the kernel deletes it (AddHold)
 //
 // Every template has reqid 0, saddr zero, aalgos/ealgos/calgos 0xffffffff (any
 // algorithm, as iproute2 writes them) and is not optional.
@@ -46,7 +48,8 @@
 // Reading back (ErouteOf): when the priority is exactly the one the decoded
 // selector and some kind give, and the policy is exactly what PolicyOf writes
 // for that kind (action, templates, no mark, no if_id, no security context),
-// the kind's SAID is the eroute's. Anything else was written by someone else
+// the kind's SAID is the eroute's (kind 9 also needs a non-zero expiry;
+// every other kind needs none). Anything else was written by someone else
 // (ip xfrm, an IKE daemon) and is shown as closely as an eroute can: block is
 // %drop; allow without templates is %pass; with templates, the tunnel-mode
 // template if there is one, else the first: ESP in tunnel mode is
@@ -57,10 +60,31 @@
 // eroute; it would be left out of the listing and of Clear alike (Linux 6.18
 // refuses such selectors with "Invalid selector family", so none exist).
 //
+// Lifetime: eroutes have no limits and no expiry (the kernel enforces no
+// byte or packet limits on policies anyway); only a monitor hold expires.
+//
 // Count: the kernel keeps no per-policy counter. An eroute whose SAID names an
 // SA gets the packet count (curlft.packets) of the SA with that daddr, SPI and
 // protocol (ESP for tun), from one dump of the SAs per listing; the others
 // count 0.
+//
+// # Monitor
+//
+// eroute --monitor re-creates what KLIPS did for %trap: a Listener (Listen)
+// subscribes to the groups XFRMNLGRP_ACQUIRE and XFRMNLGRP_EXPIRE of one
+// namespace and reads each ACQUIRE (the flow, the policy that trapped it,
+// the SA the kernel wants) and each POLEXPIRE; the monitor then puts a hold
+// on the flow (AddHold), a %hold of kind 9 that the kernel deletes after its
+// timeout and announces with a hard POLEXPIRE, so that nothing a dead
+// monitor made outlives it for long. DeleteHold removes a hold only while
+// it is still one. ClaimMonitor keeps one monitor per namespace with an
+// abstract unix socket, which the kernel releases with the process.
+//
+// While a Listener exists, the kernel makes a larval SA for each ACQUIRE,
+// which stops further ACQUIREs to the same SA (same addresses, whatever the
+// ports) for net.core.xfrm_acq_expires seconds. When the Listener's receive
+// buffer is full the kernel drops messages and the next read fails once
+// with ENOBUFS (ErrOverrun); the default buffer holds about 160 ACQUIREs.
 //
 // # Why the policy messages are decoded here
 //

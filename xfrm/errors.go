@@ -23,3 +23,14 @@ type sentinel struct {
 
 func (s sentinel) Error() string   { return s.err.Error() }
 func (s sentinel) Unwrap() []error { return []error{s.err, s.cause} }
+
+// Errors of the monitor's listener and claim.
+var (
+	// ErrOverrun: the socket's receive buffer overflowed (ENOBUFS), and
+	// the kernel dropped messages, ACQUIREs among them. Listening goes on.
+	ErrOverrun = errors.New("ACQUIRE messages lost: the socket's receive buffer overflowed")
+	// ErrClosed: the Listener was closed.
+	ErrClosed = errors.New("listener closed")
+	// ErrMonitorRunning: ClaimMonitor found the namespace claimed.
+	ErrMonitorRunning = errors.New("another eroute --monitor is running in this network namespace")
+)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
@@ -14,6 +15,7 @@ import (
 // The codec's constants and offsets, checked against the nl package's
 // definitions of the same kernel structures.
 func TestLayoutMatchesNl(t *testing.T) {
+	var info nl.XfrmUserpolicyInfo
 	pairs := []struct {
 		name      string
 		ours, nls int
@@ -29,6 +31,15 @@ func TestLayoutMatchesNl(t *testing.T) {
 		{"DELPOLICY", msgDelPolicy, nl.XFRM_MSG_DELPOLICY},
 		{"GETPOLICY", msgGetPolicy, nl.XFRM_MSG_GETPOLICY},
 		{"UPDPOLICY", msgUpdPolicy, nl.XFRM_MSG_UPDPOLICY},
+		{"ACQUIRE", msgAcquire, nl.XFRM_MSG_ACQUIRE},
+		{"POLEXPIRE", msgPolExpire, nl.XFRM_MSG_POLEXPIRE},
+		{"XFRMNLGRP_ACQUIRE", grpAcquire, nl.XFRMNLGRP_ACQUIRE},
+		{"XFRMNLGRP_EXPIRE", grpExpire, nl.XFRMNLGRP_EXPIRE},
+		{"nlmsghdr", sizeNlmsghdr, unix.NLMSG_HDRLEN},
+		{"lft.hard_add_expires_seconds", offPolicyHardAdd,
+			int(unsafe.Offsetof(info.Lft) + unsafe.Offsetof(info.Lft.HardAddExpiresSeconds))},
+		{"curlft.add_time", offPolicyAddTime, int(unsafe.Offsetof(info.Curlft) + unsafe.Offsetof(info.Curlft.AddTime))},
+		{"priority", offPolicyPriority, int(unsafe.Offsetof(info.Priority))},
 		{"XFRMA_TMPL", attrTmpl, nl.XFRMA_TMPL},
 		{"XFRMA_SEC_CTX", attrSecCtx, nl.XFRMA_SEC_CTX},
 		{"XFRMA_POLICY_TYPE", attrPolicyType, nl.XFRMA_POLICY_TYPE},

@@ -50,6 +50,19 @@ func (c *conn) request(typ, flags uint16, payload []byte) error {
 	return c.receive(seq, nil)
 }
 
+// get sends one request and calls fn with the type and payload of each
+// answer before the acknowledgement: XFRM_MSG_GETPOLICY answers with one
+// XFRM_MSG_NEWPOLICY.
+func (c *conn) get(typ uint16, payload []byte, fn func(typ uint16, payload []byte)) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seq, err := c.send(typ, unix.NLM_F_ACK, payload)
+	if err != nil {
+		return err
+	}
+	return c.receive(seq, fn)
+}
+
 // dump asks for a whole table and calls fn with the type and payload of
 // each message, over as many reads as the kernel splits the answer into.
 func (c *conn) dump(typ uint16, fn func(typ uint16, payload []byte)) error {

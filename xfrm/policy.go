@@ -1,6 +1,9 @@
 package xfrm
 
-import "net/netip"
+import (
+	"net/netip"
+	"time"
+)
 
 // Values of linux/xfrm.h and linux/socket.h the policies use. They are
 // defined here, not taken from golang.org/x/sys/unix, so that the
@@ -51,6 +54,13 @@ type Policy struct {
 	// It is decoded, never encoded: eroutes have none.
 	SecCtx bool
 	Tmpls  []Template // XFRMA_TMPL, in order
+	// HardAddExpires is lft.hard_add_expires_seconds: the kernel deletes
+	// the policy that many seconds after adding it (and says so with a
+	// hard XFRM_MSG_POLEXPIRE); 0 means never. Only monitor holds have one.
+	HardAddExpires uint64
+	// AddTime is curlft.add_time, when the kernel added the policy; the
+	// zero Time when unknown. It is decoded, never encoded.
+	AddTime time.Time
 }
 
 // Selector is an xfrm_selector. Src and Dst are read with Family: they are

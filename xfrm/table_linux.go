@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/eroute/eroute/pkg/eroute"
 	"github.com/vishvananda/netlink/nl"
@@ -71,6 +72,80 @@ func (t *Table) AddInbound(e eroute.Eroute, replace bool) error {
 	}
 	err := t.c.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, encodePolicy(p))
 	return kernelError(err, unix.EEXIST, ErrExists)
+}
+
+// AddHold puts a monitor hold on sel (see Hold): a %hold that the kernel
+// deletes after timeout, rounded up to whole seconds. ErrExists when a
+// policy with the same selector exists: another hold, or an eroute someone
+// made (XFRM_MSG_NEWPOLICY is exclusive whatever the priority).
+func (t *Table) AddHold(sel eroute.Selector, timeout time.Duration) error {
+	secs, err := holdSeconds(timeout)
+	if err != nil {
+		return err
+	}
+	err = t.c.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, encodePolicy(holdPolicy(sel, secs)))
+	return kernelError(err, unix.EEXIST, ErrExists)
+}
+
+// Holds gives the monitor holds in the table, in the kernel's order.
+func (t *Table) Holds() ([]Hold, error) {
+	ps, err := t.outPolicies()
+	if err != nil {
+		return nil, err
+	}
+	var hs []Hold
+	for _, p := range ps {
+		if h, ok := HoldOf(p); ok {
+			hs = append(hs, h)
+		}
+	}
+	return hs, nil
+}
+
+// DeleteHold deletes the policy with this selector only if it is still a
+// monitor hold: false, nil when it is gone (the kernel reaped it) or was
+// replaced, say by eroute --replace, which writes another kind. The kernel
+// cannot compare and delete in one message: DeleteHold reads the policy,
+// then deletes it by its index. A replace between the two (the kernel keeps
+// the index on replace) would be deleted in the hold's place; the window is
+// one netlink round trip.
+func (t *Table) DeleteHold(sel eroute.Selector) (bool, error) {
+	p, ok, err := t.get(sel)
+	if err != nil || !ok {
+		return false, err
+	}
+	if _, ok := HoldOf(p); !ok {
+		return false, nil
+	}
+	err = t.c.request(msgDelPolicy, 0, encodePolicyID(p))
+	if errors.Is(err, unix.ENOENT) { // reaped meanwhile
+		return false, nil
+	}
+	return err == nil, kernelError(err, 0, nil)
+}
+
+// get reads the eroute policy with this selector (XFRM_MSG_GETPOLICY);
+// false when there is none.
+func (t *Table) get(sel eroute.Selector) (Policy, bool, error) {
+	var p Policy
+	found := false
+	var derr error
+	id := encodePolicyID(Policy{Sel: selectorOf(sel), Dir: DirOut, Type: TypeMain})
+	err := t.c.get(msgGetPolicy, id, func(typ uint16, b []byte) {
+		if typ == msgNewPolicy && !found {
+			p, derr = decodePolicy(b)
+			found = true
+		}
+	})
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return Policy{}, false, nil
+	case err != nil:
+		return Policy{}, false, kernelError(err, 0, nil)
+	case derr != nil:
+		return Policy{}, false, derr
+	}
+	return p, found, nil
 }
 
 // Delete deletes the eroute with this selector; ErrNotFound when none. A
@@ -164,15 +239,23 @@ func (t *Table) fillCounts(list []eroute.Eroute) error {
 
 // socketIn makes a NETLINK_XFRM socket in the named namespace ("" own).
 func socketIn(name string) (*nl.NetlinkSocket, error) {
+	return inNamespace(name, xfrmSocket)
+}
+
+// inNamespace runs mk, which makes a socket, in the named namespace ("" the
+// caller's own). A socket stays in the namespace it was made in, wherever
+// it is used from.
+func inNamespace[T any](name string, mk func() (T, error)) (T, error) {
 	if name == "" {
-		return xfrmSocket()
+		return mk()
 	}
 	ns, err := openNetns(name)
 	if err != nil {
-		return nil, err
+		var none T
+		return none, err
 	}
 	defer ns.Close()
-	return inNetns(ns, name)
+	return inNetns(ns, name, mk)
 }
 
 func openNetns(name string) (netns.NsHandle, error) {
@@ -190,14 +273,14 @@ func openNetns(name string) (netns.NsHandle, error) {
 	return ns, nil
 }
 
-// inNetns creates the socket on a fresh OS thread moved into ns. The thread
-// stays locked to its goroutine, which ends with it, so Go discards the
-// thread: nothing else ever runs in ns, and there is no switch back that
-// could fail and leave a thread of the process in the wrong namespace (as
+// inNetns runs mk on a fresh OS thread moved into ns. The thread stays
+// locked to its goroutine, which ends with it, so Go discards the thread:
+// nothing else ever runs in ns, and there is no switch back that could fail
+// and leave a thread of the process in the wrong namespace (as
 // nl.GetNetlinkSocketAt would, which also loses the errno of setns).
-func inNetns(ns netns.NsHandle, name string) (*nl.NetlinkSocket, error) {
+func inNetns[T any](ns netns.NsHandle, name string, mk func() (T, error)) (T, error) {
 	type result struct {
-		s   *nl.NetlinkSocket
+		v   T
 		err error
 	}
 	done := make(chan result, 1)
@@ -207,11 +290,11 @@ func inNetns(ns netns.NsHandle, name string) (*nl.NetlinkSocket, error) {
 			done <- result{err: socketError(err, name)}
 			return
 		}
-		s, err := xfrmSocket()
-		done <- result{s, err}
+		v, err := mk()
+		done <- result{v, err}
 	}()
 	r := <-done
-	return r.s, r.err
+	return r.v, r.err
 }
 
 // xfrmSocket creates a NETLINK_XFRM socket in the calling thread's

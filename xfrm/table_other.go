@@ -2,7 +2,12 @@
 
 package xfrm
 
-import "github.com/eroute/eroute/pkg/eroute"
+import (
+	"io"
+	"time"
+
+	"github.com/eroute/eroute/pkg/eroute"
+)
 
 // Table is the XFRM policy table; only Linux has one.
 type Table struct{}
@@ -30,3 +35,27 @@ func (t *Table) List() ([]eroute.Eroute, error) { return nil, ErrNoXFRM }
 
 // AddInbound is not available without XFRM.
 func (t *Table) AddInbound(e eroute.Eroute, replace bool) error { return ErrNoXFRM }
+
+// AddHold is not available without XFRM.
+func (t *Table) AddHold(sel eroute.Selector, timeout time.Duration) error { return ErrNoXFRM }
+
+// Holds is not available without XFRM.
+func (t *Table) Holds() ([]Hold, error) { return nil, ErrNoXFRM }
+
+// DeleteHold is not available without XFRM.
+func (t *Table) DeleteHold(sel eroute.Selector) (bool, error) { return false, ErrNoXFRM }
+
+// Listener reads ACQUIREs; only Linux sends them.
+type Listener struct{}
+
+// Listen always fails outside Linux.
+func Listen(netnsName string, rcvbuf int) (*Listener, error) { return nil, ErrNoXFRM }
+
+// Next implements the Linux API.
+func (l *Listener) Next() (Event, error) { return nil, ErrClosed }
+
+// Close implements the Linux API.
+func (l *Listener) Close() error { return nil }
+
+// ClaimMonitor always fails outside Linux: there is nothing to monitor.
+func ClaimMonitor(netnsName string) (io.Closer, error) { return nil, ErrNoXFRM }

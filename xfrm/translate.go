@@ -18,7 +18,8 @@ const prioStep = 16
 
 // kind is what an eroute policy realises, kept in the low 4 bits of its
 // priority, so that SAIDs with the same kernel shape (%drop, %reject, %hold;
-// %pass, %passthrough4, %passthrough6; %trap, %trapsubnet) read back apart.
+// %pass, %passthrough4, %passthrough6; %trap, %trapsubnet) read back apart,
+// and a monitor's hold apart from a %hold an administrator gave.
 type kind uint32
 
 const (
@@ -31,6 +32,7 @@ const (
 	kindHold
 	kindTrap
 	kindTrapSubnet
+	kindMonitorHold // a %hold a monitor put on a trapped flow: see AddHold
 	numKinds
 )
 
@@ -44,8 +46,11 @@ var kindSAIDs = [numKinds]eroute.SAID{
 	kindHold:         eroute.Hold,
 	kindTrap:         eroute.Trap,
 	kindTrapSubnet:   eroute.TrapSubnet,
+	kindMonitorHold:  eroute.Hold,
 }
 
+// kindOf gives the kind an eroute is written with. %hold is kindHold, found
+// first: kindMonitorHold is only ever written by AddHold.
 func kindOf(s eroute.SAID) kind {
 	for k := kindPass; k < numKinds; k++ {
 		if kindSAIDs[k] == s {
@@ -62,7 +67,8 @@ func priority(sel eroute.Selector, k kind) uint32 {
 }
 
 // PolicyOf gives the policy that stores an eroute (see the package comment).
-// The Count is not stored: the kernel counts SAs, not policies.
+// The Count is not stored: the kernel counts SAs, not policies. There is no
+// expiry: the kernel never deletes an eroute by itself.
 func PolicyOf(e eroute.Eroute) Policy {
 	k := kindOf(e.SAID)
 	p := Policy{
@@ -151,11 +157,21 @@ func erouteOf(p Policy) (eroute.Eroute, bool) {
 		if k != kindSA {
 			own.SAID = kindSAIDs[k]
 		}
-		if samePolicy(PolicyOf(own), p) {
+		if wrote(own, k, p) {
 			e = own
 		}
 	}
 	return e, true
+}
+
+// wrote tells whether p is exactly the policy eroute writes for own as kind
+// k: PolicyOf's, or for a monitor hold AddHold's with the hold's own expiry,
+// which is never 0 (a hold without one would never go away).
+func wrote(own eroute.Eroute, k kind, p Policy) bool {
+	if k == kindMonitorHold {
+		return p.HardAddExpires != 0 && samePolicy(holdPolicy(own.Selector, p.HardAddExpires), p)
+	}
+	return samePolicy(PolicyOf(own), p)
 }
 
 func erouteSelector(s Selector) (eroute.Selector, bool) {
@@ -182,11 +198,13 @@ func kindIn(prio uint32, sel eroute.Selector) (kind, bool) {
 }
 
 // samePolicy compares what PolicyOf writes with what the kernel holds; the
-// index, flags and security context are the kernel's or someone else's.
+// index, flags, add time and security context are the kernel's or someone
+// else's.
 func samePolicy(want, got Policy) bool {
 	return want.Sel == got.Sel && want.Dir == got.Dir && want.Type == got.Type &&
 		want.Action == got.Action && want.Priority == got.Priority &&
 		want.Mark == got.Mark && want.Mask == got.Mask && want.IfID == got.IfID &&
+		want.HardAddExpires == got.HardAddExpires &&
 		!got.SecCtx && slices.Equal(want.Tmpls, got.Tmpls)
 }
 

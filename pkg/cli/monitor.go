@@ -71,6 +71,9 @@ type monitor struct {
 }
 
 func runMonitor(req Request, env Env, prog string) error {
+	if env.OpenMonitor == nil {
+		return errors.New("--monitor is not available in this build")
+	}
 	k, err := env.OpenMonitor(req.Netns, req.Rcvbuf)
 	if err != nil {
 		return err

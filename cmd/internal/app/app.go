@@ -15,10 +15,11 @@ import (
 // its exit status.
 func Eroute(args []string) int {
 	return cli.Run(args, cli.Env{
-		Stdout: os.Stdout,
-		Stderr: os.Stderr,
-		Open:   openTable,
-		Parser: cli.Parser{Resolver: eroute.SystemResolver{}, Names: eroute.SystemNames},
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		Open:        openTable,
+		OpenMonitor: openMonitor,
+		Parser:      cli.Parser{Resolver: eroute.SystemResolver{}, Names: eroute.SystemNames},
 	})
 }
 

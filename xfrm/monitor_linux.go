@@ -1,0 +1,204 @@
+package xfrm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// recvSize holds any one message the kernel multicasts: an ACQUIRE or a
+// POLEXPIRE is a few hundred bytes, more with many templates.
+const recvSize = 64 << 10
+
+// Listener reads the ACQUIREs and policy expiries of one namespace. Calls
+// of Next wait for each other; Close may be called from any goroutine.
+type Listener struct {
+	f       *os.File // non-blocking: Go's poller waits for it, Close wakes it
+	rc      syscall.RawConn
+	closed  atomic.Bool
+	mu      sync.Mutex // held by Next; guards pending and buf
+	pending []Event    // decoded, not yet returned: a datagram may hold several
+	buf     []byte
+}
+
+// Listen opens a NETLINK_XFRM socket inside the network namespace called
+// netnsName ("" the caller's own), as Open does, subscribed to the groups
+// XFRMNLGRP_ACQUIRE and XFRMNLGRP_EXPIRE. While it is open the kernel makes
+// a larval SA for each ACQUIRE it sends (with no subscriber it sends none
+// and just drops the packet). rcvbuf sets the receive buffer in bytes
+// (SO_RCVBUFFORCE, which passes net.core.rmem_max; the kernel doubles the
+// value and applies its minimum); 0 keeps the kernel's default.
+func Listen(netnsName string, rcvbuf int) (*Listener, error) {
+	if rcvbuf < 0 {
+		return nil, fmt.Errorf("receive buffer of %d bytes", rcvbuf)
+	}
+	fd, err := inNamespace(netnsName, func() (int, error) { return listenSocket(rcvbuf) })
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "NETLINK_XFRM")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Listener{f: f, rc: rc, buf: make([]byte, recvSize)}, nil
+}
+
+// listenSocket makes the subscribed socket in the calling thread's
+// namespace. Joining XFRM groups takes CAP_NET_ADMIN (EPERM otherwise).
+func listenSocket(rcvbuf int) (int, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_XFRM)
+	if err != nil {
+		return -1, socketError(err, "")
+	}
+	if err := setRcvbuf(fd, rcvbuf); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	groups := uint32(1<<(grpAcquire-1) | 1<<(grpExpire-1))
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
+		unix.Close(fd)
+		return -1, socketError(err, "")
+	}
+	return fd, nil
+}
+
+// setRcvbuf tries SO_RCVBUFFORCE first: a monitor that must not lose
+// ACQUIREs may need more than net.core.rmem_max, the cap of SO_RCVBUF.
+func setRcvbuf(fd, n int) error {
+	if n == 0 {
+		return nil
+	}
+	err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
+	if errors.Is(err, unix.EPERM) {
+		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, n)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot set the receive buffer to %d bytes: %w", n, err)
+	}
+	return nil
+}
+
+// Next blocks for the next *Acquire or *PolicyExpire; other messages, and
+// messages that do not decode, are skipped. ErrOverrun when the kernel
+// dropped messages because the receive buffer was full: the socket stays
+// usable and the next call goes on listening. ErrClosed after Close.
+func (l *Listener) Next() (Event, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for !l.closed.Load() {
+		if len(l.pending) > 0 {
+			ev := l.pending[0]
+			l.pending = l.pending[1:]
+			return ev, nil
+		}
+		b, err := l.receive()
+		if err != nil {
+			return nil, err
+		}
+		l.pending = appendEvents(l.pending, b)
+	}
+	return nil, ErrClosed
+}
+
+// receive reads one datagram: nil for one to skip (not from the kernel,
+// or cut short by the buffer). The wait is the runtime poller's, so that
+// Close, which evicts the file from the poller, ends it.
+func (l *Listener) receive() ([]byte, error) {
+	var n, flags int
+	var from unix.Sockaddr
+	var rerr error
+	err := l.rc.Read(func(fd uintptr) bool {
+		for {
+			n, _, flags, from, rerr = unix.Recvmsg(int(fd), l.buf, nil, 0)
+			if rerr != unix.EINTR {
+				return rerr != unix.EAGAIN
+			}
+		}
+	})
+	switch {
+	case l.closed.Load():
+		return nil, ErrClosed
+	case err != nil:
+		return nil, err
+	case rerr == unix.ENOBUFS: // reported once; the queue goes on
+		return nil, ErrOverrun
+	case rerr != nil:
+		return nil, fmt.Errorf("cannot read the XFRM netlink socket: %w", rerr)
+	case flags&unix.MSG_TRUNC != 0 || !fromKernel(from):
+		return nil, nil
+	}
+	return l.buf[:n], nil
+}
+
+// fromKernel: only root may send to XFRM groups, but the kernel's port is 0.
+func fromKernel(from unix.Sockaddr) bool {
+	sa, ok := from.(*unix.SockaddrNetlink)
+	return ok && sa.Pid == 0
+}
+
+// Close releases the socket. It may be called from any goroutine, and
+// makes a pending Next return ErrClosed at once.
+func (l *Listener) Close() error {
+	if l.closed.Swap(true) {
+		return nil
+	}
+	return l.f.Close()
+}
+
+// monitorName is the abstract unix socket address a monitor holds.
+const monitorName = "@eroute-monitor"
+
+// ClaimMonitor makes sure one monitor runs per namespace, without any file:
+// it binds the abstract unix socket @eroute-monitor inside the namespace
+// called netnsName ("" own). Abstract unix addresses belong to a network
+// namespace and are released when the socket closes, which the kernel does
+// when the process dies, even by SIGKILL: no stale lock is possible. The
+// claim lasts until Close, or the end of the process; the socket is not
+// inherited by the commands the monitor starts. ErrMonitorRunning when the
+// namespace is claimed.
+func ClaimMonitor(netnsName string) (io.Closer, error) {
+	fd, err := inNamespace(netnsName, claimSocket)
+	if err != nil {
+		return nil, err
+	}
+	return &claim{fd: fd}, nil
+}
+
+func claimSocket() (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("cannot make the monitor's unix socket: %w", err)
+	}
+	err = unix.Bind(fd, &unix.SockaddrUnix{Name: monitorName})
+	switch {
+	case errors.Is(err, unix.EADDRINUSE):
+		unix.Close(fd)
+		return -1, sentinel{ErrMonitorRunning, err}
+	case err != nil:
+		unix.Close(fd)
+		return -1, fmt.Errorf("cannot bind %s: %w", monitorName, err)
+	}
+	return fd, nil
+}
+
+// claim keeps the bare descriptor, not an *os.File, whose finalizer would
+// close it, and give up the claim, once the caller dropped the Closer.
+type claim struct {
+	once sync.Once
+	fd   int
+}
+
+// Close gives up the claim; later calls do nothing.
+func (c *claim) Close() error {
+	var err error
+	c.once.Do(func() { err = unix.Close(c.fd) })
+	return err
+}
