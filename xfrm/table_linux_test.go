@@ -30,7 +30,7 @@ func newNetns(t *testing.T) string {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("needs the ip command (iproute2) to create network namespaces")
 	}
-	name := "eroute-xt-" + rand.Text()[:10]
+	name := "eroute-xt-" + randomName(10)
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add %s: %v\n%s", name, err, out)
 	}
@@ -105,7 +105,7 @@ func lines(es []eroute.Eroute) string {
 }
 
 func TestOpenUnknownNamespace(t *testing.T) {
-	for _, name := range []string{"no-such-ns-" + rand.Text()[:8], "a/b", ".."} {
+	for _, name := range []string{"no-such-ns-" + randomName(8), "a/b", ".."} {
 		tb, err := Open(name)
 		if err == nil {
 			tb.Close()
@@ -392,4 +392,15 @@ func TestKernelMostSpecificWins(t *testing.T) {
 			}
 		}
 	}
+}
+
+// randomName gives n random letters for a throwaway namespace name.
+func randomName(n int) string {
+	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return string(b)
 }

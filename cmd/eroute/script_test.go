@@ -20,10 +20,10 @@ import (
 // $NS, whose /etc/netns/$NS/hosts holds the host names of the manual's
 // examples, so `exec ip netns exec $NS eroute ...` resolves them there.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
-		"eroute": func() { os.Exit(app.Eroute(os.Args[1:])) },
-		"ipsec":  func() { os.Exit(app.Ipsec(os.Args[1:])) },
-	})
+	os.Exit(testscript.RunMain(m, map[string]func() int{
+		"eroute": func() int { return app.Eroute(os.Args[1:]) },
+		"ipsec":  func() int { return app.Ipsec(os.Args[1:]) },
+	}))
 }
 
 // manualHosts names the hosts of the manual's examples, with documentation
