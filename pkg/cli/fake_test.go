@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -30,6 +31,7 @@ type fakeTable struct {
 	bad      []string
 	failOpen error
 	failList error
+	foreign  map[eroute.Selector]bool // policies "someone else" made
 }
 
 func newFakeTable() *fakeTable {
@@ -108,6 +110,42 @@ func (t *fakeTable) AddInbound(e eroute.Eroute, replace bool) error {
 	return nil
 }
 
+// Apply applies ops in order on a copy, and keeps the copy only when every
+// op succeeded: all or nothing, as the kernel driver promises.
+func (t *fakeTable) Apply(ops []Op) error {
+	saved := maps.Clone(t.out)
+	for i, op := range ops {
+		var err error
+		switch op.Kind {
+		case OpAdd:
+			err = t.Add(op.Eroute)
+		case OpReplace:
+			err = t.Replace(op.Eroute)
+		case OpDelete:
+			err = t.Delete(op.Eroute.Selector)
+		case OpClear:
+			err = t.Clear()
+		default:
+			t.bad = append(t.bad, fmt.Sprintf("op of kind %d", op.Kind))
+		}
+		if err != nil {
+			t.out = saved
+			return &BatchError{Index: i, Err: err}
+		}
+	}
+	return nil
+}
+
+// Entries lists every eroute as eroute's own, but those in foreign.
+func (t *fakeTable) Entries() ([]Entry, error) {
+	list, err := t.List()
+	entries := make([]Entry, len(list))
+	for i, e := range list {
+		entries[i] = Entry{Eroute: e, Own: !t.foreign[e.Selector], Deletable: true}
+	}
+	return entries, err
+}
+
 func sorted(m map[eroute.Selector]eroute.Eroute) []eroute.Eroute {
 	var list []eroute.Eroute
 	for _, e := range m {
@@ -184,6 +222,7 @@ type world struct {
 	table          *fakeTable
 	names          eroute.Names
 	monitor        *fakeMonitor
+	stdin          string
 	stdout, stderr bytes.Buffer
 }
 
@@ -193,6 +232,7 @@ func newWorld(tb testing.TB) *world {
 
 func (w *world) env() Env {
 	return Env{
+		Stdin:  strings.NewReader(w.stdin),
 		Stdout: &w.stdout,
 		Stderr: &w.stderr,
 		Open:   w.table.open,

@@ -3,6 +3,8 @@ package cli
 import (
 	"strings"
 	"testing"
+
+	"github.com/eroute/eroute/pkg/eroute"
 )
 
 // FuzzRun runs whole command lines, the input split on NUL into the
@@ -43,6 +45,10 @@ func FuzzRun(f *testing.F) {
 		{"--replacein", "--src", "10.9.0.0/16", "--dst", "10.8.0.0/16", "--said", "%trapsubnet"},
 		{"--del", "--src", "192.168.0.1/32", "--dst", "192.168.2.0/24", "--said", "esp:200@3049::1"},
 		{"--label", "a\nb", "--del", "--src", "10.0.0.0/8", "--dst", "10.1.0.0/16"},
+		{"--monitor", "--json", "--hold-timeout", "5"},
+		{"--batch", "-"},
+		{"--sync", "-", "--dry-run", "--all"},
+		{"--json"},
 	}
 	seeds = append(seeds, manualCommands...)
 	for _, args := range seeds {
@@ -54,7 +60,7 @@ func FuzzRun(f *testing.F) {
 		if line != "" {
 			args = strings.Split(line, "\x00")
 		}
-		w := &world{table: newFakeTable(), names: names}
+		w := &world{table: newFakeTable(), names: names, monitor: &fakeMonitor{holds: map[eroute.Selector]bool{}}}
 		for _, m := range manualCommands {
 			if w.run(m...) != 0 {
 				t.Fatalf("manual example %q failed: %s", m, w.stderr.String())

@@ -29,6 +29,7 @@ var longOptions = []option{
 	{"debug", false, false}, {"label", true, false},
 	{"netns", true, true}, {"monitor", false, true}, {"json", false, true},
 	{"hold-timeout", true, true}, {"exec", true, true}, {"rcvbuf", true, true},
+	{"batch", true, true}, {"sync", true, true}, {"dry-run", false, true}, {"all", false, true},
 }
 
 // getopt splits args into options the way GNU getopt_long does for an empty

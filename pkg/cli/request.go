@@ -26,11 +26,14 @@ const (
 	Help
 	Version
 	Monitor
+	Batch
+	Sync
 )
 
 var actionOptions = map[string]Action{
 	"add": Add, "replace": Replace, "del": Delete, "clear": Clear,
 	"addin": AddInbound, "replacein": ReplaceInbound, "monitor": Monitor,
+	"batch": Batch, "sync": Sync,
 }
 
 // Request is a checked command line.
@@ -46,6 +49,12 @@ type Request struct {
 	HoldTimeout time.Duration
 	Exec        string
 	Rcvbuf      int
+	// The --batch and --sync options: the file ("-" for standard input),
+	// and for --sync whether to only print the plan, and whether policies
+	// eroute did not make may be changed.
+	File   string
+	DryRun bool
+	All    bool
 }
 
 // Messages that KLIPS scripts grep for, kept word for word.
@@ -78,7 +87,10 @@ func (p Parser) Parse(args []string) (Request, error) {
 	if err := checkModeOptions(set, &req); err != nil {
 		return req, err
 	}
-	if req.Action == List || req.Action == Clear || req.Action == Monitor {
+	if req.Action == Batch || req.Action == Sync {
+		req.File = fileOf(set, req.Action)
+	}
+	if req.Action == List || req.Action == Clear || req.Action == Monitor || req.Action == Batch || req.Action == Sync {
 		return req, onlyGlobal(set, req.Action)
 	}
 	req.Eroute, err = p.erouteOf(set, req.Action)
@@ -105,6 +117,9 @@ func collect(opts []given) (map[string]string, Request, error) {
 				return nil, req, errors.New(msgOneAction)
 			}
 			req.Action = a
+			if a == Batch || a == Sync {
+				set[o.name] = o.value
+			}
 			continue
 		}
 		if old, dup := set[o.name]; dup {
@@ -135,6 +150,8 @@ var modeOptions = map[string][]Action{
 	"hold-timeout": {Monitor},
 	"exec":         {Monitor},
 	"rcvbuf":       {Monitor},
+	"dry-run":      {Sync},
+	"all":          {Sync},
 }
 
 // checkModeOptions reads the listing's and the monitor's own options, and
@@ -147,12 +164,14 @@ func checkModeOptions(set map[string]string, req *Request) error {
 		}
 		if !slices.Contains(actions, req.Action) {
 			if len(actions) == 1 {
-				return fmt.Errorf("--%s goes with --monitor only", o.name)
+				return fmt.Errorf("--%s goes with --%s only", o.name, actionName(actions[0]))
 			}
 			return fmt.Errorf("--%s goes with the listing and --monitor only", o.name)
 		}
 	}
 	_, req.JSON = set["json"]
+	_, req.DryRun = set["dry-run"]
+	_, req.All = set["all"]
 	req.Exec = set["exec"]
 	if req.Action == Monitor {
 		req.HoldTimeout = DefaultHoldTimeout
@@ -179,7 +198,8 @@ func checkModeOptions(set map[string]string, req *Request) error {
 // --monitor.
 func onlyGlobal(set map[string]string, a Action) error {
 	for _, o := range longOptions {
-		if _, ok := set[o.name]; !ok || globalOptions[o.name] || modeOptions[o.name] != nil {
+		_, isAction := actionOptions[o.name]
+		if _, ok := set[o.name]; !ok || isAction || globalOptions[o.name] || modeOptions[o.name] != nil {
 			continue
 		}
 		switch a {
@@ -187,6 +207,8 @@ func onlyGlobal(set map[string]string, a Action) error {
 			return fmt.Errorf("--clear deletes every eroute and takes no --%s", o.name)
 		case Monitor:
 			return fmt.Errorf("--monitor watches the whole table and takes no --%s", o.name)
+		case Batch, Sync:
+			return fmt.Errorf("--%s takes its eroutes from the file, not --%s", actionName(a), o.name)
 		}
 		return errors.New(msgNeedAction)
 	}
@@ -244,4 +266,18 @@ func (p Parser) checkSAIDForm(set map[string]string, a Action) error {
 		return fmt.Errorf("%s Give --said or %s.", msgNeedSA, saidOptionsGroup)
 	}
 	return fmt.Errorf("%s Missing %s.", msgNeedSA, strings.Join(missing, ", "))
+}
+
+// fileOf is the file of --batch or --sync.
+func fileOf(set map[string]string, a Action) string {
+	return set[actionName(a)]
+}
+
+func actionName(a Action) string {
+	for name, act := range actionOptions {
+		if act == a {
+			return name
+		}
+	}
+	return ""
 }

@@ -19,11 +19,17 @@ type Table interface {
 	Clear() error
 	List() ([]eroute.Eroute, error)
 	AddInbound(e eroute.Eroute, replace bool) error
+	// Apply carries out a batch, all or nothing; a *BatchError names the
+	// op the kernel refused.
+	Apply(ops []Op) error
+	// Entries is the listing with, for each policy, whether eroute made it.
+	Entries() ([]Entry, error)
 	Close() error
 }
 
 // Env is the world the command runs in.
 type Env struct {
+	Stdin          io.Reader // for --batch - and --sync -
 	Stdout, Stderr io.Writer
 	// Open opens the table of a network namespace ("" for the caller's own).
 	Open func(netns string) (Table, error)
@@ -115,6 +121,10 @@ func execute(req Request, env Env) error {
 		return t.Clear()
 	case AddInbound, ReplaceInbound:
 		return t.AddInbound(e, req.Action == ReplaceInbound)
+	case Batch:
+		return runBatch(req, env, t)
+	case Sync:
+		return runSync(req, env, t)
 	}
 	return list(t, env.Stdout, req.JSON)
 }

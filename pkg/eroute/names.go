@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Names finds protocol and service names, as getprotobyname(3) and
@@ -53,12 +54,36 @@ func nameOrNumberError(s string, err error, file string, max int) error {
 	return fmt.Errorf("%v (want 0 to %d or a name in %s)", err, max, file)
 }
 
-// lookupFirstColumn scans a file for a line whose first word is name. A
-// missing file is no match: the number forms still work without it.
+// lookupFirstColumn finds the value of the first line of a file whose first
+// word is name. A missing file is no match: the number forms still work
+// without it. Each file is read once per process: a --batch of 100,000
+// lines must not read /etc/services 100,000 times.
 func lookupFirstColumn(file, name string, value func([]string) (int, bool)) (int, bool) {
+	v, ok := columnTable(file, value)[name]
+	return v, ok
+}
+
+var (
+	columnTablesMu sync.Mutex
+	columnTables   = map[string]map[string]int{}
+)
+
+func columnTable(file string, value func([]string) (int, bool)) map[string]int {
+	columnTablesMu.Lock()
+	defer columnTablesMu.Unlock()
+	if t, ok := columnTables[file]; ok {
+		return t
+	}
+	t := readColumnTable(file, value)
+	columnTables[file] = t
+	return t
+}
+
+func readColumnTable(file string, value func([]string) (int, bool)) map[string]int {
+	t := map[string]int{}
 	f, err := os.Open(file)
 	if err != nil {
-		return 0, false
+		return t
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -68,13 +93,17 @@ func lookupFirstColumn(file, name string, value func([]string) (int, bool)) (int
 			line = line[:i]
 		}
 		fields := strings.Fields(line)
-		if len(fields) >= 2 && fields[0] == name {
-			if v, ok := value(fields); ok {
-				return v, true
-			}
+		if len(fields) < 2 {
+			continue
+		}
+		if _, seen := t[fields[0]]; seen {
+			continue
+		}
+		if v, ok := value(fields); ok {
+			t[fields[0]] = v
 		}
 	}
-	return 0, false
+	return t
 }
 
 func parseProtocolsLine(f []string) (int, bool) {

@@ -8,23 +8,19 @@ import (
 
 	"github.com/eroute/eroute/pkg/cli"
 	"github.com/eroute/eroute/pkg/eroute"
-	"github.com/eroute/eroute/xfrm"
 )
 
 // Eroute runs one eroute command line (without the program name) and gives
 // its exit status.
 func Eroute(args []string) int {
 	return cli.Run(args, cli.Env{
+		Stdin:       os.Stdin,
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 		Open:        openTable,
 		OpenMonitor: openMonitor,
 		Parser:      cli.Parser{Resolver: eroute.SystemResolver{}, Names: eroute.SystemNames},
 	})
-}
-
-func openTable(netns string) (cli.Table, error) {
-	return xfrm.Open(netns)
 }
 
 // subcommands are what `ipsec` knows, as FreeS/WAN's front end dispatched

@@ -1,0 +1,225 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"unicode/utf8"
+
+	"github.com/eroute/eroute/pkg/eroute"
+)
+
+// MaxLineLength is the longest line a --batch or --sync file may have.
+const MaxLineLength = 64 * 1024
+
+// OpKind is what one batch line does.
+type OpKind uint8
+
+// The kinds of batch operations.
+const (
+	OpAdd OpKind = iota + 1
+	OpReplace
+	OpDelete
+	OpClear
+)
+
+// Op is one checked line of a batch.
+type Op struct {
+	Kind   OpKind
+	Eroute eroute.Eroute
+	Line   int // line number in the file, for messages
+}
+
+// Entry is one policy of the table, with whether eroute made it.
+type Entry struct {
+	eroute.Eroute
+	Own       bool // eroute wrote it: --sync may change it
+	Deletable bool // no mark nor if_id: a delete by selector removes it
+}
+
+// BatchError says which op the kernel refused; the table is as it was.
+type BatchError struct {
+	Index int
+	Err   error
+}
+
+func (e *BatchError) Error() string { return e.Err.Error() }
+func (e *BatchError) Unwrap() error { return e.Err }
+
+var opOfAction = map[Action]OpKind{Add: OpAdd, Replace: OpReplace, Delete: OpDelete, Clear: OpClear}
+
+// batchLine is one line of a --batch or --sync file, as words.
+type batchLine struct {
+	n     int
+	words []string
+}
+
+// readLines reads a batch file ("-" is standard input) and refuses what
+// cannot be text: lines over MaxLineLength, NUL bytes, invalid UTF-8.
+// Blank lines and lines starting with # are skipped.
+func readLines(path string, stdin io.Reader) ([]batchLine, error) {
+	r := stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read: %v", unwrapPathError(err))
+		}
+		defer f.Close()
+		r = f
+	}
+	br := bufio.NewReaderSize(r, 64*1024)
+	var lines []batchLine
+	for n := 1; ; n++ {
+		line, err := readLine(br)
+		if err == io.EOF {
+			return lines, nil
+		}
+		if err != nil {
+			return nil, lineError(n, err)
+		}
+		if err := checkText(line); err != nil {
+			return nil, lineError(n, err)
+		}
+		words := strings.Fields(string(line))
+		if len(words) == 0 || strings.HasPrefix(words[0], "#") {
+			continue
+		}
+		lines = append(lines, batchLine{n, words})
+	}
+}
+
+// readLine gives one line without its end, refusing one too long to be an
+// eroute command (so a binary file cannot make eroute hold it whole).
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > MaxLineLength+1 {
+			return nil, fmt.Errorf("line longer than %d bytes", MaxLineLength)
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && len(line) > 0:
+			return line, nil
+		case err != nil:
+			return nil, err
+		}
+		return bytes.TrimRight(line, "\r\n"), nil
+	}
+}
+
+func checkText(line []byte) error {
+	if i := bytes.IndexByte(line, 0); i >= 0 {
+		return errors.New("binary data (NUL byte), not an eroute command")
+	}
+	if !utf8.Valid(line) {
+		return errors.New("not valid UTF-8 text")
+	}
+	return nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func lineError(n int, err error) error {
+	return fmt.Errorf("line %d: %v", n, err)
+}
+
+// parseBatch checks every line before anything is sent: each is a whole
+// eroute command line of one of the allowed actions, and no selector is
+// given twice.
+func (p Parser) parseBatch(lines []batchLine, allowed map[Action]bool) ([]Op, error) {
+	ops := make([]Op, 0, len(lines))
+	seen := make(map[eroute.Selector]int, len(lines))
+	for _, l := range lines {
+		req, err := p.Parse(l.words)
+		if err == nil {
+			err = checkBatchRequest(req, allowed)
+		}
+		if err != nil {
+			return nil, lineError(l.n, err)
+		}
+		if req.Action != Clear {
+			if first, dup := seen[req.Eroute.Selector]; dup {
+				return nil, lineError(l.n, fmt.Errorf("selector %s already given on line %d", req.Eroute.Selector, first))
+			}
+			seen[req.Eroute.Selector] = l.n
+		}
+		ops = append(ops, Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: l.n})
+	}
+	return ops, nil
+}
+
+func checkBatchRequest(req Request, allowed map[Action]bool) error {
+	switch {
+	case req.Netns != "" || req.Label != "" || req.Debug || req.JSON:
+		return errors.New("--netns, --label, --debug and --json go on the command line, not in a batch line")
+	case !allowed[req.Action]:
+		return errors.New(allowedText(allowed))
+	}
+	return nil
+}
+
+func allowedText(allowed map[Action]bool) string {
+	if len(allowed) == 1 {
+		return "a --sync line must be an --add command"
+	}
+	return "a batch line must be an --add, --replace, --del or --clear command"
+}
+
+var (
+	batchActions = map[Action]bool{Add: true, Replace: true, Delete: true, Clear: true}
+	syncActions  = map[Action]bool{Add: true}
+)
+
+// runBatch carries out --batch FILE: all lines, or none.
+func runBatch(req Request, env Env, t Table) error {
+	lines, err := readLines(req.File, env.Stdin)
+	if err != nil {
+		return fileError("--batch", req.File, err)
+	}
+	ops, err := env.Parser.parseBatch(lines, batchActions)
+	if err != nil {
+		return fileError("--batch", req.File, err)
+	}
+	return applyAll(t, ops, "--batch", req.File)
+}
+
+// applyAll sends ops; a signal meanwhile does not cut the batch in two: it
+// is noted, and reported once the kernel has the whole batch.
+func applyAll(t Table, ops []Op, option, file string) error {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	err := t.Apply(ops)
+	var be *BatchError
+	if errors.As(err, &be) && be.Index >= 0 && be.Index < len(ops) {
+		return fileError(option, file, fmt.Errorf("line %d: %v (nothing was changed)", ops[be.Index].Line, be.Err))
+	}
+	if err != nil {
+		return err
+	}
+	select {
+	case s := <-sigs:
+		return fmt.Errorf("%s %s: %v received while applying; the whole file was applied", option, file, s)
+	default:
+		return nil
+	}
+}
+
+func fileError(option, file string, err error) error {
+	return fmt.Errorf("%s %s: %v", option, file, err)
+}

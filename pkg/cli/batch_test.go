@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/eroute/eroute/pkg/eroute"
+)
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "eroutes")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const batchText = `# the manual's gateway examples, and a few more
+--add --eraf inet --src 192.168.0.1/32 --dst 192.168.2.0/24 --af inet --edst 192.168.0.2 --spi 0x135 --proto tun
+
+--add --src=10.0.0.0/8 --dst=10.1.0.0/16 --said %drop
+   --replace --src 10.0.0.0/8 --dst 10.2.0.0/16 --said %pass
+--add --eraf inet6 --src 3049:1::1/128 --dst 3049:2::/64 --said tun:145@3049:1::2
+`
+
+func TestBatchApplies(t *testing.T) {
+	w := newWorld(t)
+	w.mustRun(t, "--batch", writeFile(t, batchText))
+	want := `0          10.0.0.0/8         -> 10.1.0.0/16        => %drop
+0          10.0.0.0/8         -> 10.2.0.0/16        => %pass
+0          192.168.0.1/32     -> 192.168.2.0/24     => tun0x135@192.168.0.2
+0          3049:1::1/128      -> 3049:2::/64        => tun0x145@3049:1::2
+`
+	w.mustRun(t)
+	if diff := cmp.Diff(want, w.stdout.String()); diff != "" {
+		t.Errorf("listing (-want +got):\n%s", diff)
+	}
+	// Standard input, with --clear and --del.
+	w.stdin = "--clear\n--add --src 10.0.0.0/8 --dst 10.3.0.0/16 --said %reject\n"
+	w.mustRun(t, "--batch", "-")
+	w.mustRun(t)
+	if got := w.stdout.String(); got != "0          10.0.0.0/8         -> 10.3.0.0/16        => %reject\n" {
+		t.Errorf("after a batch from stdin: %q", got)
+	}
+}
+
+func TestBatchRefusesBadFiles(t *testing.T) {
+	long := "--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop " + strings.Repeat("x", MaxLineLength)
+	for name, c := range map[string]struct{ content, want string }{
+		"bad line":       {"--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\n--add --src 10.0.0.0/33 --dst 10.1.0.0/16 --said %drop\n", "line 2: Error, mask bits 33 out of range (0-32) converting --src argument: 10.0.0.0/33"},
+		"duplicate":      {"--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\n\n--replace --src 10.0.0.1/8 --dst 10.1.0.0/16 --said %pass\n", "line 3: selector 10.0.0.0/8 -> 10.1.0.0/16 already given on line 1"},
+		"too long":       {"--clear\n" + long + "\n", "line 2: line longer than 65536 bytes"},
+		"invalid UTF-8":  {"--clear\n--add --src 10.0.0.0/8 --dst \xff\xfe --said %drop\n", "line 2: not valid UTF-8 text"},
+		"binary garbage": {"\x7fELF\x02\x01\x01\x00\x00\x00", "line 1: binary data (NUL byte), not an eroute command"},
+		"monitor line":   {"--monitor\n", "line 1: a batch line must be an --add, --replace, --del or --clear command"},
+		"netns in line":  {"--netns x --clear\n", "line 1: --netns, --label, --debug and --json go on the command line, not in a batch line"},
+		"listing line":   {"--src 10.0.0.0/8\n", "line 1: exactly one of"},
+	} {
+		w := newWorld(t)
+		w.mustRun(t, "--add", "--src", "10.9.0.0/16", "--dst", "10.8.0.0/16", "--said", "%hold")
+		before := w.table.snapshot()
+		path := writeFile(t, c.content)
+		if code := w.run("--batch", path); code != 1 {
+			t.Errorf("%s: status %d, want 1", name, code)
+		}
+		if want := "eroute: --batch " + path + ": " + c.want; !strings.HasPrefix(w.stderr.String(), want) || strings.Count(w.stderr.String(), "\n") != 1 {
+			t.Errorf("%s: stderr %q\nwant one line starting %q", name, w.stderr.String(), want)
+		}
+		if diff := cmp.Diff(before, w.table.snapshot()); diff != "" {
+			t.Errorf("%s: table changed:\n%s", name, diff)
+		}
+	}
+	w := newWorld(t)
+	if code := w.run("--batch", "/nonexistent/eroutes"); code != 1 || w.stderr.String() != "eroute: --batch /nonexistent/eroutes: cannot read: no such file or directory\n" {
+		t.Errorf("missing file: status %d, stderr %q", code, w.stderr.String())
+	}
+}
+
+// The kernel refusing line N undoes lines 1 to N-1 and names line N.
+func TestBatchAllOrNothing(t *testing.T) {
+	w := newWorld(t)
+	w.mustRun(t, "--add", "--src", "10.0.0.0/8", "--dst", "10.5.0.0/16", "--said", "%pass")
+	before := w.table.snapshot()
+	path := writeFile(t, "--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\n# comment\n--add --src 10.0.0.0/8 --dst 10.5.0.0/16 --said %drop\n--add --src 10.0.0.0/8 --dst 10.6.0.0/16 --said %drop\n")
+	if code := w.run("--batch", path); code != 1 {
+		t.Fatalf("status %d", code)
+	}
+	want := "eroute: --batch " + path + ": line 3: eroute already in use.  Delete old one first. (nothing was changed)\n"
+	if w.stderr.String() != want {
+		t.Errorf("stderr %q\nwant %q", w.stderr.String(), want)
+	}
+	if diff := cmp.Diff(before, w.table.snapshot()); diff != "" {
+		t.Errorf("table changed:\n%s", diff)
+	}
+}
+
+func TestSyncPlan(t *testing.T) {
+	w := newWorld(t)
+	for _, args := range []string{
+		"--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop",   // stays
+		"--add --src 10.0.0.0/8 --dst 10.2.0.0/16 --said %pass",   // replaced
+		"--add --src 10.0.0.0/8 --dst 10.3.0.0/16 --said %trap",   // deleted
+		"--add --src 10.0.0.0/8 --dst 10.4.0.0/16 --said %reject", // foreign: stays
+	} {
+		w.mustRun(t, strings.Fields(args)...)
+	}
+	w.table.foreign = map[eroute.Selector]bool{msel("10.0.0.0/8", "10.4.0.0/16", 0, 0, 0): true}
+	path := writeFile(t, `--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop
+--add --src 10.0.0.0/8 --dst 10.2.0.0/16 --said tun0x135@10.9.9.9
+--add --src 10.0.0.0/8 --dst 10.7.0.0/16 --transport-proto tcp --dst-port 110 --said %hold
+`)
+	w.mustRun(t, "--sync", path, "--dry-run")
+	wantPlan := `--replace --src 10.0.0.0/8 --dst 10.2.0.0/16 --said tun0x135@10.9.9.9
+--add --src 10.0.0.0/8 --dst 10.7.0.0/16 --transport-proto 6 --dst-port 110 --said %hold
+--del --src 10.0.0.0/8 --dst 10.3.0.0/16
+# 1 to add, 1 to replace, 1 to delete, 1 unchanged
+`
+	if diff := cmp.Diff(wantPlan, w.stdout.String()); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+	before := w.table.snapshot()
+	w.mustRun(t, "--sync", path, "--dry-run")
+	if diff := cmp.Diff(before, w.table.snapshot()); diff != "" {
+		t.Errorf("--dry-run changed the table:\n%s", diff)
+	}
+	w.mustRun(t, "--sync", path)
+	w.mustRun(t)
+	want := `0          10.0.0.0/8         -> 10.1.0.0/16        => %drop
+0          10.0.0.0/8         -> 10.2.0.0/16        => tun0x135@10.9.9.9
+0          10.0.0.0/8         -> 10.4.0.0/16        => %reject
+0          10.0.0.0/8         -> 10.7.0.0/16:110    => %hold:6
+`
+	if diff := cmp.Diff(want, w.stdout.String()); diff != "" {
+		t.Errorf("after --sync (-want +got):\n%s", diff)
+	}
+	// Again: nothing to do.
+	w.mustRun(t, "--sync", path, "--dry-run")
+	if got := w.stdout.String(); got != "# 0 to add, 0 to replace, 0 to delete, 3 unchanged\n" {
+		t.Errorf("second plan %q", got)
+	}
+	// --all takes the foreign policy too.
+	w.mustRun(t, "--sync", path, "--all")
+	w.mustRun(t)
+	if strings.Contains(w.stdout.String(), "10.4.0.0/16") {
+		t.Errorf("--sync --all left the foreign policy:\n%s", w.stdout.String())
+	}
+}
+
+func TestSyncRefuses(t *testing.T) {
+	w := newWorld(t)
+	w.mustRun(t, "--add", "--src", "10.0.0.0/8", "--dst", "10.4.0.0/16", "--said", "%reject")
+	w.table.foreign = map[eroute.Selector]bool{msel("10.0.0.0/8", "10.4.0.0/16", 0, 0, 0): true}
+	for content, want := range map[string]string{
+		"--replace --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\n": "line 1: a --sync line must be an --add command",
+		"--add --src 10.0.0.0/8 --dst 10.4.0.0/16 --said %drop\n":     "line 1: the selector 10.0.0.0/8 -> 10.4.0.0/16 belongs to a policy eroute did not make (%reject); --all lets --sync change it",
+	} {
+		path := writeFile(t, content)
+		if code := w.run("--sync", path); code != 1 || w.stderr.String() != "eroute: --sync "+path+": "+want+"\n" {
+			t.Errorf("status %d, stderr %q, want %q", code, w.stderr.String(), want)
+		}
+	}
+	for args, want := range map[string]string{
+		"--dry-run --clear":          "eroute: --dry-run goes with --sync only\n",
+		"--batch f --src 10.0.0.0/8": "eroute: --batch takes its eroutes from the file, not --src\n",
+		"--batch f --sync g":         "eroute: " + msgOneAction + "\n",
+		"--all --batch f":            "eroute: --all goes with --sync only\n",
+	} {
+		if code := w.run(strings.Fields(args)...); code != 1 || w.stderr.String() != want {
+			t.Errorf("eroute %s: status %d, stderr %q, want %q", args, code, w.stderr.String(), want)
+		}
+	}
+}
