@@ -41,7 +41,7 @@ integration: build
 	$(GO) test -count=1 -v ./integration/...
 
 vet:
-	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" >&2; exit 1)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*') | tee /dev/stderr)" || (echo "gofmt: files above need formatting" >&2; exit 1)
 	$(GO) vet ./...
 
 # fuzz runs every fuzz target for FUZZTIME each (the seeds also run in `make test`).

@@ -94,9 +94,26 @@ func runMonitor(req Request, env Env, prog string) error {
 		}
 	}()
 	err = m.listen()
-	m.execs.Wait()
 	m.removeHolds()
+	m.waitExecs(execGrace)
 	return err
+}
+
+// execGrace is how long an ending monitor waits for --exec commands still
+// running, to report how they ended; a hung command must not keep it alive.
+const execGrace = 2 * time.Second
+
+func (m *monitor) waitExecs(grace time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		m.execs.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		m.note("--exec commands still running after %v are left to finish on their own", grace)
+	}
 }
 
 // listen handles events until the listener stops.
