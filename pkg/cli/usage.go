@@ -11,9 +11,12 @@ const usage = `usage: eroute --{add,addin,replace,replacein} --eraf <inet | inet
                        OR '--said <%passthrough | %passthrough4 | %passthrough6 | %drop | %reject | %trap | %hold | %pass>'.
        eroute --del --eraf <inet | inet6> --src <src>/<srcmaskbits>|<srcmask> --dst <dst>/<dstmaskbits>|<dstmask> [ --transport-proto <protocol> ] [ --src-port <source-port> ] [ --dst-port <dest-port> ]
        eroute --clear
+       eroute --monitor [ --json ] [ --hold-timeout <seconds> ] [ --exec <command> ] [ --rcvbuf <bytes> ]
+       eroute --batch <file|->
+       eroute --sync <file|-> [ --dry-run ] [ --all ]
+       eroute [ --json ]
        eroute --help
        eroute --version
-       eroute
         [ --debug ] is optional to any eroute command.
         [ --label <label> ] is optional to any eroute command.
         [ --netns <name> ] is optional to any eroute command: act on that network namespace (as 'ip netns' names it).
