@@ -54,6 +54,12 @@ fuzz:
 	  done; \
 	done
 
+# bench compares eroute with iproute2 on 100,000 policies, each pair in
+# fresh namespaces (root): see docs/PERFORMANCE.md. N=, REPS=, SINGLES= pass on.
+.PHONY: bench
+bench: build
+	./scripts/bench.sh
+
 install: build
 	install -D -m 0755 bin/eroute $(DESTDIR)$(BINDIR)/eroute
 	install -D -m 0755 bin/ipsec $(DESTDIR)$(BINDIR)/ipsec
@@ -66,3 +72,12 @@ uninstall:
 
 clean:
 	rm -rf bin
+
+# vm-test boots Debian's stock kernel (which has ESP, AH and IPCOMP) under qemu
+# on a root file system it builds with debootstrap (cached in .vm/), and runs
+# scripts/vm/suite.sh there: SA eroutes checked on the wire (root). KVM when
+# usable, else TCG; VM_ACCEL=tcg|kvm, VM_SUITE_ONLY=REGEXP: see scripts/vm/run.sh.
+.PHONY: vm-test
+vm-test: build
+	./scripts/deps-vm.sh
+	./scripts/vm/run.sh

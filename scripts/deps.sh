@@ -5,8 +5,9 @@ set -eu
 
 # Debian packages: iproute2 (ip netns, ip xfrm: the independent reader),
 # tcpdump (captures at the receiver), netbase (/etc/protocols, /etc/services),
-# procps (sysctl), make and ca-certificates (Go module downloads).
-packages="iproute2 tcpdump netbase procps make ca-certificates"
+# procps (sysctl), make and ca-certificates (Go module downloads), time
+# (GNU time: peak RSS in make bench).
+packages="iproute2 tcpdump netbase procps make ca-certificates time"
 missing=""
 for p in $packages; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -24,6 +24,10 @@ const (
 	msgAcquire   = 0x17 // XFRM_MSG_ACQUIRE: to the group XFRMNLGRP_ACQUIRE
 	msgUpdPolicy = 0x19 // XFRM_MSG_UPDPOLICY: add or replace
 	msgPolExpire = 0x1b // XFRM_MSG_POLEXPIRE: to the group XFRMNLGRP_EXPIRE
+	msgNewSPD    = 0x24 // XFRM_MSG_NEWSPDINFO: the answer to GETSPDINFO
+	msgGetSPD    = 0x25 // XFRM_MSG_GETSPDINFO: policy counts
+
+	attrSPDInfo = 1 // XFRMA_SPD_INFO: xfrmu_spdinfo, six u32 counts
 
 	attrTmpl       = 5  // XFRMA_TMPL: xfrm_user_tmpl[]
 	attrSecCtx     = 8  // XFRMA_SEC_CTX
@@ -97,20 +101,33 @@ var (
 
 // encodePolicy gives the payload of XFRM_MSG_NEWPOLICY or UPDPOLICY.
 func encodePolicy(p Policy) []byte {
-	b := make([]byte, sizePolicyInfo)
-	putSelector(b, p.Sel)
+	return appendPolicy(make([]byte, 0, sizePolicyInfo+4+len(p.Tmpls)*sizeTmpl), &p)
+}
+
+// appendPolicy appends the payload of XFRM_MSG_NEWPOLICY or UPDPOLICY.
+func appendPolicy(b []byte, p *Policy) []byte {
+	start := len(b)
+	b = append(b, make([]byte, sizePolicyInfo)...)
+	info := b[start:]
+	putSelector(info, p.Sel)
 	// No limits, as iproute2 writes them; the kernel never enforces
 	// byte and packet limits on policies anyway.
 	for i := 0; i < 4; i++ {
-		ne.PutUint64(b[offPolicyLft+8*i:], ^uint64(0))
+		ne.PutUint64(info[offPolicyLft+8*i:], ^uint64(0))
 	}
 	// The only limit the kernel enforces itself: it deletes the policy.
-	ne.PutUint64(b[offPolicyHardAdd:], p.HardAddExpires)
-	ne.PutUint32(b[offPolicyPriority:], p.Priority)
-	ne.PutUint32(b[offPolicyIndex:], p.Index)
-	b[offPolicyDir], b[offPolicyAction], b[offPolicyFlags] = p.Dir, p.Action, p.Flags
+	ne.PutUint64(info[offPolicyHardAdd:], p.HardAddExpires)
+	ne.PutUint32(info[offPolicyPriority:], p.Priority)
+	ne.PutUint32(info[offPolicyIndex:], p.Index)
+	info[offPolicyDir], info[offPolicyAction], info[offPolicyFlags] = p.Dir, p.Action, p.Flags
 	if len(p.Tmpls) > 0 {
-		b = appendAttr(b, attrTmpl, encodeTmpls(p.Tmpls))
+		b = ne.AppendUint16(b, uint16(4+len(p.Tmpls)*sizeTmpl))
+		b = ne.AppendUint16(b, attrTmpl)
+		for _, t := range p.Tmpls {
+			n := len(b)
+			b = append(b, make([]byte, sizeTmpl)...)
+			putTmpl(b[n:], t)
+		}
 	}
 	return appendPolicyAttrs(b, p)
 }
@@ -119,28 +136,37 @@ func encodePolicy(p Policy) []byte {
 // the policy is found by index when Index is set, else by selector, and in
 // both cases by direction, type, mark and if_id.
 func encodePolicyID(p Policy) []byte {
-	b := make([]byte, sizePolicyID)
-	putSelector(b, p.Sel)
-	ne.PutUint32(b[sizeSelector:], p.Index)
-	b[sizeSelector+4] = p.Dir
+	return appendPolicyID(make([]byte, 0, sizePolicyID), &p)
+}
+
+// appendPolicyID appends the payload encodePolicyID gives.
+func appendPolicyID(b []byte, p *Policy) []byte {
+	start := len(b)
+	b = append(b, make([]byte, sizePolicyID)...)
+	id := b[start:]
+	putSelector(id, p.Sel)
+	ne.PutUint32(id[sizeSelector:], p.Index)
+	id[sizeSelector+4] = p.Dir
 	return appendPolicyAttrs(b, p)
 }
 
 // appendPolicyAttrs adds what identifies a policy besides its selector.
-func appendPolicyAttrs(b []byte, p Policy) []byte {
+func appendPolicyAttrs(b []byte, p *Policy) []byte {
 	if p.Type != TypeMain {
-		t := make([]byte, sizePolicyType)
+		var t [sizePolicyType]byte
 		t[0] = p.Type
-		b = appendAttr(b, attrPolicyType, t)
+		b = appendAttr(b, attrPolicyType, t[:])
 	}
 	if p.Mark != 0 || p.Mask != 0 {
-		m := make([]byte, 8)
-		ne.PutUint32(m, p.Mark)
+		var m [8]byte
+		ne.PutUint32(m[:], p.Mark)
 		ne.PutUint32(m[4:], p.Mask)
-		b = appendAttr(b, attrMark, m)
+		b = appendAttr(b, attrMark, m[:])
 	}
 	if p.IfID != 0 {
-		b = appendAttr(b, attrIfID, ne.AppendUint32(nil, p.IfID))
+		var v [4]byte
+		ne.PutUint32(v[:], p.IfID)
+		b = appendAttr(b, attrIfID, v[:])
 	}
 	return b
 }
@@ -176,14 +202,6 @@ func putAddr(b []byte, a netip.Addr) {
 		a16 := a.As16()
 		copy(b, a16[:])
 	}
-}
-
-func encodeTmpls(ts []Template) []byte {
-	b := make([]byte, len(ts)*sizeTmpl)
-	for i, t := range ts {
-		putTmpl(b[i*sizeTmpl:], t)
-	}
-	return b
 }
 
 func putTmpl(b []byte, t Template) {
@@ -244,6 +262,47 @@ func decodePolicyAt(b []byte, off, attrs int) (Policy, error) {
 		decodePolicyAttr(&p, typ, v)
 	})
 	return p, err
+}
+
+// scanPolicy reads the payload of an XFRM_MSG_NEWPOLICY message into v
+// without allocating: the dump of a large table goes through here once per
+// policy. It reads what decodePolicy reads, keeping of the templates only
+// their number, the first and the first in tunnel mode.
+func scanPolicy(b []byte, v *policyView) error {
+	*v = policyView{}
+	if len(b) < sizePolicyInfo {
+		return errShort
+	}
+	p := &v.Policy
+	p.Sel = getSelector(b)
+	p.Priority = ne.Uint32(b[offPolicyPriority:])
+	p.Index = ne.Uint32(b[offPolicyIndex:])
+	p.Dir, p.Action, p.Flags = b[offPolicyDir], b[offPolicyAction], b[offPolicyFlags]
+	p.HardAddExpires = ne.Uint64(b[offPolicyHardAdd:])
+	// AddTime is left out: time.Unix costs more than the rest, and no
+	// listing shows it.
+	for a := b[sizePolicyInfo:]; len(a) >= 4; {
+		n := int(ne.Uint16(a))
+		if n < 4 || n > len(a) {
+			return errAttr
+		}
+		typ, val := ne.Uint16(a[2:])&attrTypeMask, a[4:n]
+		if typ == attrTmpl {
+			for t := val; len(t) >= sizeTmpl; t = t[sizeTmpl:] {
+				if v.nTmpls == 0 {
+					v.first = getTmpl(t, p.Sel.Family)
+				}
+				if !v.hasTunnel && t[48] == ModeTunnel {
+					v.tunnel, v.hasTunnel = getTmpl(t, p.Sel.Family), true
+				}
+				v.nTmpls++
+			}
+		} else {
+			decodePolicyAttr(p, typ, val)
+		}
+		a = a[min(align4(n), len(a)):]
+	}
+	return nil
 }
 
 // unixTime reads seconds since 1970; 0, "never", is the zero Time.

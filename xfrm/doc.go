@@ -68,6 +68,32 @@
 // protocol (ESP for tun), from one dump of the SAs per listing; the others
 // count 0.
 //
+// # Batches
+//
+// Apply (and ApplyFunc) carries out many adds, replaces, deletes and clears
+// as one change, all or nothing. The requests are pipelined over the
+// table's one socket: many to a datagram, without NLM_F_ACK, so the kernel
+// answers only the ones it refuses (NLMSG_ERROR with the request's
+// sequence number); a final NLMSG_NOOP with NLM_F_ACK is the barrier after
+// which every answer is in. A datagram carries no more requests than the
+// receive buffer (4 MiB asked, SO_RCVBUFFORCE) holds refusals, and the
+// queue is read after each datagram, so no refusal is ever dropped; sending
+// stops after the datagram in which one came. NETLINK_CAP_ACK keeps the
+// refusals small. When one op was refused, Apply undoes the others exactly
+// (see Apply: the policy contents, indexes and the kernel's order) and
+// returns a *BatchError naming the first refused op.
+//
+// # Listings
+//
+// List, Walk and Entries read the dump as it arrives, straight from the
+// receive buffer (scanPolicy: no allocation per policy), into 64-byte
+// records without pointers, which are sorted by a sort written for them;
+// with 2,000 policies or more, a second goroutine reads the datagrams (the
+// kernel builds the dump inside that read) while the caller's goroutine
+// decodes, so that on two cores the two overlap. Walk hands the eroutes
+// out one at a time from the records: 100,000 eroutes take 6.4 MB.
+// docs/PERFORMANCE.md has the figures.
+//
 // # Monitor
 //
 // eroute --monitor re-creates what KLIPS did for %trap: a Listener (Listen)

@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,28 +13,97 @@ import (
 // that never answers cannot hang the tool.
 const timeout = 10 * time.Second
 
-// conn is a NETLINK_XFRM socket that carries one exchange at a time.
+// recvBufSize holds any datagram the kernel sends us: dump datagrams are at
+// most 32 KiB (the kernel's own cap), acknowledgements far less.
+const recvBufSize = 64 << 10
+
+// conn is a NETLINK_XFRM socket that carries one exchange at a time. It is
+// a plain blocking descriptor with SO_SNDTIMEO and SO_RCVTIMEO: one process
+// talks to the kernel in order, so the runtime's poller would only add
+// system calls. Answers are parsed in place in one reused buffer; nothing a
+// request or a dump reads is kept unless its caller copies it.
 type conn struct {
 	mu   sync.Mutex
-	sock *nl.NetlinkSocket
+	fd   int
 	pid  uint32 // our port id: answers to us carry it
+	seq  uint32 // the last sequence number used
+	rbuf []byte // receive buffer, made on first use
+	wbuf []byte // one request being built
+	// batchBufs is set once the socket buffers were enlarged for a batch;
+	// rcvbuf is then the receive buffer the kernel granted, in bytes.
+	batchBufs bool
+	rcvbuf    int
 }
 
-func newConn(s *nl.NetlinkSocket) (*conn, error) {
-	tv := unix.NsecToTimeval(timeout.Nanoseconds())
-	s.SetSendTimeout(&tv)
-	s.SetReceiveTimeout(&tv)
-	// Extended acks only make refusals more telling; old kernels lack them.
-	_ = s.SetExtAck(true)
-	pid, err := s.GetPid()
+// newSocket makes and binds a NETLINK_XFRM socket in the calling thread's
+// namespace.
+func newSocket() (*conn, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_XFRM)
 	if err != nil {
-		s.Close()
+		return nil, socketError(err, "")
+	}
+	c := &conn{fd: fd}
+	if err := c.setup(); err != nil {
+		unix.Close(fd)
 		return nil, err
 	}
-	return &conn{sock: s, pid: pid}, nil
+	return c, nil
 }
 
-func (c *conn) close() { c.sock.Close() }
+func (c *conn) setup() error {
+	if err := unix.Bind(c.fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return socketError(err, "")
+	}
+	sa, err := unix.Getsockname(c.fd)
+	if err != nil {
+		return socketError(err, "")
+	}
+	nsa, ok := sa.(*unix.SockaddrNetlink)
+	if !ok {
+		return errors.New("cannot open the XFRM netlink socket: not a netlink address")
+	}
+	c.pid = nsa.Pid
+	tv := unix.NsecToTimeval(timeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+		return socketError(err, "")
+	}
+	if err := unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return socketError(err, "")
+	}
+	// Extended acks only make refusals more telling; old kernels lack them.
+	_ = unix.SetsockoptInt(c.fd, unix.SOL_NETLINK, unix.NETLINK_EXT_ACK, 1)
+	// Refusals need not carry our whole request back, its header is enough
+	// (a batch may have thousands of them queued at once).
+	_ = unix.SetsockoptInt(c.fd, unix.SOL_NETLINK, unix.NETLINK_CAP_ACK, 1)
+	return nil
+}
+
+func (c *conn) close() { unix.Close(c.fd) }
+
+// nextSeq gives a fresh sequence number; 0 is skipped (never ours).
+func (c *conn) nextSeq() uint32 {
+	c.seq++
+	if c.seq == 0 {
+		c.seq++
+	}
+	return c.seq
+}
+
+// appendMsg adds one request to b: header and payload, padded to 4 bytes.
+func appendMsg(b []byte, typ, flags uint16, seq uint32, payload []byte) []byte {
+	n := unix.NLMSG_HDRLEN + len(payload)
+	b = ne.AppendUint32(b, uint32(n))
+	b = ne.AppendUint16(b, typ)
+	b = ne.AppendUint16(b, flags|unix.NLM_F_REQUEST)
+	b = ne.AppendUint32(b, seq)
+	b = ne.AppendUint32(b, 0) // port 0: to the kernel, from us
+	b = append(b, payload...)
+	for n%4 != 0 {
+		b = append(b, 0)
+		n++
+	}
+	return b
+}
 
 // request sends one message and waits for the kernel's acknowledgement: nil,
 // or the errno (with the kernel's own words when it gives some).
@@ -65,9 +132,14 @@ func (c *conn) get(typ uint16, payload []byte, fn func(typ uint16, payload []byt
 
 // dump asks for a whole table and calls fn with the type and payload of
 // each message, over as many reads as the kernel splits the answer into.
+// The payload is only valid during the call.
 func (c *conn) dump(typ uint16, fn func(typ uint16, payload []byte)) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.dumpLocked(typ, fn)
+}
+
+func (c *conn) dumpLocked(typ uint16, fn func(typ uint16, payload []byte)) error {
 	seq, err := c.send(typ, unix.NLM_F_DUMP, nil)
 	if err != nil {
 		return err
@@ -76,12 +148,72 @@ func (c *conn) dump(typ uint16, fn func(typ uint16, payload []byte)) error {
 }
 
 func (c *conn) send(typ, flags uint16, payload []byte) (uint32, error) {
-	req := nl.NewNetlinkRequest(int(typ), int(flags))
-	req.AddRawData(payload)
-	if err := c.sock.Send(req); err != nil {
-		return 0, timedOut(err)
+	seq := c.nextSeq()
+	c.wbuf = appendMsg(c.wbuf[:0], typ, flags, seq, payload)
+	return seq, c.write(c.wbuf)
+}
+
+// write sends one datagram to the kernel, which handles every message in
+// it before the call returns.
+func (c *conn) write(b []byte) error {
+	for {
+		err := unix.Sendto(c.fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+		if err != unix.EINTR {
+			return timedOut(err)
+		}
 	}
-	return req.Seq, nil
+}
+
+// read reads one datagram from the kernel into c.rbuf; nonblock makes it
+// give (nil, nil) at once when none is queued.
+func (c *conn) read(nonblock bool) ([]byte, error) {
+	if c.rbuf == nil {
+		c.rbuf = make([]byte, recvBufSize)
+	}
+	if !nonblock {
+		return c.readInto(c.rbuf)
+	}
+	for {
+		n, from, err := unix.Recvfrom(c.fd, c.rbuf, unix.MSG_DONTWAIT)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return nil, nil
+		case err != nil:
+			return nil, timedOut(err)
+		case !fromKernel(from):
+			continue
+		}
+		return c.rbuf[:n], nil
+	}
+}
+
+// message is one netlink message of a datagram, parsed in place.
+type message struct {
+	typ, flags uint16
+	seq, pid   uint32
+	data       []byte
+}
+
+// nextMessage splits the first message off b; ok false at the end or on
+// a malformed header (the rest of the datagram is then dropped).
+func nextMessage(b []byte) (m message, rest []byte, ok bool) {
+	if len(b) < unix.NLMSG_HDRLEN {
+		return message{}, nil, false
+	}
+	n := int(ne.Uint32(b))
+	if n < unix.NLMSG_HDRLEN || n > len(b) {
+		return message{}, nil, false
+	}
+	m = message{
+		typ:   ne.Uint16(b[4:]),
+		flags: ne.Uint16(b[6:]),
+		seq:   ne.Uint32(b[8:]),
+		pid:   ne.Uint32(b[12:]),
+		data:  b[unix.NLMSG_HDRLEN:n],
+	}
+	return m, b[min(align4(n), len(b)):], true
 }
 
 // receive reads the answers to seq until the acknowledgement (NLMSG_ERROR,
@@ -90,26 +222,23 @@ func (c *conn) send(typ, flags uint16, payload []byte) (uint32, error) {
 func (c *conn) receive(seq uint32, fn func(uint16, []byte)) error {
 	interrupted := false
 	for {
-		msgs, from, err := c.sock.Receive()
+		b, err := c.read(false)
 		if err != nil {
-			return timedOut(err)
+			return err
 		}
-		if from.Pid != nl.PidKernel {
-			continue
-		}
-		for _, m := range msgs {
-			if m.Header.Seq != seq || m.Header.Pid != c.pid {
+		for m, rest, ok := nextMessage(b); ok; m, rest, ok = nextMessage(rest) {
+			if m.seq != seq || m.pid != c.pid {
 				continue
 			}
-			interrupted = interrupted || m.Header.Flags&unix.NLM_F_DUMP_INTR != 0
-			switch m.Header.Type {
+			interrupted = interrupted || m.flags&unix.NLM_F_DUMP_INTR != 0
+			switch m.typ {
 			case unix.NLMSG_ERROR:
-				return ackError(m)
+				return ackError(m.flags, m.data)
 			case unix.NLMSG_DONE:
-				return doneError(m.Data, interrupted)
+				return doneError(m.data, interrupted)
 			}
 			if fn != nil {
-				fn(m.Header.Type, m.Data)
+				fn(m.typ, m.data)
 			}
 		}
 	}
@@ -124,34 +253,34 @@ func timedOut(err error) error {
 
 // ackError reads an nlmsgerr: the negative errno, the header of our request
 // (all of it unless NLM_F_CAPPED), then, with NLM_F_ACK_TLVS, attributes.
-func ackError(m syscall.NetlinkMessage) error {
-	if len(m.Data) < 4 {
+func ackError(flags uint16, data []byte) error {
+	if len(data) < 4 {
 		return errShort
 	}
-	errno := unix.Errno(-int32(ne.Uint32(m.Data)))
+	errno := unix.Errno(-int32(ne.Uint32(data)))
 	if errno == 0 {
 		return nil
 	}
-	if text := extAckText(m); text != "" {
+	if text := extAckText(flags, data); text != "" {
 		return fmt.Errorf("%w (%s)", errno, text)
 	}
 	return errno
 }
 
 // extAckText gives the kernel's NLMSGERR_ATTR_MSG, "" when there is none.
-func extAckText(m syscall.NetlinkMessage) string {
-	if m.Header.Flags&unix.NLM_F_ACK_TLVS == 0 || len(m.Data) < 4+unix.NLMSG_HDRLEN {
+func extAckText(flags uint16, data []byte) string {
+	if flags&unix.NLM_F_ACK_TLVS == 0 || len(data) < 4+unix.NLMSG_HDRLEN {
 		return ""
 	}
 	skip := 4 + unix.NLMSG_HDRLEN
-	if m.Header.Flags&unix.NLM_F_CAPPED == 0 {
-		skip = 4 + align4(int(ne.Uint32(m.Data[4:])))
+	if flags&unix.NLM_F_CAPPED == 0 {
+		skip = 4 + align4(int(ne.Uint32(data[4:])))
 	}
-	if skip > len(m.Data) {
+	if skip > len(data) {
 		return ""
 	}
 	text := ""
-	walkAttrs(m.Data[skip:], func(typ uint16, v []byte) {
+	walkAttrs(data[skip:], func(typ uint16, v []byte) {
 		if typ == unix.NLMSGERR_ATTR_MSG {
 			text = unix.ByteSliceToString(v)
 		}
@@ -170,4 +299,117 @@ func doneError(data []byte, interrupted bool) error {
 		return errors.New("the kernel's table changed during the listing; try again")
 	}
 	return nil
+}
+
+// outCount gives the kernel's count of outbound policies (every type),
+// 0 when it cannot tell: a capacity hint, never a limit.
+func (c *conn) outCount() int {
+	n := 0
+	seq, err := c.send(msgGetSPD, unix.NLM_F_ACK, make([]byte, 4))
+	if err != nil {
+		return 0
+	}
+	err = c.receive(seq, func(typ uint16, b []byte) {
+		if typ != msgNewSPD || len(b) < 4 {
+			return
+		}
+		walkAttrs(b[4:], func(typ uint16, v []byte) {
+			if typ == attrSPDInfo && len(v) >= 8 {
+				n = int(ne.Uint32(v[4:])) // outcnt
+			}
+		})
+	})
+	if err != nil || n > 1<<24 {
+		return 0
+	}
+	return n
+}
+
+// dumpOverlapped is dumpLocked for large tables: one goroutine reads the
+// datagrams (the kernel builds them inside that read, which is most of a
+// dump's cost) while the caller's goroutine hands their messages to fn, so
+// that on two cores the kernel's work and fn's overlap. A few buffers go
+// round between the two; nothing else is allocated.
+func (c *conn) dumpOverlapped(typ uint16, fn func(typ uint16, payload []byte)) error {
+	seq, err := c.send(typ, unix.NLM_F_DUMP, nil)
+	if err != nil {
+		return err
+	}
+	type datagram struct {
+		b    []byte
+		err  error
+		last bool // holds the end of the dump (or the read failed)
+	}
+	const nbufs = 4
+	free := make(chan []byte, nbufs)
+	full := make(chan datagram, nbufs)
+	for i := 0; i < nbufs; i++ {
+		free <- make([]byte, recvBufSize)
+	}
+	stop := make(chan struct{})
+	go func() {
+		for {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-stop:
+				return
+			}
+			d := datagram{}
+			d.b, d.err = c.readInto(buf)
+			d.last = d.err != nil || endsDump(d.b, seq, c.pid)
+			full <- d
+			if d.last {
+				return
+			}
+		}
+	}()
+	defer close(stop)
+	interrupted := false
+	for {
+		d := <-full
+		if d.err != nil {
+			return d.err
+		}
+		for m, rest, ok := nextMessage(d.b); ok; m, rest, ok = nextMessage(rest) {
+			if m.seq != seq || m.pid != c.pid {
+				continue
+			}
+			interrupted = interrupted || m.flags&unix.NLM_F_DUMP_INTR != 0
+			switch m.typ {
+			case unix.NLMSG_ERROR:
+				return ackError(m.flags, m.data)
+			case unix.NLMSG_DONE:
+				return doneError(m.data, interrupted)
+			}
+			fn(m.typ, m.data)
+		}
+		free <- d.b[:cap(d.b)]
+	}
+}
+
+// endsDump tells whether a datagram holds the last message of the dump seq.
+func endsDump(b []byte, seq, pid uint32) bool {
+	for m, rest, ok := nextMessage(b); ok; m, rest, ok = nextMessage(rest) {
+		if m.seq == seq && m.pid == pid && (m.typ == unix.NLMSG_DONE || m.typ == unix.NLMSG_ERROR) {
+			return true
+		}
+	}
+	return false
+}
+
+// readInto reads one datagram from the kernel into buf.
+func (c *conn) readInto(buf []byte) ([]byte, error) {
+	for {
+		n, from, err := unix.Recvfrom(c.fd, buf, 0)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, timedOut(err)
+		case !fromKernel(from):
+			continue
+		}
+		return buf[:n], nil
+	}
 }

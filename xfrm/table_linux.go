@@ -1,17 +1,14 @@
 package xfrm
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/eroute/eroute/pkg/eroute"
-	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -28,13 +25,9 @@ type Table struct {
 // keeps working on its table from anywhere; the process never changes
 // namespace.
 func Open(netnsName string) (*Table, error) {
-	s, err := socketIn(netnsName)
+	c, err := inNamespace(netnsName, newSocket)
 	if err != nil {
 		return nil, err
-	}
-	c, err := newConn(s)
-	if err != nil {
-		return nil, kernelError(err, 0, nil)
 	}
 	return &Table{c: c}, nil
 }
@@ -160,45 +153,181 @@ func (t *Table) Delete(s eroute.Selector) error {
 // Clear deletes every policy List shows, whoever made it, by the index the
 // dump gave (with its mark and if_id, which the kernel matches too). Inbound,
 // forward, socket and sub policies stay; XFRM_MSG_FLUSHPOLICY would take
-// them all.
+// them all. The deletes go out pipelined (see Apply), not one round trip
+// each; unlike Apply, Clear is not undone when one fails.
 func (t *Table) Clear() error {
-	ps, err := t.outPolicies()
+	c := t.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ids []Policy
+	var v policyView
+	err := c.dumpLocked(msgGetPolicy, func(typ uint16, b []byte) {
+		if typ == msgNewPolicy && scanPolicy(b, &v) == nil && listed(&v) {
+			ids = append(ids, Policy{Index: v.Index, Dir: v.Dir, Type: v.Type, Mark: v.Mark, Mask: v.Mask, IfID: v.IfID})
+		}
+	})
 	if err != nil {
+		return kernelError(err, 0, nil)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	r := c.newRun()
+	for i := range ids {
+		r.buf = r.begin(msgDelPolicy, 0, int32(i))
+		r.buf = appendPolicyID(r.buf, &ids[i])
+		if err := r.end(); err != nil {
+			return err
+		}
+		if r.failure() {
+			break
+		}
+	}
+	if err := r.finish(); err != nil {
 		return err
 	}
-	for _, p := range ps {
-		err := t.c.request(msgDelPolicy, 0, encodePolicyID(p))
-		if err != nil && !errors.Is(err, unix.ENOENT) { // ENOENT: gone meanwhile
-			return kernelError(err, 0, nil)
+	for _, f := range r.failures {
+		if !errors.Is(f.err, unix.ENOENT) { // ENOENT: gone meanwhile
+			return kernelError(f.err, 0, nil)
 		}
 	}
 	return nil
 }
 
+// listed tells whether List shows a policy: outbound, main, of a selector
+// family an eroute can have. Messages that do not decode are left out
+// rather than failing the listing.
+func listed(v *policyView) bool {
+	if v.Dir != DirOut || v.Type != TypeMain {
+		return false
+	}
+	_, ok := erouteSelector(v.Sel)
+	return ok
+}
+
 // List gives every outbound main policy as an eroute, in the order of the
-// KLIPS table, with the packet counts of the SAs they name.
+// KLIPS table, with the packet counts of the SAs they name. Walk gives the
+// same without holding the whole list.
 func (t *Table) List() ([]eroute.Eroute, error) {
-	ps, err := t.outPolicies()
+	l, err := t.listing()
 	if err != nil {
 		return nil, err
 	}
-	list := make([]eroute.Eroute, 0, len(ps))
-	for _, p := range ps {
-		list = append(list, ErouteOf(p))
+	list := make([]eroute.Eroute, len(l.recs))
+	for i := range l.recs {
+		list[i] = l.eroute(i)
 	}
-	if err := t.fillCounts(list); err != nil {
-		return nil, err
-	}
-	slices.SortStableFunc(list, func(a, b eroute.Eroute) int {
-		return cmp.Or(eroute.Compare(a.Selector, b.Selector),
-			strings.Compare(a.SAID.String(), b.SAID.String()))
-	})
 	return list, nil
 }
 
-// outPolicies dumps the table and keeps the policies that are eroutes:
-// outbound, main, of a selector family an eroute can have. Messages that
-// do not decode are left out rather than failing the listing.
+// Walk calls fn with each eroute List would give, in the same order, and
+// stops at the first error fn returns, which it returns. The table is held
+// meanwhile as 64-byte records (6.4 MB for 100,000 eroutes), never as a
+// slice of eroutes; fn may keep what it is given.
+func (t *Table) Walk(fn func(eroute.Eroute) error) error {
+	l, err := t.listing()
+	if err != nil {
+		return err
+	}
+	for i := range l.recs {
+		if err := fn(l.eroute(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Entries gives what List gives, in the same order, with who made each
+// policy (Own) and whether Delete by its selector removes it (Deletable).
+func (t *Table) Entries() ([]Entry, error) {
+	l, err := t.listing()
+	if err != nil {
+		return nil, err
+	}
+	es := make([]Entry, len(l.recs))
+	for i := range l.recs {
+		es[i] = Entry{Eroute: l.eroute(i), Own: l.recs[i].flags&recOwn != 0, Deletable: l.recs[i].flags&recDeletable != 0}
+	}
+	return es, nil
+}
+
+// listing is the table as List gives it, sorted, in compact records.
+type listing struct {
+	recs    []record
+	packets map[saKey]uint64 // the SAs' packet counts; nil when none is needed
+}
+
+func (l *listing) eroute(i int) eroute.Eroute {
+	e := l.recs[i].eroute()
+	if l.packets != nil {
+		if k, ok := saKeyOf(e.SAID); ok {
+			e.Count = l.packets[k]
+		}
+	}
+	return e
+}
+
+// overlapFrom is the table size from which a listing reads the dump on a
+// goroutine of its own (dumpOverlapped): below it, the goroutine and its
+// buffers cost more than the overlap gains.
+const overlapFrom = 2000
+
+// listing dumps the policy table into records as the datagrams come in
+// (nothing of them is kept), sorts them, and dumps the SAs for the counts
+// when an eroute names an SA.
+func (t *Table) listing() (*listing, error) {
+	c := t.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// The kernel's count sizes the records at once: no regrowing.
+	recs := make([]record, 0, c.outCount())
+	var v policyView
+	names := false
+	dump := c.dumpLocked
+	if cap(recs) >= overlapFrom {
+		dump = c.dumpOverlapped
+	}
+	err := dump(msgGetPolicy, func(typ uint16, b []byte) {
+		if typ != msgNewPolicy || scanPolicy(b, &v) != nil || v.Dir != DirOut || v.Type != TypeMain {
+			return
+		}
+		e, own, ok := v.eroute()
+		if !ok {
+			return
+		}
+		var flags uint8
+		if own {
+			flags |= recOwn
+		}
+		if v.deletable(e.Selector) {
+			flags |= recDeletable
+		}
+		recs = append(recs, recordOf(e, flags, uint32(len(recs))))
+		if !names {
+			_, names = saKeyOf(e.SAID)
+		}
+	})
+	if err != nil {
+		return nil, kernelError(err, 0, nil)
+	}
+	sortRecords(recs)
+	l := &listing{recs: recs}
+	if names {
+		l.packets = map[saKey]uint64{}
+		err := c.dumpLocked(msgGetSA, func(typ uint16, b []byte) {
+			if k, n, err := decodeSA(b); typ == msgNewSA && err == nil {
+				l.packets[k] += n
+			}
+		})
+		if err != nil {
+			return nil, kernelError(err, 0, nil)
+		}
+	}
+	return l, nil
+}
+
+// outPolicies dumps the table and keeps the policies List shows, in the
+// kernel's order.
 func (t *Table) outPolicies() ([]Policy, error) {
 	var ps []Policy
 	err := t.c.dump(msgGetPolicy, func(typ uint16, b []byte) {
@@ -211,35 +340,6 @@ func (t *Table) outPolicies() ([]Policy, error) {
 		}
 	})
 	return ps, kernelError(err, 0, nil)
-}
-
-// fillCounts sets the Count of each eroute that names an SA, from one
-// dump of the SAs; nothing is dumped when no eroute names one.
-func (t *Table) fillCounts(list []eroute.Eroute) error {
-	names := func(e eroute.Eroute) bool { _, ok := saKeyOf(e.SAID); return ok }
-	if !slices.ContainsFunc(list, names) {
-		return nil
-	}
-	packets := map[saKey]uint64{}
-	err := t.c.dump(msgGetSA, func(typ uint16, b []byte) {
-		if k, n, err := decodeSA(b); typ == msgNewSA && err == nil {
-			packets[k] += n
-		}
-	})
-	if err != nil {
-		return kernelError(err, 0, nil)
-	}
-	for i := range list {
-		if k, ok := saKeyOf(list[i].SAID); ok {
-			list[i].Count = packets[k]
-		}
-	}
-	return nil
-}
-
-// socketIn makes a NETLINK_XFRM socket in the named namespace ("" own).
-func socketIn(name string) (*nl.NetlinkSocket, error) {
-	return inNamespace(name, xfrmSocket)
 }
 
 // inNamespace runs mk, which makes a socket, in the named namespace ("" the
@@ -295,16 +395,6 @@ func inNetns[T any](ns netns.NsHandle, name string, mk func() (T, error)) (T, er
 	}()
 	r := <-done
 	return r.v, r.err
-}
-
-// xfrmSocket creates a NETLINK_XFRM socket in the calling thread's
-// namespace (no namespace handles: nl just makes and binds the socket).
-func xfrmSocket() (*nl.NetlinkSocket, error) {
-	s, err := nl.GetNetlinkSocketAt(netns.None(), netns.None(), unix.NETLINK_XFRM)
-	if err != nil {
-		return nil, socketError(err, "")
-	}
-	return s, nil
 }
 
 // socketError explains a failure to reach the table of a namespace.

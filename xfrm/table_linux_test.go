@@ -22,7 +22,7 @@ import (
 // own that is always removed; the host's own tables are never touched.
 
 // newNetns creates a fresh namespace with `ip netns add` and gives its name.
-func newNetns(t *testing.T) string {
+func newNetns(t testing.TB) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (CAP_NET_ADMIN) to create network namespaces")
@@ -43,7 +43,7 @@ func newNetns(t *testing.T) string {
 }
 
 // openTable opens the table of a fresh namespace.
-func openTable(t *testing.T) (*Table, string) {
+func openTable(t testing.TB) (*Table, string) {
 	t.Helper()
 	ns := newNetns(t)
 	tb, err := Open(ns)
@@ -55,7 +55,7 @@ func openTable(t *testing.T) (*Table, string) {
 }
 
 // ipn runs `ip -n NS ARGS` and gives its output: the independent reader.
-func ipn(t *testing.T, ns string, args ...string) string {
+func ipn(t testing.TB, ns string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command("ip", append([]string{"-n", ns}, args...)...).CombinedOutput()
 	if err != nil {

@@ -33,6 +33,18 @@ func (t *Table) Clear() error { return ErrNoXFRM }
 // List implements the Linux API.
 func (t *Table) List() ([]eroute.Eroute, error) { return nil, ErrNoXFRM }
 
+// Walk implements the Linux API.
+func (t *Table) Walk(fn func(eroute.Eroute) error) error { return ErrNoXFRM }
+
+// Entries implements the Linux API.
+func (t *Table) Entries() ([]Entry, error) { return nil, ErrNoXFRM }
+
+// Apply implements the Linux API.
+func (t *Table) Apply(ops []Op) error { return ErrNoXFRM }
+
+// ApplyFunc implements the Linux API.
+func (t *Table) ApplyFunc(n int, op func(i int) Op) error { return ErrNoXFRM }
+
 // AddInbound is not available without XFRM.
 func (t *Table) AddInbound(e eroute.Eroute, replace bool) error { return ErrNoXFRM }
 

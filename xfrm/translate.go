@@ -52,9 +52,12 @@ var kindSAIDs = [numKinds]eroute.SAID{
 // kindOf gives the kind an eroute is written with. %hold is kindHold, found
 // first: kindMonitorHold is only ever written by AddHold.
 func kindOf(s eroute.SAID) kind {
-	for k := kindPass; k < numKinds; k++ {
-		if kindSAIDs[k] == s {
-			return k
+	switch s.Proto { // the magic SAIDs are of these two protocols
+	case eroute.ProtoInt, eroute.ProtoTun:
+		for k := kindPass; k < numKinds; k++ {
+			if kindSAIDs[k] == s {
+				return k
+			}
 		}
 	}
 	return kindSA
@@ -70,8 +73,22 @@ func priority(sel eroute.Selector, k kind) uint32 {
 // The Count is not stored: the kernel counts SAs, not policies. There is no
 // expiry: the kernel never deletes an eroute by itself.
 func PolicyOf(e eroute.Eroute) Policy {
-	k := kindOf(e.SAID)
-	p := Policy{
+	p, t, ok := shapeOf(e)
+	if ok {
+		p.Tmpls = []Template{t}
+	}
+	return p
+}
+
+// shapeOf is PolicyOf without the template slice, which it gives apart
+// (ok when there is one), so that reading a dump back allocates nothing.
+func shapeOf(e eroute.Eroute) (p Policy, t Template, ok bool) {
+	return shapeOfKind(e, kindOf(e.SAID))
+}
+
+// shapeOfKind is shapeOf for an eroute whose kind is known to be k.
+func shapeOfKind(e eroute.Eroute, k kind) (p Policy, t Template, ok bool) {
+	p = Policy{
 		Sel:      selectorOf(e.Selector),
 		Dir:      DirOut,
 		Type:     TypeMain,
@@ -81,11 +98,11 @@ func PolicyOf(e eroute.Eroute) Policy {
 	case kindDrop, kindReject, kindHold:
 		p.Action = ActionBlock
 	case kindTrap, kindTrapSubnet:
-		p.Tmpls = []Template{trapTemplate(p.Sel.Family)}
+		return p, trapTemplate(p.Sel.Family), true
 	case kindSA:
-		p.Tmpls = []Template{saTemplate(e.SAID, p.Sel.Family)}
+		return p, saTemplate(e.SAID, p.Sel.Family), true
 	}
-	return p
+	return p, Template{}, false
 }
 
 func selectorOf(s eroute.Selector) Selector {
@@ -141,37 +158,102 @@ func saTemplate(s eroute.SAID, selFamily uint16) Template {
 // ErouteOf reads a policy as an eroute (see the package comment). It gives
 // the zero Eroute for a policy whose selector is neither IPv4 nor IPv6.
 func ErouteOf(p Policy) eroute.Eroute {
-	e, _ := erouteOf(p)
+	v := viewOf(p)
+	e, _, _ := v.eroute()
 	return e
 }
 
 // erouteOf is ErouteOf that also tells whether the policy could be read.
 func erouteOf(p Policy) (eroute.Eroute, bool) {
-	sel, ok := erouteSelector(p.Sel)
-	if !ok {
-		return eroute.Eroute{}, false
-	}
-	e := eroute.Eroute{Selector: sel, SAID: foreignSAID(p)}
-	if k, ok := kindIn(p.Priority, sel); ok {
-		own := e
-		if k != kindSA {
-			own.SAID = kindSAIDs[k]
-		}
-		if wrote(own, k, p) {
-			e = own
-		}
-	}
-	return e, true
+	v := viewOf(p)
+	e, _, ok := v.eroute()
+	return e, ok
 }
 
-// wrote tells whether p is exactly the policy eroute writes for own as kind
-// k: PolicyOf's, or for a monitor hold AddHold's with the hold's own expiry,
-// which is never 0 (a hold without one would never go away).
-func wrote(own eroute.Eroute, k kind, p Policy) bool {
-	if k == kindMonitorHold {
-		return p.HardAddExpires != 0 && samePolicy(holdPolicy(own.Selector, p.HardAddExpires), p)
+// policyView is a Policy as far as reading it back needs, without the
+// template slice: the number of templates, the first, and the first in
+// tunnel mode. The streaming decoder (scanPolicy) fills one from a dump
+// message without allocating; viewOf makes one of a Policy.
+type policyView struct {
+	Policy             // Tmpls stays nil
+	nTmpls    int      // how many templates the policy has
+	first     Template // the first template, when nTmpls > 0
+	tunnel    Template // the first in tunnel mode, when hasTunnel
+	hasTunnel bool
+}
+
+func viewOf(p Policy) policyView {
+	v := policyView{Policy: p, nTmpls: len(p.Tmpls)}
+	v.Tmpls = nil
+	if len(p.Tmpls) > 0 {
+		v.first = p.Tmpls[0]
 	}
-	return samePolicy(PolicyOf(own), p)
+	if i := slices.IndexFunc(p.Tmpls, func(t Template) bool { return t.Mode == ModeTunnel }); i >= 0 {
+		v.tunnel, v.hasTunnel = p.Tmpls[i], true
+	}
+	return v
+}
+
+// eroute reads the policy as an eroute: own when eroute wrote it (its kind
+// is recognised), ok when its selector is one an eroute can have.
+func (v *policyView) eroute() (e eroute.Eroute, own, ok bool) {
+	sel, ok := erouteSelector(v.Sel)
+	if !ok {
+		return eroute.Eroute{}, false, false
+	}
+	e = eroute.Eroute{Selector: sel, SAID: v.foreignSAID()}
+	if k, ok := kindIn(v.Priority, sel); ok {
+		mine := e
+		if k != kindSA {
+			mine.SAID = kindSAIDs[k]
+		}
+		if v.wrote(mine, k) {
+			return mine, true, true
+		}
+	}
+	return e, false, true
+}
+
+// deletable tells whether Delete by the policy's eroute selector finds it:
+// the kernel matches the whole selector (ifindex, user, port masks), the
+// mark, the if_id and the security context.
+func (v *policyView) deletable(sel eroute.Selector) bool {
+	return v.Mark == 0 && v.Mask == 0 && v.IfID == 0 && !v.SecCtx &&
+		v.Dir == DirOut && v.Type == TypeMain && selectorOf(sel) == v.Sel
+}
+
+// wrote tells whether the policy is exactly the one eroute writes for own
+// as kind k: PolicyOf's, or for a monitor hold AddHold's with the hold's
+// own expiry, which is never 0 (a hold without one would never go away).
+func (v *policyView) wrote(own eroute.Eroute, k kind) bool {
+	if k == kindSA && kindOf(own.SAID) != kindSA {
+		return false // a SAID of another kind's shape: PolicyOf writes that kind
+	}
+	wk := k
+	if k == kindMonitorHold {
+		if v.HardAddExpires == 0 {
+			return false
+		}
+		wk = kindHold
+	}
+	want, t, hasT := shapeOfKind(own, wk)
+	if k == kindMonitorHold {
+		want.Priority = priority(own.Selector, kindMonitorHold)
+		want.HardAddExpires = v.HardAddExpires
+	}
+	got := &v.Policy
+	sameTmpls := v.nTmpls == 0 && !hasT || v.nTmpls == 1 && hasT && v.first == t
+	return sameTmpls && want.Sel == got.Sel && want.Dir == got.Dir && want.Type == got.Type &&
+		want.Action == got.Action && want.Priority == got.Priority &&
+		want.Mark == got.Mark && want.Mask == got.Mask && want.IfID == got.IfID &&
+		want.HardAddExpires == got.HardAddExpires && !got.SecCtx
+}
+
+// wrote tells whether p is exactly the policy eroute writes for own as
+// kind k (see policyView.wrote).
+func wrote(own eroute.Eroute, k kind, p Policy) bool {
+	v := viewOf(p)
+	return v.wrote(own, k)
 }
 
 func erouteSelector(s Selector) (eroute.Selector, bool) {
@@ -197,28 +279,17 @@ func kindIn(prio uint32, sel eroute.Selector) (kind, bool) {
 	return kind(prio - base), true
 }
 
-// samePolicy compares what PolicyOf writes with what the kernel holds; the
-// index, flags, add time and security context are the kernel's or someone
-// else's.
-func samePolicy(want, got Policy) bool {
-	return want.Sel == got.Sel && want.Dir == got.Dir && want.Type == got.Type &&
-		want.Action == got.Action && want.Priority == got.Priority &&
-		want.Mark == got.Mark && want.Mask == got.Mask && want.IfID == got.IfID &&
-		want.HardAddExpires == got.HardAddExpires &&
-		!got.SecCtx && slices.Equal(want.Tmpls, got.Tmpls)
-}
-
 // foreignSAID reads a policy someone else wrote as closely as a SAID can.
-func foreignSAID(p Policy) eroute.SAID {
+func (v *policyView) foreignSAID() eroute.SAID {
 	switch {
-	case p.Action == ActionBlock:
+	case v.Action == ActionBlock:
 		return eroute.Drop
-	case len(p.Tmpls) == 0:
+	case v.nTmpls == 0:
 		return eroute.Pass
 	}
-	t := p.Tmpls[0]
-	if i := slices.IndexFunc(p.Tmpls, func(t Template) bool { return t.Mode == ModeTunnel }); i >= 0 {
-		t = p.Tmpls[i]
+	t := v.first
+	if v.hasTunnel {
+		t = v.tunnel
 	}
 	if t.Mode == ModeTunnel && t.Proto == protoESP {
 		return eroute.SAID{Proto: eroute.ProtoTun, SPI: t.SPI, Dst: t.Dst}
@@ -236,7 +307,8 @@ type saKey struct {
 
 // saKeyOf gives the SA an eroute's SAID names; magic SAIDs name none.
 func saKeyOf(s eroute.SAID) (saKey, bool) {
-	if s.IsMagic() || s.Proto == eroute.ProtoInt || s.IsZero() {
+	// The magic SAIDs are those of protocol int and the passthroughs.
+	if s.Proto == eroute.ProtoInt || s.IsPassthrough() || s.IsZero() {
 		return saKey{}, false
 	}
 	proto := uint8(s.Proto)

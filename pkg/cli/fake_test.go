@@ -136,6 +136,20 @@ func (t *fakeTable) Apply(ops []Op) error {
 	return nil
 }
 
+// Walk gives List one at a time.
+func (t *fakeTable) Walk(fn func(eroute.Eroute) error) error {
+	list, err := t.List()
+	if err != nil {
+		return err
+	}
+	for _, e := range list {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Entries lists every eroute as eroute's own, but those in foreign.
 func (t *fakeTable) Entries() ([]Entry, error) {
 	list, err := t.List()

@@ -18,6 +18,9 @@ type Table interface {
 	Delete(eroute.Selector) error
 	Clear() error
 	List() ([]eroute.Eroute, error)
+	// Walk gives the listing one eroute at a time, in List's order, without
+	// holding the table as eroutes.
+	Walk(fn func(eroute.Eroute) error) error
 	AddInbound(e eroute.Eroute, replace bool) error
 	// Apply carries out a batch, all or nothing; a *BatchError names the
 	// op the kernel refused.
@@ -130,20 +133,22 @@ func execute(req Request, env Env) error {
 }
 
 // list prints the table: the KLIPS lines, or with --json one JSON object a
-// line with the same fields.
+// line with the same fields. It streams: a table of 100,000 eroutes is never
+// held as text.
 func list(t Table, out io.Writer, asJSON bool) error {
-	eroutes, err := t.List()
+	w := bufio.NewWriterSize(out, 64*1024)
+	enc := json.NewEncoder(w)
+	var line []byte
+	err := t.Walk(func(e eroute.Eroute) error {
+		if asJSON {
+			return enc.Encode(e)
+		}
+		line = append(e.AppendLine(line[:0]), '\n')
+		_, err := w.Write(line)
+		return err
+	})
 	if err != nil {
 		return err
-	}
-	w := bufio.NewWriter(out)
-	enc := json.NewEncoder(w)
-	for _, e := range eroutes {
-		if asJSON {
-			enc.Encode(e)
-		} else {
-			fmt.Fprintln(w, e)
-		}
 	}
 	return w.Flush()
 }

@@ -25,7 +25,12 @@ type Plan struct {
 func planSync(want []Op, have []Entry, all bool) (Plan, error) {
 	current := make(map[eroute.Selector]Entry, len(have))
 	for _, e := range have {
-		current[e.Selector] = e
+		// A policy with a mark or an if_id is not in the way of an eroute
+		// with the same selector (the kernel tells them apart), and a
+		// delete by selector would not reach it.
+		if e.Deletable {
+			current[e.Selector] = e
+		}
 	}
 	var plan Plan
 	var deletes []Op
@@ -45,7 +50,7 @@ func planSync(want []Op, have []Entry, all bool) (Plan, error) {
 		}
 	}
 	for _, e := range current {
-		if (e.Own || all) && e.Deletable {
+		if e.Own || all {
 			deletes = append(deletes, Op{Kind: OpDelete, Eroute: e.Eroute})
 		}
 	}

@@ -1,10 +1,5 @@
 package eroute
 
-import (
-	"fmt"
-	"strconv"
-)
-
 // Eroute is one entry of the table: a selector and what happens to the
 // packets it picks.
 type Eroute struct {
@@ -19,10 +14,5 @@ type Eroute struct {
 // COUNT (left-aligned in 10), SRC and DST (left-aligned in 18), the SAID and
 // :PROTO when a transport protocol is set.
 func (e Eroute) String() string {
-	said := e.SAID.String()
-	if e.Proto != 0 {
-		said += ":" + strconv.Itoa(int(e.Proto))
-	}
-	return fmt.Sprintf("%-10d %-18s -> %-18s => %s",
-		e.Count, EndText(e.Src, e.SrcPort), EndText(e.Dst, e.DstPort), said)
+	return string(e.AppendLine(nil))
 }

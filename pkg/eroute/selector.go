@@ -51,13 +51,7 @@ func (s Selector) String() string {
 // EndText gives one end as the listing prints it: addr/bits, and with a port
 // addr/bits:PORT for IPv4 or [addr/bits]:PORT for IPv6.
 func EndText(p netip.Prefix, port uint16) string {
-	if port == 0 {
-		return p.String()
-	}
-	if p.Addr().Is6() {
-		return "[" + p.String() + "]:" + strconv.Itoa(int(port))
-	}
-	return p.String() + ":" + strconv.Itoa(int(port))
+	return string(appendEndText(nil, p, port))
 }
 
 // Compare orders selectors as the KLIPS table listed them: by source, then

@@ -20,10 +20,27 @@ func openTable(netns string) (cli.Table, error) {
 	return table{t}, nil
 }
 
+// Apply hands the ops to the driver without copying them (cli.OpKind and
+// xfrm.OpKind number the kinds alike).
 func (t table) Apply(ops []cli.Op) error {
-	return errors.New("--batch is not available yet")
+	err := t.Table.ApplyFunc(len(ops), func(i int) xfrm.Op {
+		return xfrm.Op{Kind: xfrm.OpKind(ops[i].Kind), Eroute: ops[i].Eroute}
+	})
+	var be *xfrm.BatchError
+	if errors.As(err, &be) {
+		return &cli.BatchError{Index: be.Index, Err: be.Err}
+	}
+	return err // *xfrm.UndoError: the table is NOT as it was
 }
 
 func (t table) Entries() ([]cli.Entry, error) {
-	return nil, errors.New("--sync is not available yet")
+	es, err := t.Table.Entries()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cli.Entry, len(es))
+	for i, e := range es {
+		out[i] = cli.Entry{Eroute: e.Eroute, Own: e.Own, Deletable: e.Deletable}
+	}
+	return out, nil
 }

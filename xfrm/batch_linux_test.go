@@ -1,0 +1,450 @@
+package xfrm
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/eroute/eroute/pkg/eroute"
+	"golang.org/x/sys/unix"
+)
+
+// tableText is the whole table as `ip -s xfrm policy list` shows it,
+// indexes included, without the add times (a policy put back is made anew).
+func tableText(t *testing.T, ns string) string {
+	t.Helper()
+	out := ipn(t, ns, "-s", "xfrm", "policy", "list")
+	return addTime.ReplaceAllString(out, "")
+}
+
+var addTime = regexp.MustCompile(`(?m)^\s+add \d{4}-\d\d-\d\d \d\d:\d\d:\d\d use .*\n`)
+
+func mustEntries(t *testing.T, tb *Table) []Entry {
+	t.Helper()
+	es, err := tb.Entries()
+	if err != nil {
+		t.Fatalf("Entries: %v", err)
+	}
+	return es
+}
+
+func mustApply(t *testing.T, tb *Table, ops []Op) {
+	t.Helper()
+	if err := tb.Apply(ops); err != nil {
+		t.Fatalf("Apply(%d ops): %v", len(ops), err)
+	}
+}
+
+func adds(es ...eroute.Eroute) []Op {
+	ops := make([]Op, len(es))
+	for i, e := range es {
+		ops[i] = Op{Kind: OpAdd, Eroute: e}
+	}
+	return ops
+}
+
+// model applies ops to a map, as the kernel should.
+func model(m map[eroute.Selector]eroute.Eroute, ops []Op) {
+	for _, op := range ops {
+		switch op.Kind {
+		case OpAdd, OpReplace:
+			m[op.Eroute.Selector] = op.Eroute
+		case OpDelete:
+			delete(m, op.Eroute.Selector)
+		case OpClear:
+			clear(m)
+		}
+	}
+}
+
+func values(m map[eroute.Selector]eroute.Eroute) []eroute.Eroute {
+	var es []eroute.Eroute
+	for _, e := range m {
+		es = append(es, e)
+	}
+	return es
+}
+
+// TestKernelApplyMixed applies 1,000 ops of every kind in one batch.
+func TestKernelApplyMixed(t *testing.T) {
+	tb, ns := openTable(t)
+	m := map[eroute.Selector]eroute.Eroute{}
+	var first []Op
+	for i := 0; i < 600; i++ {
+		first = append(first, Op{Kind: OpAdd, Eroute: genEroute(i)})
+	}
+	mustApply(t, tb, first)
+	model(m, first)
+	wantList(t, tb, values(m)...)
+
+	var ops []Op
+	for i := 0; i < 400; i++ { // new selectors
+		ops = append(ops, Op{Kind: OpAdd, Eroute: genEroute(1000 + i)})
+	}
+	for i := 0; i < 300; i++ { // another SAID on existing selectors
+		e := genEroute(i)
+		e.SAID = genSAID(i+1, e.Src.Addr().Is6())
+		ops = append(ops, Op{Kind: OpReplace, Eroute: e})
+	}
+	for i := 300; i < 450; i++ {
+		ops = append(ops, Op{Kind: OpDelete, Eroute: eroute.Eroute{Selector: genEroute(i).Selector}})
+	}
+	for i := 0; i < 150; i++ { // replace that adds
+		ops = append(ops, Op{Kind: OpReplace, Eroute: genEroute(2000 + i)})
+	}
+	if len(ops) != 1000 {
+		t.Fatalf("%d ops", len(ops))
+	}
+	mustApply(t, tb, ops)
+	model(m, ops)
+	wantList(t, tb, values(m)...)
+	if n := strings.Count(policies(t, ns), "dir out"); n != len(m) {
+		t.Errorf("ip xfrm policy list shows %d policies, want %d", n, len(m))
+	}
+	for _, e := range mustEntries(t, tb) {
+		if !e.Own || !e.Deletable {
+			t.Errorf("Entries: %v Own %v Deletable %v, want both", e.Eroute, e.Own, e.Deletable)
+		}
+	}
+}
+
+// foreignPolicies are policies of ip xfrm: outbound main ones (one with a
+// mark, one with an if_id, one with host bits in its selector), an inbound
+// and a forward one.
+var foreignPolicies = []string{
+	"src 10.200.0.0/16 dst 10.201.0.0/16 dir out tmpl src 1.1.1.1 dst 2.2.2.2 proto esp mode tunnel",
+	"src 10.200.0.0/16 dst 10.201.0.0/16 dir out mark 5 mask 0xff tmpl src 1.1.1.1 dst 2.2.2.3 proto esp mode tunnel",
+	"src 10.202.0.0/16 dst 10.203.0.0/16 dir out if_id 7 action block",
+	"src 10.204.1.2/16 dst 10.205.0.0/16 dir out priority 7",
+	"src 3049:7::/64 dst 3049:8::/64 proto udp sport 53 dir out tmpl proto esp mode transport",
+	"src 10.200.0.0/16 dst 10.201.0.0/16 dir in",
+	"src 10.200.0.0/16 dst 10.201.0.0/16 dir fwd tmpl src 2.2.2.2 dst 1.1.1.1 proto esp mode tunnel",
+}
+
+func addForeign(t *testing.T, ns string, cmds ...string) {
+	t.Helper()
+	for _, cmd := range cmds {
+		ipn(t, ns, append([]string{"xfrm", "policy", "add"}, strings.Fields(cmd)...)...)
+	}
+}
+
+// undoTable makes a table of own eroutes and foreign policies, made in an
+// interleaved order so that putting any of them back must keep the order.
+func undoTable(t *testing.T) (*Table, string) {
+	tb, ns := openTable(t)
+	for i := 0; i < 40; i++ {
+		if err := tb.Add(genEroute(i)); err != nil {
+			t.Fatal(err)
+		}
+		if i%6 == 0 && i/6 < len(foreignPolicies) {
+			addForeign(t, ns, foreignPolicies[i/6])
+		}
+	}
+	return tb, ns
+}
+
+// TestKernelApplyUndo makes op N of a batch fail in several ways, after
+// ops of every kind changed the table: the table must end as it began,
+// byte for byte, indexes and order included.
+func TestKernelApplyUndo(t *testing.T) {
+	ipv4Sel := genEroute(0).Selector
+	badSAID := eroute.SAID{Proto: eroute.ProtoESP, SPI: 0x101, Dst: netip.MustParseAddr("3049::2")}
+	changes := func() []Op {
+		var ops []Op
+		for i := 100; i < 110; i++ {
+			ops = append(ops, Op{Kind: OpAdd, Eroute: genEroute(i)})
+		}
+		for i := 1; i < 30; i += 3 {
+			e := genEroute(i)
+			e.SAID = genSAID(i+5, e.Src.Addr().Is6())
+			ops = append(ops, Op{Kind: OpReplace, Eroute: e})
+			ops = append(ops, Op{Kind: OpDelete, Eroute: eroute.Eroute{Selector: genEroute(i + 1).Selector}})
+		}
+		// A delete, then an add, of one selector: a new index.
+		ops = append(ops, Op{Kind: OpDelete, Eroute: genEroute(35)}, Op{Kind: OpAdd, Eroute: genEroute(35)})
+		return ops
+	}
+	for _, c := range []struct {
+		name  string
+		bad   Op
+		want  error
+		errno unix.Errno
+	}{
+		{"add of an existing selector", Op{Kind: OpAdd, Eroute: genEroute(39)}, ErrExists, unix.EEXIST},
+		{"delete of a missing selector", Op{Kind: OpDelete, Eroute: genEroute(5000)}, ErrNotFound, unix.ENOENT},
+		{"replace with a SAID the kernel refuses", Op{Kind: OpReplace, Eroute: eroute.Eroute{Selector: ipv4Sel, SAID: badSAID}}, nil, unix.EINVAL},
+		{"add of a foreign selector", Op{Kind: OpAdd, Eroute: eroute.Eroute{
+			Selector: eroute.Selector{Src: pfx("10.200.0.0/16"), Dst: pfx("10.201.0.0/16")}, SAID: eroute.Pass}}, ErrExists, unix.EEXIST},
+	} {
+		for _, late := range []bool{false, true} {
+			name := c.name
+			if late {
+				name += ", in a later datagram"
+			}
+			t.Run(name, func(t *testing.T) {
+				tb, ns := undoTable(t)
+				before, entries := tableText(t, ns), mustEntries(t, tb)
+				ops := changes()
+				if late { // past the first datagram of the run
+					for i := 0; i < 3*runMaxMsgs; i++ {
+						ops = append(ops, Op{Kind: OpAdd, Eroute: genEroute(3000 + i)})
+					}
+				}
+				n := len(ops)
+				ops = append(ops, c.bad)
+				ops = append(ops, Op{Kind: OpAdd, Eroute: genEroute(6000)}, Op{Kind: OpDelete, Eroute: genEroute(2)})
+				err := tb.Apply(ops)
+				var be *BatchError
+				if !errors.As(err, &be) || be.Index != n {
+					t.Fatalf("Apply: %v, want a BatchError for op %d", err, n)
+				}
+				if !errors.Is(err, c.errno) || c.want != nil && (!errors.Is(err, c.want) || err.Error() != c.want.Error()) {
+					t.Errorf("Apply: %v, want %v (%v)", err, c.want, c.errno)
+				}
+				if after := tableText(t, ns); after != before {
+					t.Errorf("table changed:\nbefore:\n%s\nafter:\n%s", before, after)
+				}
+				if got := mustEntries(t, tb); !slices.Equal(got, entries) {
+					t.Errorf("Entries changed:\n%v\nwant\n%v", got, entries)
+				}
+			})
+		}
+	}
+}
+
+// TestKernelApplyManyRefusals has every op of a batch of several
+// datagrams refused: no refusal may be lost, the first is reported.
+func TestKernelApplyManyRefusals(t *testing.T) {
+	tb, ns := openTable(t)
+	var es []eroute.Eroute
+	for i := 0; i < 3*runMaxMsgs; i++ {
+		es = append(es, genEroute(i))
+	}
+	mustApply(t, tb, adds(es...))
+	before := tableText(t, ns)
+	err := tb.Apply(adds(es...))
+	var be *BatchError
+	if !errors.As(err, &be) || be.Index != 0 || !errors.Is(err, ErrExists) {
+		t.Fatalf("Apply: %v, want a BatchError for op 0", err)
+	}
+	if after := tableText(t, ns); after != before {
+		t.Error("the table changed")
+	}
+
+	// The run itself: one refusal per request, none lost.
+	c := tb.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.newRun()
+	for i, e := range es {
+		p := PolicyOf(e)
+		r.buf = r.begin(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, int32(i))
+		r.buf = appendPolicy(r.buf, &p)
+		if err := r.end(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.finish(); err != nil {
+		t.Fatal(err)
+	}
+	if r.overrun || len(r.failures) != len(es) || r.handled != len(es) {
+		t.Errorf("run: %d refusals of %d requests handled, overrun %v; want %d", len(r.failures), r.handled, r.overrun, len(es))
+	}
+	for i, f := range r.failures {
+		if f.msg != i || int(f.tag) != i || !errors.Is(f.err, unix.EEXIST) {
+			t.Fatalf("refusal %d: %+v", i, f)
+		}
+	}
+}
+
+// TestKernelApplyClear clears inside a batch: what was there and what the
+// batch added before goes, outbound main policies only; what follows stays.
+func TestKernelApplyClear(t *testing.T) {
+	tb, ns := openTable(t)
+	mustApply(t, tb, adds(genEroute(0), genEroute(1), genEroute(2)))
+	addForeign(t, ns, foreignPolicies...)
+	ops := []Op{
+		{Kind: OpAdd, Eroute: genEroute(10)},
+		{Kind: OpReplace, Eroute: genEroute(11)},
+		{Kind: OpDelete, Eroute: genEroute(0)},
+		{Kind: OpReplace, Eroute: eroute.Eroute{Selector: genEroute(1).Selector, SAID: eroute.Drop}},
+		{Kind: OpClear},
+		{Kind: OpAdd, Eroute: genEroute(1)},
+		{Kind: OpAdd, Eroute: genEroute(20)},
+		{Kind: OpReplace, Eroute: genEroute(21)},
+		{Kind: OpClear},
+		{Kind: OpAdd, Eroute: genEroute(2)},
+		{Kind: OpReplace, Eroute: genEroute(1)},
+		{Kind: OpAdd, Eroute: genEroute(30)},
+	}
+	mustApply(t, tb, ops)
+	wantList(t, tb, genEroute(1), genEroute(2), genEroute(30))
+	out := policies(t, ns)
+	wantContains(t, out, "\tdir in priority 0 ptype main", "\tdir fwd priority 0 ptype main")
+	if n := strings.Count(out, "dir out"); n != 3 {
+		t.Errorf("%d outbound policies left, want 3:\n%s", n, out)
+	}
+}
+
+// TestKernelApplyClearUndo: a batch that clears and then fails puts back
+// every policy the Clear took, foreign ones (a mark, an if_id) included.
+func TestKernelApplyClearUndo(t *testing.T) {
+	tb, ns := undoTable(t)
+	before, entries := tableText(t, ns), mustEntries(t, tb)
+	ops := []Op{
+		{Kind: OpReplace, Eroute: eroute.Eroute{Selector: genEroute(3).Selector, SAID: eroute.Drop}},
+		{Kind: OpAdd, Eroute: genEroute(500)},
+		{Kind: OpClear},
+		{Kind: OpAdd, Eroute: genEroute(3)},
+		{Kind: OpAdd, Eroute: genEroute(501)},
+		{Kind: OpDelete, Eroute: genEroute(502)}, // missing
+		{Kind: OpAdd, Eroute: genEroute(503)},
+	}
+	err := tb.Apply(ops)
+	var be *BatchError
+	if !errors.As(err, &be) || be.Index != 5 || !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Apply: %v, want ErrNotFound for op 5", err)
+	}
+	if after := tableText(t, ns); after != before {
+		t.Errorf("table changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if got := mustEntries(t, tb); !slices.Equal(got, entries) {
+		t.Errorf("Entries changed:\n%v\nwant\n%v", got, entries)
+	}
+	wantContains(t, policies(t, ns), "mark 0x5/0xff", "if_id 0x7")
+}
+
+// TestKernelApplyConcurrent runs four batches on disjoint selectors at
+// once, each over its own socket: the table ends with all of them.
+func TestKernelApplyConcurrent(t *testing.T) {
+	_, ns := openTable(t)
+	const workers, each = 4, 500
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	var all []eroute.Eroute
+	for w := 0; w < workers; w++ {
+		var es []eroute.Eroute
+		for i := 0; i < each; i++ {
+			es = append(es, genEroute(w*each+i))
+		}
+		all = append(all, es...)
+		tb, err := Open(ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tb.Close()
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			errs[w] = tb.Apply(adds(es...))
+		}(w)
+	}
+	wg.Wait()
+	for w, err := range errs {
+		if err != nil {
+			t.Errorf("worker %d: %v", w, err)
+		}
+	}
+	tb, err := Open(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	wantList(t, tb, all...)
+}
+
+// TestKernelEntries tells eroute's own policies from those of ip xfrm,
+// and those Delete can remove from those it cannot.
+func TestKernelEntries(t *testing.T) {
+	tb, ns := openTable(t)
+	own := []eroute.Eroute{genEroute(0), genEroute(1), genEroute(2), genEroute(3), genEroute(4), genEroute(6)}
+	mustApply(t, tb, adds(own...))
+	if err := tb.AddHold(genEroute(7).Selector, 30e9); err != nil {
+		t.Fatal(err)
+	}
+	addForeign(t, ns, foreignPolicies...)
+	// The exact shape eroute writes, made by ip: eroute's own.
+	p := PolicyOf(genEroute(8))
+	addForeign(t, ns, fmt.Sprintf("src %s dst %s dir out priority %d tmpl src 0.0.0.0 dst %s proto esp spi 0x%x mode tunnel",
+		genEroute(8).Src, genEroute(8).Dst, p.Priority, genEroute(8).SAID.Dst, genEroute(8).SAID.SPI))
+
+	type flags struct{ own, deletable bool }
+	want := map[string]flags{}
+	for _, e := range own {
+		want[e.Selector.String()] = flags{true, true}
+	}
+	want[genEroute(7).Selector.String()] = flags{true, true}
+	want[genEroute(8).Selector.String()] = flags{true, true}
+	want["10.200.0.0/16 -> 10.201.0.0/16"] = flags{false, true} // and one with a mark: below
+	want["10.202.0.0/16 -> 10.203.0.0/16"] = flags{false, false}
+	want["10.204.1.2/16 -> 10.205.0.0/16"] = flags{false, true}
+	// ip writes the port with the mask 0xffff, as eroute does: Delete
+	// finds it.
+	want["[3049:7::/64]:53 -> 3049:8::/64:17"] = flags{false, true}
+	es := mustEntries(t, tb)
+	marked := 0
+	for _, e := range es {
+		key := e.Selector.String()
+		w, ok := want[key]
+		if key == "10.200.0.0/16 -> 10.201.0.0/16" && e.SAID.Dst == ip("2.2.2.3") {
+			marked++
+			w = flags{false, false}
+		}
+		if !ok {
+			t.Errorf("unexpected entry %v", e)
+			continue
+		}
+		if e.Own != w.own || e.Deletable != w.deletable {
+			t.Errorf("%v: Own %v Deletable %v, want %v %v", e.Eroute, e.Own, e.Deletable, w.own, w.deletable)
+		}
+	}
+	if marked != 1 || len(es) != len(want)+1 {
+		t.Errorf("%d entries (%d with a mark), want %d", len(es), marked, len(want)+1)
+	}
+
+	// Entries, List and Walk agree.
+	list := mustList(t, tb)
+	var walked []eroute.Eroute
+	if err := tb.Walk(func(e eroute.Eroute) error { walked = append(walked, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(list, walked) || len(list) != len(es) {
+		t.Errorf("List and Walk differ:\n%v\n%v", list, walked)
+	}
+	for i := range es {
+		if es[i].Eroute != list[i] {
+			t.Errorf("entry %d: %v, List %v", i, es[i].Eroute, list[i])
+		}
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := tb.Walk(func(eroute.Eroute) error { n++; return stop }); err != stop || n != 1 {
+		t.Errorf("Walk gave %v after %d calls, want the callback's error after 1", err, n)
+	}
+}
+
+// TestKernelApplyAddsUndo: a batch of adds needs no dump; the adds before
+// the refused one, in earlier datagrams too, are deleted again.
+func TestKernelApplyAddsUndo(t *testing.T) {
+	tb, ns := undoTable(t)
+	before := tableText(t, ns)
+	var ops []Op
+	for i := 0; i < 2*runMaxMsgs+100; i++ {
+		ops = append(ops, Op{Kind: OpAdd, Eroute: genEroute(1000 + i)})
+	}
+	n := 2*runMaxMsgs + 50
+	ops[n] = Op{Kind: OpAdd, Eroute: genEroute(7)} // exists
+	err := tb.Apply(ops)
+	var be *BatchError
+	if !errors.As(err, &be) || be.Index != n || !errors.Is(err, ErrExists) {
+		t.Fatalf("Apply: %v, want ErrExists for op %d", err, n)
+	}
+	if after := tableText(t, ns); after != before {
+		t.Errorf("table changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
