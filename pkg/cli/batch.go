@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 	"unicode/utf8"
@@ -54,43 +55,40 @@ func (e *BatchError) Unwrap() error { return e.Err }
 
 var opOfAction = map[Action]OpKind{Add: OpAdd, Replace: OpReplace, Delete: OpDelete, Clear: OpClear}
 
-// batchLine is one line of a --batch or --sync file, as words.
-type batchLine struct {
-	n     int
-	words []string
-}
-
-// readLines reads a batch file ("-" is standard input) and refuses what
-// cannot be text: lines over MaxLineLength, NUL bytes, invalid UTF-8.
-// Blank lines and lines starting with # are skipped.
-func readLines(path string, stdin io.Reader) ([]batchLine, error) {
+// forEachLine calls fn with the words of each command line of a batch file
+// ("-" is standard input), and refuses what cannot be text: lines over
+// MaxLineLength, NUL bytes, invalid UTF-8. Blank lines and lines starting
+// with # are skipped. Lines are handled as they are read, so that a file of
+// 100,000 lines is never held whole.
+func forEachLine(path string, stdin io.Reader, fn func(n int, words []string) error) error {
 	r := stdin
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, fmt.Errorf("cannot read: %v", unwrapPathError(err))
+			return fmt.Errorf("cannot read: %v", unwrapPathError(err))
 		}
 		defer f.Close()
 		r = f
 	}
 	br := bufio.NewReaderSize(r, 64*1024)
-	var lines []batchLine
 	for n := 1; ; n++ {
 		line, err := readLine(br)
 		if err == io.EOF {
-			return lines, nil
+			return nil
+		}
+		if err == nil {
+			err = checkText(line)
 		}
 		if err != nil {
-			return nil, lineError(n, err)
-		}
-		if err := checkText(line); err != nil {
-			return nil, lineError(n, err)
+			return lineError(n, err)
 		}
 		words := strings.Fields(string(line))
 		if len(words) == 0 || strings.HasPrefix(words[0], "#") {
 			continue
 		}
-		lines = append(lines, batchLine{n, words})
+		if err := fn(n, words); err != nil {
+			return lineError(n, err)
+		}
 	}
 }
 
@@ -138,29 +136,68 @@ func lineError(n int, err error) error {
 	return fmt.Errorf("line %d: %v", n, err)
 }
 
-// parseBatch checks every line before anything is sent: each is a whole
-// eroute command line of one of the allowed actions, and no selector is
-// given twice.
-func (p Parser) parseBatch(lines []batchLine, allowed map[Action]bool) ([]Op, error) {
-	ops := make([]Op, 0, len(lines))
-	seen := make(map[eroute.Selector]int, len(lines))
-	for _, l := range lines {
-		req, err := p.Parse(l.words)
+// parseBatch reads and checks every line before anything is sent: each is
+// a whole eroute command line of one of the allowed actions, and no
+// selector is given twice.
+func (p Parser) parseBatch(path string, stdin io.Reader, allowed map[Action]bool) ([]Op, error) {
+	ops := make([]Op, 0, estimateLines(path))
+	err := forEachLine(path, stdin, func(n int, words []string) error {
+		req, err := p.Parse(words)
 		if err == nil {
 			err = checkBatchRequest(req, allowed)
 		}
-		if err != nil {
-			return nil, lineError(l.n, err)
-		}
-		if req.Action != Clear {
-			if first, dup := seen[req.Eroute.Selector]; dup {
-				return nil, lineError(l.n, fmt.Errorf("selector %s already given on line %d", req.Eroute.Selector, first))
-			}
-			seen[req.Eroute.Selector] = l.n
-		}
-		ops = append(ops, Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: l.n})
+		ops = append(ops, Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: n})
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return ops, nil
+	return ops, findDuplicate(ops)
+}
+
+// estimateLines guesses how many commands a file holds from its size (the
+// shortest useful line is about 50 bytes), so that the ops of a large batch
+// are not copied again and again as the slice grows.
+func estimateLines(path string) int {
+	fi, err := os.Stat(path)
+	if path == "-" || err != nil || !fi.Mode().IsRegular() {
+		return 0
+	}
+	return int(min(fi.Size()/50+1, 1<<22))
+}
+
+// findDuplicate reports the first line that repeats the selector of an
+// earlier one. It sorts an index rather than filling a map: 100,000
+// selectors in a map would double the memory a batch needs.
+func findDuplicate(ops []Op) error {
+	idx := make([]int32, 0, len(ops))
+	for i, op := range ops {
+		if op.Kind != OpClear {
+			idx = append(idx, int32(i))
+		}
+	}
+	sort.Slice(idx, func(a, b int) bool {
+		c := eroute.Compare(ops[idx[a]].Eroute.Selector, ops[idx[b]].Eroute.Selector)
+		return c < 0 || c == 0 && idx[a] < idx[b]
+	})
+	first, later := -1, -1
+	for k := 1; k < len(idx); k++ {
+		a, b := ops[idx[k-1]], ops[idx[k]]
+		if a.Eroute.Selector == b.Eroute.Selector && (later < 0 || b.Line < ops[later].Line) {
+			first, later = int(idx[k-1]), int(idx[k])
+		}
+	}
+	if later < 0 {
+		return nil
+	}
+	// The earliest line with this selector is the one to name as first.
+	for i := range ops {
+		if ops[i].Kind != OpClear && ops[i].Eroute.Selector == ops[later].Eroute.Selector {
+			first = i
+			break
+		}
+	}
+	return lineError(ops[later].Line, fmt.Errorf("selector %s already given on line %d", ops[later].Eroute.Selector, ops[first].Line))
 }
 
 func checkBatchRequest(req Request, allowed map[Action]bool) error {
@@ -187,11 +224,7 @@ var (
 
 // runBatch carries out --batch FILE: all lines, or none.
 func runBatch(req Request, env Env, t Table) error {
-	lines, err := readLines(req.File, env.Stdin)
-	if err != nil {
-		return fileError("--batch", req.File, err)
-	}
-	ops, err := env.Parser.parseBatch(lines, batchActions)
+	ops, err := env.Parser.parseBatch(req.File, env.Stdin, batchActions)
 	if err != nil {
 		return fileError("--batch", req.File, err)
 	}

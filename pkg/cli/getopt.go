@@ -39,7 +39,7 @@ var longOptions = []option{
 // the options read before it (so that a --label there still labels the
 // message).
 func getopt(args []string) ([]given, error) {
-	var out []given
+	out := make([]given, 0, len(args)/2+1)
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if arg == "--" {
@@ -80,6 +80,9 @@ func getopt(args []string) ([]given, error) {
 // replacein, src-port, dst-port) extend older names, and do not take the
 // older options' abbreviations (--rep for --replace, --ad, --sr, --ds) away.
 func lookupOption(name string) (option, error) {
+	if o, ok := optionByName[name]; ok {
+		return o, nil
+	}
 	var matches []option
 	for _, o := range longOptions {
 		if o.name == name {
@@ -132,3 +135,12 @@ func preferKLIPS(matches []option) []option {
 	}
 	return klips
 }
+
+// optionByName finds whole option names without a scan.
+var optionByName = func() map[string]option {
+	m := make(map[string]option, len(longOptions))
+	for _, o := range longOptions {
+		m[o.name] = o
+	}
+	return m
+}()

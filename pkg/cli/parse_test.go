@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/eroute/eroute/pkg/eroute"
 )
@@ -147,7 +148,7 @@ func TestGetopt(t *testing.T) {
 			t.Errorf("getopt(%q) error %v", tt.args, err)
 			continue
 		}
-		if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(given{})); diff != "" {
+		if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(given{}), cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("getopt(%q) (-want +got):\n%s", tt.args, diff)
 		}
 	}

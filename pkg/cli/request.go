@@ -154,20 +154,21 @@ var modeOptions = map[string][]Action{
 	"all":          {Sync},
 }
 
+// modeOptionOrder is the order in which misplaced mode options are reported.
+var modeOptionOrder = []string{"json", "hold-timeout", "exec", "rcvbuf", "dry-run", "all"}
+
 // checkModeOptions reads the listing's and the monitor's own options, and
 // refuses them with other actions.
 func checkModeOptions(set map[string]string, req *Request) error {
-	for _, o := range longOptions {
-		actions, ok := modeOptions[o.name]
-		if _, given := set[o.name]; !ok || !given {
+	for _, name := range modeOptionOrder {
+		actions := modeOptions[name]
+		if _, given := set[name]; !given || slices.Contains(actions, req.Action) {
 			continue
 		}
-		if !slices.Contains(actions, req.Action) {
-			if len(actions) == 1 {
-				return fmt.Errorf("--%s goes with --%s only", o.name, actionName(actions[0]))
-			}
-			return fmt.Errorf("--%s goes with the listing and --monitor only", o.name)
+		if len(actions) == 1 {
+			return fmt.Errorf("--%s goes with --%s only", name, actionName(actions[0]))
 		}
+		return fmt.Errorf("--%s goes with the listing and --monitor only", name)
 	}
 	_, req.JSON = set["json"]
 	_, req.DryRun = set["dry-run"]

@@ -63,11 +63,7 @@ func planSync(want []Op, have []Entry, all bool) (Plan, error) {
 
 // runSync carries out --sync FILE (or prints its plan with --dry-run).
 func runSync(req Request, env Env, t Table) error {
-	lines, err := readLines(req.File, env.Stdin)
-	if err != nil {
-		return fileError("--sync", req.File, err)
-	}
-	want, err := env.Parser.parseBatch(lines, syncActions)
+	want, err := env.Parser.parseBatch(req.File, env.Stdin, syncActions)
 	if err != nil {
 		return fileError("--sync", req.File, err)
 	}

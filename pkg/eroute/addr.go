@@ -52,7 +52,7 @@ func parseNumericAddr(s string) (netip.Addr, error) {
 		return parseIPv6(s)
 	case len(s) > 1 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'):
 		return parseHexIPv4(s[2:])
-	case strings.Trim(s, "0123456789.") == "":
+	case onlyDigits(s, '.'):
 		return parseDottedIPv4(s)
 	}
 	return netip.Addr{}, errNotNumeric
@@ -82,21 +82,27 @@ func parseHexIPv4(digits string) (netip.Addr, error) {
 
 // parseDottedIPv4 reads one to four decimal parts; missing trailing parts
 // are zero, as in the KLIPS library (not inet_aton, which fills the middle).
+// The caller has checked that s holds only digits and dots. It scans the
+// text once without allocating: a batch parses 100,000 of these.
 func parseDottedIPv4(s string) (netip.Addr, error) {
-	parts := strings.Split(s, ".")
-	if len(parts) > 4 {
-		return netip.Addr{}, errors.New("too many parts in dotted address")
-	}
 	var b [4]byte
-	for i, p := range parts {
-		if p == "" {
-			return netip.Addr{}, errors.New("empty part in dotted address")
+	part, value, digits := 0, 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '.' {
+			value = min(value*10+int(s[i]-'0'), 256)
+			digits++
+			continue
 		}
-		n, err := parseDigits(p, 10, 255)
-		if err != nil {
+		switch {
+		case digits == 0:
+			return netip.Addr{}, errors.New("empty part in dotted address")
+		case part == 4:
+			return netip.Addr{}, errors.New("too many parts in dotted address")
+		case value > 255:
 			return netip.Addr{}, errors.New("dotted address part out of range (0-255)")
 		}
-		b[i] = byte(n)
+		b[part] = byte(value)
+		part, value, digits = part+1, 0, 0
 	}
 	return netip.AddrFrom4(b), nil
 }
@@ -160,7 +166,7 @@ func ParseSubnet(s string, family Family, r Resolver) (netip.Prefix, error) {
 
 // parseMask reads a bit count, or for IPv4 a dotted or hexadecimal mask.
 func parseMask(s string, family Family) (int, error) {
-	if s != "" && strings.Trim(s, "0123456789") == "" {
+	if s != "" && onlyDigits(s, 0) {
 		n, err := parseDigits(s, 10, uint64(family.Bits()))
 		if err != nil {
 			return 0, fmt.Errorf("mask bits %s out of range (0-%d)", s, family.Bits())
@@ -181,4 +187,16 @@ func parseMask(s string, family Family) (int, error) {
 		return 0, fmt.Errorf("mask %s is not contiguous", s)
 	}
 	return ones, nil
+}
+
+// onlyDigits reports whether s holds decimal digits and, if extra is not 0,
+// that character only (strings.Trim builds a set each call: too slow for a
+// batch of 100,000 lines).
+func onlyDigits(s string, extra byte) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (extra == 0 || c != extra) {
+			return false
+		}
+	}
+	return true
 }
