@@ -25,6 +25,17 @@ if [ -n "$missing" ]; then
 	apt-get install -y -q --no-install-recommends $missing
 fi
 
+# Go 1.22 or newer (the go line of go.mod). Debian 13's golang-go is; Debian
+# 12's (1.19) is not, and cannot fetch a newer toolchain itself.
+PATH="$PATH:/usr/local/go/bin"
+version=$(go env GOVERSION | sed 's/^go//')
+major=${version%%.*}
+minor=$(echo "$version" | cut -d. -f2)
+if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 22 ]; }; then
+	echo "deps.sh: Go $version is older than the Go 1.22 eroute needs; install a newer Go (on Debian 12, golang-1.22-go or newer from bookworm-backports) and put it first in PATH" >&2
+	exit 1
+fi
+
 # Go modules, pinned by go.sum.
 cd "$(dirname "$0")/.."
-PATH="$PATH:/usr/local/go/bin" go mod download
+go mod download

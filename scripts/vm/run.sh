@@ -1,0 +1,160 @@
+#!/bin/bash
+# run.sh: `make vm-test`. Boots Debian's stock kernel (with ESP, AH and IPCOMP)
+# under qemu-system-x86_64 on the image build-image.sh makes (cached), with a
+# second small disk carrying bin/eroute and suite.sh; the VM runs the suite as
+# its init's payload and powers off. Prints the VM's console and a last line
+# `vm-test: N passed, M failed`, and exits with the suite's status.
+#
+# Environment:
+#   VM_ACCEL        auto (default: KVM when /dev/kvm is usable, else TCG), kvm, tcg
+#   VM_CACHE        where images are cached (default .vm/ in the work tree)
+#   VM_TIMEOUT      seconds before the VM is killed (default 600 with KVM, 1800 with TCG)
+#   VM_BOOT_TIMEOUT seconds a KVM boot has to reach the VM's init (default 90)
+#   VM_MEM, VM_SMP  memory (MiB, default 1024) and CPUs (default 2) of the VM
+#   VM_SUITE_ONLY   run only the checks whose names match this extended regexp
+#   VM_SUITE_MUTATE=pass  write every SA eroute as %pass instead: the checks of
+#                   the wire must then FAIL (a test of the suite itself)
+#   EROUTE          the binary to test (default bin/eroute; must be static)
+#   VM_SUITE        the script the VM runs (default scripts/vm/suite.sh)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+eroute=${EROUTE:-$repo/bin/eroute}
+qemu=${QEMU:-qemu-system-x86_64}
+
+say() { printf 'vm-test: %s\n' "$*" >&2; }
+die() { say "$*"; echo "vm-test: 0 passed, 1 failed"; exit 1; }
+
+[ -x "$eroute" ] || die "$eroute missing: run make build"
+if file "$eroute" 2>/dev/null | grep -q 'dynamically linked'; then
+	die "$eroute is dynamically linked; the VM needs a static binary (CGO_ENABLED=0)"
+fi
+command -v "$qemu" >/dev/null || die "$qemu missing: run scripts/deps-vm.sh"
+command -v debugfs >/dev/null || die "debugfs missing (e2fsprogs): run scripts/deps-vm.sh"
+
+# KVM when it is there and usable, else TCG (software emulation). Some hosts
+# offer a /dev/kvm that cannot run a stock kernel: PVM (the kvm_pvm module,
+# used by sandboxes) runs only guests built for it, and a stock kernel hangs
+# in its first instructions there: auto mode does not try such a KVM. And a
+# KVM boot that has not reached the VM's init within VM_BOOT_TIMEOUT seconds
+# (default 90) is abandoned: for TCG in auto mode, as a failure with
+# VM_ACCEL=kvm.
+kvm_usable() { # kvm_usable auto|kvm
+	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || { kvm_why="no usable /dev/kvm"; return 1; }
+	if [ "$1" = auto ] && [ -d /sys/module/kvm_pvm ] && [ ! -d /sys/module/kvm_intel ] && [ ! -d /sys/module/kvm_amd ]; then
+		kvm_why="/dev/kvm is PVM (kvm_pvm), which cannot run a stock kernel"
+		return 1
+	fi
+	echo quit | timeout 20 "$qemu" -machine none -accel kvm -nodefaults -display none \
+		-monitor stdio >/dev/null 2>&1 || { kvm_why="qemu cannot open KVM"; return 1; }
+}
+kvm_why=""
+accel=${VM_ACCEL:-auto}
+fallback=no
+case $accel in
+auto) if kvm_usable auto; then accel=kvm fallback=yes; else say "TCG: $kvm_why"; accel=tcg; fi ;;
+kvm) kvm_usable kvm || die "VM_ACCEL=kvm but $kvm_why" ;;
+tcg) ;;
+*) die "VM_ACCEL must be auto, kvm or tcg, not $accel" ;;
+esac
+
+start=$(date +%s)
+image=$("$here/build-image.sh" | tail -n 1) || die "building the image failed"
+[ -f "$image/done" ] || die "no image"
+built=$(date +%s)
+
+# The payload disk: the binary under test, the suite, the suite's settings; the
+# VM writes out/status, out/summary and out/console.txt back to it.
+run=$(mktemp -d "${TMPDIR:-/tmp}/eroute-vm.XXXXXX")
+qpid=""
+trap '[ -z "$qpid" ] || kill "$qpid" 2>/dev/null; rm -rf "$run"' EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$run/payload/bin" "$run/payload/out"
+cp "$eroute" "$run/payload/bin/eroute"
+cp "${VM_SUITE:-$here/suite.sh}" "$run/payload/suite.sh"
+{
+	printf 'VM_SUITE_ONLY=%q\n' "${VM_SUITE_ONLY:-}"
+	printf 'VM_SUITE_MUTATE=%q\n' "${VM_SUITE_MUTATE:-}"
+} >"$run/payload/env"
+mkfs.ext4 -q -F -L eroute-payload -E root_owner=0:0 -d "$run/payload" "$run/payload.img" 64M >/dev/null
+
+# boot ACCEL: runs the VM, its console shown as it comes; returns qemu's
+# status, 124 on timeout, 125 when a KVM boot never reached init.
+boot() {
+	local accel=$1 timeout boot_timeout=0 args log=$run/console.log tpid t=0 rc=0
+	if [ "$accel" = kvm ]; then
+		args=(-accel kvm -cpu host)
+		timeout=${VM_TIMEOUT:-600}
+		boot_timeout=${VM_BOOT_TIMEOUT:-90}
+	else
+		args=(-accel tcg -cpu max)
+		timeout=${VM_TIMEOUT:-1800}
+	fi
+	say "booting $(cat "$image/kernel-release") with $accel (timeout ${timeout}s)"
+	: >"$log"
+	# The root disk is opened with snapshot=on: the VM's writes go to a
+	# temporary overlay and the cached image stays as it was built.
+	"$qemu" "${args[@]}" -m "${VM_MEM:-1024}" -smp "${VM_SMP:-2}" \
+		-nodefaults -no-reboot -display none -monitor none -serial "file:$log" \
+		-kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
+		-append "root=/dev/vda rw rootfstype=ext4 console=ttyS0 quiet loglevel=3 panic=-1 init=/sbin/eroute-vm-init" \
+		-drive "file=$image/root.img,format=raw,if=virtio,snapshot=on" \
+		-drive "file=$run/payload.img,format=raw,if=virtio" \
+		</dev/null &
+	qpid=$!
+	tail -n +1 -f --pid="$qpid" "$log" &
+	tpid=$!
+	while kill -0 "$qpid" 2>/dev/null; do
+		if [ "$t" -ge "$timeout" ]; then
+			say "timed out after ${timeout}s"
+			rc=124
+			break
+		fi
+		if [ "$boot_timeout" -gt 0 ] && [ "$t" -ge "$boot_timeout" ]; then
+			if ! grep -q '^eroute-vm: kernel' "$log"; then
+				say "KVM: the kernel did not reach init in ${boot_timeout}s"
+				rc=125
+				break
+			fi
+			boot_timeout=0
+		fi
+		sleep 1
+		t=$((t + 1))
+	done
+	if [ "$rc" != 0 ]; then
+		kill "$qpid" 2>/dev/null || true
+		sleep 2
+		kill -9 "$qpid" 2>/dev/null || true
+	fi
+	local w=0
+	wait "$qpid" 2>/dev/null || w=$?
+	[ "$rc" != 0 ] || rc=$w
+	wait "$tpid" 2>/dev/null || true
+	qpid=""
+	return "$rc"
+}
+
+status=0
+boot "$accel" || status=$?
+if [ "$status" = 125 ] && [ "$fallback" = yes ]; then
+	say "falling back to TCG"
+	accel=tcg
+	mkfs.ext4 -q -F -L eroute-payload -E root_owner=0:0 -d "$run/payload" "$run/payload.img" 64M >/dev/null
+	status=0
+	boot tcg || status=$?
+fi
+end=$(date +%s)
+[ "$status" = 0 ] || say "qemu exited with status $status"
+
+out() { debugfs -R "cat /out/$1" "$run/payload.img" 2>/dev/null; }
+vmstatus=$(out status | tr -d '[:space:]')
+summary=$(out summary | tail -n 1)
+say "image $((built - start)) s, VM $((end - built)) s, total $((end - start)) s ($accel)"
+if [ -z "$vmstatus" ]; then
+	say "the suite did not finish (no status on the payload disk)"
+	echo "vm-test: ${summary:-0 passed, 1 failed}" | sed 's/, 0 failed$/, 1 failed/'
+	exit 1
+fi
+echo "vm-test: ${summary:-0 passed, 1 failed}"
+exit "$vmstatus"
