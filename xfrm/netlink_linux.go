@@ -226,22 +226,32 @@ func (c *conn) receive(seq uint32, fn func(uint16, []byte)) error {
 		if err != nil {
 			return err
 		}
-		for m, rest, ok := nextMessage(b); ok; m, rest, ok = nextMessage(rest) {
-			if m.seq != seq || m.pid != c.pid {
-				continue
-			}
-			interrupted = interrupted || m.flags&unix.NLM_F_DUMP_INTR != 0
-			switch m.typ {
-			case unix.NLMSG_ERROR:
-				return ackError(m.flags, m.data)
-			case unix.NLMSG_DONE:
-				return doneError(m.data, interrupted)
-			}
-			if fn != nil {
-				fn(m.typ, m.data)
-			}
+		if done, err := c.handleAnswers(b, seq, &interrupted, fn); done {
+			return err
 		}
 	}
+}
+
+// handleAnswers hands the messages of one datagram that answer seq to fn,
+// and tells whether the answer ended (an error, an ack, or the end of a
+// dump), with the error it carried.
+func (c *conn) handleAnswers(b []byte, seq uint32, interrupted *bool, fn func(uint16, []byte)) (bool, error) {
+	for m, rest, ok := nextMessage(b); ok; m, rest, ok = nextMessage(rest) {
+		if m.seq != seq || m.pid != c.pid {
+			continue
+		}
+		*interrupted = *interrupted || m.flags&unix.NLM_F_DUMP_INTR != 0
+		switch m.typ {
+		case unix.NLMSG_ERROR:
+			return true, ackError(m.flags, m.data)
+		case unix.NLMSG_DONE:
+			return true, doneError(m.data, *interrupted)
+		}
+		if fn != nil {
+			fn(m.typ, m.data)
+		}
+	}
+	return false, nil
 }
 
 func timedOut(err error) error {
@@ -371,18 +381,8 @@ func (c *conn) dumpOverlapped(typ uint16, fn func(typ uint16, payload []byte)) e
 		if d.err != nil {
 			return d.err
 		}
-		for m, rest, ok := nextMessage(d.b); ok; m, rest, ok = nextMessage(rest) {
-			if m.seq != seq || m.pid != c.pid {
-				continue
-			}
-			interrupted = interrupted || m.flags&unix.NLM_F_DUMP_INTR != 0
-			switch m.typ {
-			case unix.NLMSG_ERROR:
-				return ackError(m.flags, m.data)
-			case unix.NLMSG_DONE:
-				return doneError(m.data, interrupted)
-			}
-			fn(m.typ, m.data)
+		if done, err := c.handleAnswers(d.b, seq, &interrupted, fn); done {
+			return err
 		}
 		free <- d.b[:cap(d.b)]
 	}
