@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -222,8 +223,22 @@ var (
 	syncActions  = map[Action]bool{Add: true}
 )
 
+// batchMemoryLimit is the soft memory limit of a --batch or --sync run.
+// A 100,000-line batch holds about 20 MB of checked eroutes; without a limit
+// the garbage of reading the lines let the heap (and the peak RSS) reach
+// 45 to 100 MB from one run to the next, with it 20 MB mostly, for some 10%
+// more time. GOMEMLIMIT, when set, wins.
+const batchMemoryLimit = 32 << 20
+
+func limitMemory() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(batchMemoryLimit)
+	}
+}
+
 // runBatch carries out --batch FILE: all lines, or none.
 func runBatch(req Request, env Env, t Table) error {
+	limitMemory()
 	ops, err := env.Parser.parseBatch(req.File, env.Stdin, batchActions)
 	if err != nil {
 		return fileError("--batch", req.File, err)
