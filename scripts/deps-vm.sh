@@ -8,16 +8,4 @@ set -eu
 # builds the disks without a loop mount; debugfs reads the result back),
 # util-linux (flock, mountpoint), ca-certificates (for an https mirror).
 packages="qemu-system-x86 debootstrap debian-archive-keyring gpgv e2fsprogs util-linux ca-certificates"
-missing=""
-for p in $packages; do
-	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "deps-vm.sh: missing Debian packages:$missing (run as root to install them)" >&2
-		exit 1
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q
-	apt-get install -y -q --no-install-recommends $missing
-fi
+"$(dirname "$0")/apt-install.sh" $packages

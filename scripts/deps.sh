@@ -8,22 +8,11 @@ set -eu
 # procps (sysctl), make and ca-certificates (Go module downloads), time
 # (GNU time: peak RSS in make bench).
 packages="iproute2 tcpdump netbase procps make ca-certificates time"
-missing=""
-for p in $packages; do
-	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
-done
+extra=""
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
-	missing="$missing golang-go"
+	extra="golang-go"
 fi
-if [ -n "$missing" ]; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "deps.sh: missing Debian packages:$missing (run as root to install them)" >&2
-		exit 1
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q
-	apt-get install -y -q --no-install-recommends $missing
-fi
+"$(dirname "$0")/apt-install.sh" $packages $extra
 
 # Go 1.22 or newer (the go line of go.mod). Debian 13's golang-go is; Debian
 # 12's (1.19) is not, and cannot fetch a newer toolchain itself.
