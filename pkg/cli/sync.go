@@ -63,7 +63,6 @@ func planSync(want []Op, have []Entry, all bool) (Plan, error) {
 
 // runSync carries out --sync FILE (or prints its plan with --dry-run).
 func runSync(req Request, env Env, t Table) error {
-	limitMemory()
 	want, err := env.Parser.parseBatch(req.File, env.Stdin, syncActions)
 	if err != nil {
 		return fileError("--sync", req.File, err)
