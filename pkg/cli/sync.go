@@ -63,15 +63,26 @@ func planSync(want []Op, have []Entry, all bool) (Plan, error) {
 
 // runSync carries out --sync FILE (or prints its plan with --dry-run).
 func runSync(req Request, env Env, t Table) error {
+	// The table is read while the file is checked: the two take about as
+	// long as each other for large tables, and use different cores.
+	type entries struct {
+		list []Entry
+		err  error
+	}
+	current := make(chan entries, 1)
+	go func() {
+		list, err := t.Entries()
+		current <- entries{list, err}
+	}()
 	want, err := env.Parser.parseBatch(req.File, env.Stdin, syncActions)
+	have := <-current
 	if err != nil {
 		return fileError("--sync", req.File, err)
 	}
-	have, err := t.Entries()
-	if err != nil {
-		return err
+	if have.err != nil {
+		return have.err
 	}
-	plan, err := planSync(want, have, req.All)
+	plan, err := planSync(want, have.list, req.All)
 	if err != nil {
 		return fileError("--sync", req.File, err)
 	}
