@@ -226,3 +226,40 @@ func pad18(s string) string {
 	}
 	return s
 }
+
+// --addin writes an inbound policy; --del and --clear leave it (they act on
+// outbound eroutes, as in KLIPS) and --delin removes it.
+func TestInboundPolicies(t *testing.T) {
+	ns := newNS(t, "")
+	ns.MustEroute("--addin", "--src", "10.1.0.0/16", "--dst", "10.0.0.0/8", "--said", "tun0x135@10.0.0.1")
+	in := func() string {
+		for _, b := range splitPolicyBlocks(ns.IPPolicies()) {
+			if strings.Contains(b, "dir in") {
+				return strings.Join(strings.Fields(b), " ")
+			}
+		}
+		return ""
+	}
+	if got := in(); !strings.Contains(got, "src 10.1.0.0/16 dst 10.0.0.0/8") || !strings.Contains(got, "proto esp spi 0x00000135 reqid 0 mode tunnel") {
+		t.Fatalf("ip xfrm policy shows no inbound tunnel policy: %q", got)
+	}
+	if got := ns.Listing(); got != "" {
+		t.Errorf("inbound policies are not listed, got:\n%s", got)
+	}
+	r := ns.Eroute("--del", "--src", "10.1.0.0/16", "--dst", "10.0.0.0/8")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "eroute doesn't exist.  Can't delete.") {
+		t.Errorf("--del of an inbound-only selector: exit %d, %q", r.Code, r.Stderr)
+	}
+	ns.MustEroute("--clear")
+	if in() == "" {
+		t.Fatal("--clear removed the inbound policy")
+	}
+	ns.MustEroute("--delin", "--src", "10.1.0.0/16", "--dst", "10.0.0.0/8", "--said", "tun0x135@10.0.0.1")
+	if got := in(); got != "" {
+		t.Errorf("after --delin: %q", got)
+	}
+	r = ns.Eroute("--delin", "--src", "10.1.0.0/16", "--dst", "10.0.0.0/8")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "eroute doesn't exist.  Can't delete.") {
+		t.Errorf("second --delin: exit %d, %q", r.Code, r.Stderr)
+	}
+}

@@ -145,7 +145,17 @@ func (t *Table) get(sel eroute.Selector) (Policy, bool, error) {
 // policy with the same selector but a mark or an if_id is not an eroute
 // and stays.
 func (t *Table) Delete(s eroute.Selector) error {
-	p := Policy{Sel: selectorOf(s), Dir: DirOut, Type: TypeMain}
+	return t.deleteDir(s, DirOut)
+}
+
+// DeleteInbound deletes the inbound policy --addin made for this selector;
+// ErrNotFound when none.
+func (t *Table) DeleteInbound(s eroute.Selector) error {
+	return t.deleteDir(s, DirIn)
+}
+
+func (t *Table) deleteDir(s eroute.Selector, dir uint8) error {
+	p := Policy{Sel: selectorOf(s), Dir: dir, Type: TypeMain}
 	err := t.c.request(msgDelPolicy, 0, encodePolicyID(p))
 	return kernelError(err, unix.ENOENT, ErrNotFound)
 }

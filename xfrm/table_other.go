@@ -71,3 +71,6 @@ func (l *Listener) Close() error { return nil }
 
 // ClaimMonitor always fails outside Linux: there is nothing to monitor.
 func ClaimMonitor(netnsName string) (io.Closer, error) { return nil, ErrNoXFRM }
+
+// DeleteInbound is not available without XFRM.
+func (t *Table) DeleteInbound(s eroute.Selector) error { return ErrNoXFRM }

@@ -101,6 +101,15 @@ func (t *fakeTable) List() ([]eroute.Eroute, error) {
 	return sorted(t.out), nil
 }
 
+func (t *fakeTable) DeleteInbound(s eroute.Selector) error {
+	t.check("delin", eroute.Eroute{Selector: s}, false)
+	if _, ok := t.in[s]; !ok {
+		return errors.New(errNotThere)
+	}
+	delete(t.in, s)
+	return nil
+}
+
 func (t *fakeTable) AddInbound(e eroute.Eroute, replace bool) error {
 	t.check("addin", e, true)
 	if _, ok := t.in[e.Selector]; ok && !replace {

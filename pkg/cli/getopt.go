@@ -27,7 +27,7 @@ var longOptions = []option{
 	{"transport-proto", true, false}, {"src-port", true, false}, {"dst-port", true, false},
 	{"af", true, false}, {"edst", true, false}, {"spi", true, false}, {"proto", true, false}, {"said", true, false},
 	{"debug", false, false}, {"label", true, false},
-	{"netns", true, true}, {"monitor", false, true}, {"json", false, true},
+	{"netns", true, true}, {"delin", false, true}, {"monitor", false, true}, {"json", false, true},
 	{"hold-timeout", true, true}, {"exec", true, true}, {"rcvbuf", true, true},
 	{"batch", true, true}, {"sync", true, true}, {"dry-run", false, true}, {"all", false, true},
 }

@@ -23,6 +23,7 @@ const (
 	Clear
 	AddInbound
 	ReplaceInbound
+	DeleteInbound
 	Help
 	Version
 	Monitor
@@ -32,7 +33,7 @@ const (
 
 var actionOptions = map[string]Action{
 	"add": Add, "replace": Replace, "del": Delete, "clear": Clear,
-	"addin": AddInbound, "replacein": ReplaceInbound, "monitor": Monitor,
+	"addin": AddInbound, "replacein": ReplaceInbound, "delin": DeleteInbound, "monitor": Monitor,
 	"batch": Batch, "sync": Sync,
 }
 
@@ -234,7 +235,7 @@ func (p Parser) erouteOf(set map[string]string, a Action) (eroute.Eroute, error)
 		return e, err
 	}
 	e.SAID, err = p.said(set, e.Selector.Family())
-	if err != nil || a == Delete {
+	if err != nil || a == Delete || a == DeleteInbound {
 		return eroute.Eroute{Selector: e.Selector}, err
 	}
 	return e, checkSAIDFamily(e)
@@ -242,7 +243,7 @@ func (p Parser) erouteOf(set map[string]string, a Action) (eroute.Eroute, error)
 
 func actionWord(a Action) string {
 	return map[Action]string{Add: "add", Replace: "replace", Delete: "del",
-		AddInbound: "addin", ReplaceInbound: "replacein"}[a]
+		AddInbound: "addin", ReplaceInbound: "replacein", DeleteInbound: "delin"}[a]
 }
 
 // checkSAIDForm wants one SAID form, whole, for add and replace.
@@ -260,7 +261,7 @@ func (p Parser) checkSAIDForm(set map[string]string, a Action) error {
 		return fmt.Errorf("Error, --said %s and --%s %s both given: use either --said or %s",
 			said, parts[0], set[parts[0]], saidOptionsGroup)
 	}
-	if a == Delete || hasSAID || len(missing) == 0 {
+	if a == Delete || a == DeleteInbound || hasSAID || len(missing) == 0 {
 		return nil
 	}
 	if len(parts) == 0 {

@@ -22,6 +22,7 @@ type Table interface {
 	// holding the table as eroutes.
 	Walk(fn func(eroute.Eroute) error) error
 	AddInbound(e eroute.Eroute, replace bool) error
+	DeleteInbound(eroute.Selector) error
 	// Apply carries out a batch, all or nothing; a *BatchError names the
 	// op the kernel refused.
 	Apply(ops []Op) error
@@ -124,6 +125,8 @@ func execute(req Request, env Env) error {
 		return t.Clear()
 	case AddInbound, ReplaceInbound:
 		return t.AddInbound(e, req.Action == ReplaceInbound)
+	case DeleteInbound:
+		return t.DeleteInbound(e.Selector)
 	case Batch:
 		return runBatch(req, env, t)
 	case Sync:
@@ -156,12 +159,12 @@ func list(t Table, out io.Writer, asJSON bool) error {
 // describe says what a request will send, for --debug.
 func describe(req Request) string {
 	names := map[Action]string{List: "list", Add: "add", Replace: "replace", Delete: "del",
-		Clear: "clear", AddInbound: "addin", ReplaceInbound: "replacein"}
+		Clear: "clear", AddInbound: "addin", ReplaceInbound: "replacein", DeleteInbound: "delin"}
 	s := names[req.Action]
 	switch req.Action {
 	case Add, Replace, AddInbound, ReplaceInbound:
 		s += " " + req.Eroute.Selector.String() + " => " + req.Eroute.SAID.String()
-	case Delete:
+	case Delete, DeleteInbound:
 		s += " " + req.Eroute.Selector.String()
 	}
 	if req.Netns != "" {

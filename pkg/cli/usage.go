@@ -10,6 +10,7 @@ const usage = `usage: eroute --{add,addin,replace,replacein} --eraf <inet | inet
                        OR '--said <said>'
                        OR '--said <%passthrough | %passthrough4 | %passthrough6 | %drop | %reject | %trap | %hold | %pass>'.
        eroute --del --eraf <inet | inet6> --src <src>/<srcmaskbits>|<srcmask> --dst <dst>/<dstmaskbits>|<dstmask> [ --transport-proto <protocol> ] [ --src-port <source-port> ] [ --dst-port <dest-port> ]
+       eroute --delin --eraf <inet | inet6> --src <src>/<srcmaskbits>|<srcmask> --dst <dst>/<dstmaskbits>|<dstmask> [ ... as --del ]
        eroute --clear
        eroute --monitor [ --json ] [ --hold-timeout <seconds> ] [ --exec <command> ] [ --rcvbuf <bytes> ]
        eroute --batch <file|->
