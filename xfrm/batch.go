@@ -6,22 +6,10 @@ import (
 	"github.com/eroute/eroute/pkg/eroute"
 )
 
-// OpKind is what one operation of a batch does.
-type OpKind uint8
-
-// The operations of a batch, as the single calls Add, Replace, Delete and
-// Clear do them.
-const (
-	OpAdd OpKind = iota + 1
-	OpReplace
-	OpDelete
-	OpClear
-)
-
 // Op is one operation of a batch. Delete uses the Eroute's Selector only;
 // Clear uses nothing.
 type Op struct {
-	Kind   OpKind
+	Kind   eroute.OpKind
 	Eroute eroute.Eroute
 }
 

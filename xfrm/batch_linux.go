@@ -43,9 +43,9 @@ func (t *Table) ApplyFunc(n int, op func(i int) Op) error {
 	snap := false
 	for i := 0; i < n; i++ {
 		switch k := op(i).Kind; {
-		case k < OpAdd || k > OpClear:
+		case k < eroute.OpAdd || k > eroute.OpClear:
 			return fmt.Errorf("op %d: unknown kind %d", i, k)
-		case k != OpAdd:
+		case k != eroute.OpAdd:
 			snap = true
 		}
 	}
@@ -93,9 +93,9 @@ func (b *batch) snapshot() error {
 	b.targets = map[eroute.Selector]int32{}
 	for i := 0; i < b.n; i++ {
 		switch op := b.op(i); op.Kind {
-		case OpReplace, OpDelete:
+		case eroute.OpReplace, eroute.OpDelete:
 			b.targets[op.Eroute.Selector] = -1
-		case OpClear:
+		case eroute.OpClear:
 			b.clears = true
 		}
 	}
@@ -163,13 +163,13 @@ func (b *batch) send() {
 		op := &o
 		var err error
 		switch op.Kind {
-		case OpAdd:
+		case eroute.OpAdd:
 			err = b.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, i, op.Eroute)
-		case OpReplace:
+		case eroute.OpReplace:
 			err = b.request(msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, i, op.Eroute)
-		case OpDelete:
+		case eroute.OpDelete:
 			err = b.deleteSel(i, op.Eroute.Selector)
-		case OpClear:
+		case eroute.OpClear:
 			err = sim.clear(i)
 		}
 		if err != nil {
@@ -237,13 +237,13 @@ func (s *simulation) step(op *Op) {
 	pos, ok := s.b.targets[sel]
 	existing := ok && pos >= 0 && s.live[pos]
 	switch op.Kind {
-	case OpAdd:
+	case eroute.OpAdd:
 		s.created[sel] = true
-	case OpReplace:
+	case eroute.OpReplace:
 		if !existing {
 			s.created[sel] = true
 		}
-	case OpDelete:
+	case eroute.OpDelete:
 		if s.created[sel] {
 			delete(s.created, sel)
 		} else if existing {
@@ -291,7 +291,7 @@ func (b *batch) outcome() error {
 	for _, f := range r.failures {
 		failed[f.msg] = true
 		op := b.op(int(f.tag))
-		if op.Kind == OpClear && errors.Is(f.err, unix.ENOENT) {
+		if op.Kind == eroute.OpClear && errors.Is(f.err, unix.ENOENT) {
 			continue // gone meanwhile: what Clear does too
 		}
 		if first < 0 || int(f.tag) < first {
@@ -314,11 +314,11 @@ func (b *batch) outcome() error {
 }
 
 // opError is what the single call of an op gives for the kernel's errno.
-func opError(k OpKind, err error) error {
+func opError(k eroute.OpKind, err error) error {
 	switch k {
-	case OpAdd:
+	case eroute.OpAdd:
 		return kernelError(err, unix.EEXIST, ErrExists)
-	case OpDelete:
+	case eroute.OpDelete:
 		return kernelError(err, unix.ENOENT, ErrNotFound)
 	}
 	return kernelError(err, 0, nil)
@@ -362,14 +362,14 @@ func (b *batch) undo(failed map[int]bool) error {
 		op := &o
 		pos := int32(-1)
 		switch op.Kind {
-		case OpAdd:
+		case eroute.OpAdd:
 			made[op.Eroute.Selector] = true
-		case OpReplace:
+		case eroute.OpReplace:
 			made[op.Eroute.Selector] = true
 			pos = b.targets[op.Eroute.Selector]
-		case OpDelete:
+		case eroute.OpDelete:
 			pos = b.targets[op.Eroute.Selector]
-		case OpClear:
+		case eroute.OpClear:
 			pos = b.clearPos[msg]
 		}
 		if pos >= 0 {

@@ -43,7 +43,7 @@ func mustApply(t *testing.T, tb *Table, ops []Op) {
 func adds(es ...eroute.Eroute) []Op {
 	ops := make([]Op, len(es))
 	for i, e := range es {
-		ops[i] = Op{Kind: OpAdd, Eroute: e}
+		ops[i] = Op{Kind: eroute.OpAdd, Eroute: e}
 	}
 	return ops
 }
@@ -52,11 +52,11 @@ func adds(es ...eroute.Eroute) []Op {
 func model(m map[eroute.Selector]eroute.Eroute, ops []Op) {
 	for _, op := range ops {
 		switch op.Kind {
-		case OpAdd, OpReplace:
+		case eroute.OpAdd, eroute.OpReplace:
 			m[op.Eroute.Selector] = op.Eroute
-		case OpDelete:
+		case eroute.OpDelete:
 			delete(m, op.Eroute.Selector)
-		case OpClear:
+		case eroute.OpClear:
 			clear(m)
 		}
 	}
@@ -76,7 +76,7 @@ func TestKernelApplyMixed(t *testing.T) {
 	m := map[eroute.Selector]eroute.Eroute{}
 	var first []Op
 	for i := 0; i < 600; i++ {
-		first = append(first, Op{Kind: OpAdd, Eroute: genEroute(i)})
+		first = append(first, Op{Kind: eroute.OpAdd, Eroute: genEroute(i)})
 	}
 	mustApply(t, tb, first)
 	model(m, first)
@@ -84,18 +84,18 @@ func TestKernelApplyMixed(t *testing.T) {
 
 	var ops []Op
 	for i := 0; i < 400; i++ { // new selectors
-		ops = append(ops, Op{Kind: OpAdd, Eroute: genEroute(1000 + i)})
+		ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: genEroute(1000 + i)})
 	}
 	for i := 0; i < 300; i++ { // another SAID on existing selectors
 		e := genEroute(i)
 		e.SAID = genSAID(i+1, e.Src.Addr().Is6())
-		ops = append(ops, Op{Kind: OpReplace, Eroute: e})
+		ops = append(ops, Op{Kind: eroute.OpReplace, Eroute: e})
 	}
 	for i := 300; i < 450; i++ {
-		ops = append(ops, Op{Kind: OpDelete, Eroute: eroute.Eroute{Selector: genEroute(i).Selector}})
+		ops = append(ops, Op{Kind: eroute.OpDelete, Eroute: eroute.Eroute{Selector: genEroute(i).Selector}})
 	}
 	for i := 0; i < 150; i++ { // replace that adds
-		ops = append(ops, Op{Kind: OpReplace, Eroute: genEroute(2000 + i)})
+		ops = append(ops, Op{Kind: eroute.OpReplace, Eroute: genEroute(2000 + i)})
 	}
 	if len(ops) != 1000 {
 		t.Fatalf("%d ops", len(ops))
@@ -157,16 +157,16 @@ func TestKernelApplyUndo(t *testing.T) {
 	changes := func() []Op {
 		var ops []Op
 		for i := 100; i < 110; i++ {
-			ops = append(ops, Op{Kind: OpAdd, Eroute: genEroute(i)})
+			ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: genEroute(i)})
 		}
 		for i := 1; i < 30; i += 3 {
 			e := genEroute(i)
 			e.SAID = genSAID(i+5, e.Src.Addr().Is6())
-			ops = append(ops, Op{Kind: OpReplace, Eroute: e})
-			ops = append(ops, Op{Kind: OpDelete, Eroute: eroute.Eroute{Selector: genEroute(i + 1).Selector}})
+			ops = append(ops, Op{Kind: eroute.OpReplace, Eroute: e})
+			ops = append(ops, Op{Kind: eroute.OpDelete, Eroute: eroute.Eroute{Selector: genEroute(i + 1).Selector}})
 		}
 		// A delete, then an add, of one selector: a new index.
-		ops = append(ops, Op{Kind: OpDelete, Eroute: genEroute(35)}, Op{Kind: OpAdd, Eroute: genEroute(35)})
+		ops = append(ops, Op{Kind: eroute.OpDelete, Eroute: genEroute(35)}, Op{Kind: eroute.OpAdd, Eroute: genEroute(35)})
 		return ops
 	}
 	for _, c := range []struct {
@@ -175,10 +175,10 @@ func TestKernelApplyUndo(t *testing.T) {
 		want  error
 		errno unix.Errno
 	}{
-		{"add of an existing selector", Op{Kind: OpAdd, Eroute: genEroute(39)}, ErrExists, unix.EEXIST},
-		{"delete of a missing selector", Op{Kind: OpDelete, Eroute: genEroute(5000)}, ErrNotFound, unix.ENOENT},
-		{"replace with a SAID the kernel refuses", Op{Kind: OpReplace, Eroute: eroute.Eroute{Selector: ipv4Sel, SAID: badSAID}}, nil, unix.EINVAL},
-		{"add of a foreign selector", Op{Kind: OpAdd, Eroute: eroute.Eroute{
+		{"add of an existing selector", Op{Kind: eroute.OpAdd, Eroute: genEroute(39)}, ErrExists, unix.EEXIST},
+		{"delete of a missing selector", Op{Kind: eroute.OpDelete, Eroute: genEroute(5000)}, ErrNotFound, unix.ENOENT},
+		{"replace with a SAID the kernel refuses", Op{Kind: eroute.OpReplace, Eroute: eroute.Eroute{Selector: ipv4Sel, SAID: badSAID}}, nil, unix.EINVAL},
+		{"add of a foreign selector", Op{Kind: eroute.OpAdd, Eroute: eroute.Eroute{
 			Selector: eroute.Selector{Src: pfx("10.200.0.0/16"), Dst: pfx("10.201.0.0/16")}, SAID: eroute.Pass}}, ErrExists, unix.EEXIST},
 	} {
 		for _, late := range []bool{false, true} {
@@ -192,12 +192,12 @@ func TestKernelApplyUndo(t *testing.T) {
 				ops := changes()
 				if late { // past the first datagram of the run
 					for i := 0; i < 3*runMaxMsgs; i++ {
-						ops = append(ops, Op{Kind: OpAdd, Eroute: genEroute(3000 + i)})
+						ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: genEroute(3000 + i)})
 					}
 				}
 				n := len(ops)
 				ops = append(ops, c.bad)
-				ops = append(ops, Op{Kind: OpAdd, Eroute: genEroute(6000)}, Op{Kind: OpDelete, Eroute: genEroute(2)})
+				ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: genEroute(6000)}, Op{Kind: eroute.OpDelete, Eroute: genEroute(2)})
 				err := tb.Apply(ops)
 				var be *BatchError
 				if !errors.As(err, &be) || be.Index != n {
@@ -269,18 +269,18 @@ func TestKernelApplyClear(t *testing.T) {
 	mustApply(t, tb, adds(genEroute(0), genEroute(1), genEroute(2)))
 	addForeign(t, ns, foreignPolicies...)
 	ops := []Op{
-		{Kind: OpAdd, Eroute: genEroute(10)},
-		{Kind: OpReplace, Eroute: genEroute(11)},
-		{Kind: OpDelete, Eroute: genEroute(0)},
-		{Kind: OpReplace, Eroute: eroute.Eroute{Selector: genEroute(1).Selector, SAID: eroute.Drop}},
-		{Kind: OpClear},
-		{Kind: OpAdd, Eroute: genEroute(1)},
-		{Kind: OpAdd, Eroute: genEroute(20)},
-		{Kind: OpReplace, Eroute: genEroute(21)},
-		{Kind: OpClear},
-		{Kind: OpAdd, Eroute: genEroute(2)},
-		{Kind: OpReplace, Eroute: genEroute(1)},
-		{Kind: OpAdd, Eroute: genEroute(30)},
+		{Kind: eroute.OpAdd, Eroute: genEroute(10)},
+		{Kind: eroute.OpReplace, Eroute: genEroute(11)},
+		{Kind: eroute.OpDelete, Eroute: genEroute(0)},
+		{Kind: eroute.OpReplace, Eroute: eroute.Eroute{Selector: genEroute(1).Selector, SAID: eroute.Drop}},
+		{Kind: eroute.OpClear},
+		{Kind: eroute.OpAdd, Eroute: genEroute(1)},
+		{Kind: eroute.OpAdd, Eroute: genEroute(20)},
+		{Kind: eroute.OpReplace, Eroute: genEroute(21)},
+		{Kind: eroute.OpClear},
+		{Kind: eroute.OpAdd, Eroute: genEroute(2)},
+		{Kind: eroute.OpReplace, Eroute: genEroute(1)},
+		{Kind: eroute.OpAdd, Eroute: genEroute(30)},
 	}
 	mustApply(t, tb, ops)
 	wantList(t, tb, genEroute(1), genEroute(2), genEroute(30))
@@ -297,13 +297,13 @@ func TestKernelApplyClearUndo(t *testing.T) {
 	tb, ns := undoTable(t)
 	before, entries := tableText(t, ns), mustEntries(t, tb)
 	ops := []Op{
-		{Kind: OpReplace, Eroute: eroute.Eroute{Selector: genEroute(3).Selector, SAID: eroute.Drop}},
-		{Kind: OpAdd, Eroute: genEroute(500)},
-		{Kind: OpClear},
-		{Kind: OpAdd, Eroute: genEroute(3)},
-		{Kind: OpAdd, Eroute: genEroute(501)},
-		{Kind: OpDelete, Eroute: genEroute(502)}, // missing
-		{Kind: OpAdd, Eroute: genEroute(503)},
+		{Kind: eroute.OpReplace, Eroute: eroute.Eroute{Selector: genEroute(3).Selector, SAID: eroute.Drop}},
+		{Kind: eroute.OpAdd, Eroute: genEroute(500)},
+		{Kind: eroute.OpClear},
+		{Kind: eroute.OpAdd, Eroute: genEroute(3)},
+		{Kind: eroute.OpAdd, Eroute: genEroute(501)},
+		{Kind: eroute.OpDelete, Eroute: genEroute(502)}, // missing
+		{Kind: eroute.OpAdd, Eroute: genEroute(503)},
 	}
 	err := tb.Apply(ops)
 	var be *BatchError
@@ -435,10 +435,10 @@ func TestKernelApplyAddsUndo(t *testing.T) {
 	before := tableText(t, ns)
 	var ops []Op
 	for i := 0; i < 2*runMaxMsgs+100; i++ {
-		ops = append(ops, Op{Kind: OpAdd, Eroute: genEroute(1000 + i)})
+		ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: genEroute(1000 + i)})
 	}
 	n := 2*runMaxMsgs + 50
-	ops[n] = Op{Kind: OpAdd, Eroute: genEroute(7)} // exists
+	ops[n] = Op{Kind: eroute.OpAdd, Eroute: genEroute(7)} // exists
 	err := tb.Apply(ops)
 	var be *BatchError
 	if !errors.As(err, &be) || be.Index != n || !errors.Is(err, ErrExists) {

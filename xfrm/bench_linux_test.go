@@ -29,7 +29,7 @@ func benchN(b *testing.B) int {
 func benchOps(n int) []Op {
 	ops := make([]Op, n)
 	for i := range ops {
-		ops[i] = Op{Kind: OpAdd, Eroute: genEroute(i)}
+		ops[i] = Op{Kind: eroute.OpAdd, Eroute: genEroute(i)}
 	}
 	return ops
 }
@@ -64,7 +64,7 @@ func BenchmarkKernelApplySync(b *testing.B) {
 	for i := 0; i < n; i += 200 {
 		e := genEroute(i)
 		e.SAID = genSAID(i+1, e.Src.Addr().Is6())
-		ops = append(ops, Op{Kind: OpReplace, Eroute: e})
+		ops = append(ops, Op{Kind: eroute.OpReplace, Eroute: e})
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -20,20 +20,9 @@ import (
 // MaxLineLength is the longest line a --batch or --sync file may have.
 const MaxLineLength = 64 * 1024
 
-// OpKind is what one batch line does.
-type OpKind uint8
-
-// The kinds of batch operations.
-const (
-	OpAdd OpKind = iota + 1
-	OpReplace
-	OpDelete
-	OpClear
-)
-
 // Op is one checked line of a batch.
 type Op struct {
-	Kind   OpKind
+	Kind   eroute.OpKind
 	Eroute eroute.Eroute
 	Line   int // line number in the file, for messages
 }
@@ -54,7 +43,7 @@ type BatchError struct {
 func (e *BatchError) Error() string { return e.Err.Error() }
 func (e *BatchError) Unwrap() error { return e.Err }
 
-var opOfAction = map[Action]OpKind{Add: OpAdd, Replace: OpReplace, Delete: OpDelete, Clear: OpClear}
+var opOfAction = map[Action]eroute.OpKind{Add: eroute.OpAdd, Replace: eroute.OpReplace, Delete: eroute.OpDelete, Clear: eroute.OpClear}
 
 // forEachLine calls fn with the words of each command line of a batch file
 // ("-" is standard input), and refuses what cannot be text: lines over
@@ -173,7 +162,7 @@ func estimateLines(path string) int {
 func findDuplicate(ops []Op) error {
 	idx := make([]int32, 0, len(ops))
 	for i, op := range ops {
-		if op.Kind != OpClear {
+		if op.Kind != eroute.OpClear {
 			idx = append(idx, int32(i))
 		}
 	}
@@ -193,7 +182,7 @@ func findDuplicate(ops []Op) error {
 	}
 	// The earliest line with this selector is the one to name as first.
 	for i := range ops {
-		if ops[i].Kind != OpClear && ops[i].Eroute.Selector == ops[later].Eroute.Selector {
+		if ops[i].Kind != eroute.OpClear && ops[i].Eroute.Selector == ops[later].Eroute.Selector {
 			first = i
 			break
 		}

@@ -126,13 +126,13 @@ func (t *fakeTable) Apply(ops []Op) error {
 	for i, op := range ops {
 		var err error
 		switch op.Kind {
-		case OpAdd:
+		case eroute.OpAdd:
 			err = t.Add(op.Eroute)
-		case OpReplace:
+		case eroute.OpReplace:
 			err = t.Replace(op.Eroute)
-		case OpDelete:
+		case eroute.OpDelete:
 			err = t.Delete(op.Eroute.Selector)
-		case OpClear:
+		case eroute.OpClear:
 			err = t.Clear()
 		default:
 			t.bad = append(t.bad, fmt.Sprintf("op of kind %d", op.Kind))

@@ -39,19 +39,19 @@ func planSync(want []Op, have []Entry, all bool) (Plan, error) {
 		delete(current, op.Eroute.Selector)
 		switch {
 		case !ok:
-			plan.Ops = append(plan.Ops, Op{Kind: OpAdd, Eroute: op.Eroute, Line: op.Line})
+			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpAdd, Eroute: op.Eroute, Line: op.Line})
 		case !cur.Own && !all:
 			return Plan{}, lineError(op.Line, fmt.Errorf("the selector %s belongs to a policy eroute did not make (%s); --all lets --sync change it",
 				op.Eroute.Selector, cur.SAID))
 		case cur.SAID == op.Eroute.SAID && cur.Own:
 			plan.Unchanged++
 		default:
-			plan.Ops = append(plan.Ops, Op{Kind: OpReplace, Eroute: op.Eroute, Line: op.Line})
+			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpReplace, Eroute: op.Eroute, Line: op.Line})
 		}
 	}
 	for _, e := range current {
 		if e.Own || all {
-			deletes = append(deletes, Op{Kind: OpDelete, Eroute: e.Eroute})
+			deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: e.Eroute})
 		}
 	}
 	sort.Slice(deletes, func(i, j int) bool {
@@ -95,21 +95,21 @@ func runSync(req Request, env Env, t Table) error {
 // printPlan writes one line per change, in the batch syntax, and a summary.
 func printPlan(out io.Writer, plan Plan) error {
 	w := bufio.NewWriter(out)
-	counts := map[OpKind]int{}
+	counts := map[eroute.OpKind]int{}
 	for _, op := range plan.Ops {
 		counts[op.Kind]++
 		e := op.Eroute
 		switch op.Kind {
-		case OpAdd:
+		case eroute.OpAdd:
 			fmt.Fprintf(w, "--add %s --said %s\n", selectorArgs(e.Selector), e.SAID)
-		case OpReplace:
+		case eroute.OpReplace:
 			fmt.Fprintf(w, "--replace %s --said %s\n", selectorArgs(e.Selector), e.SAID)
-		case OpDelete:
+		case eroute.OpDelete:
 			fmt.Fprintf(w, "--del %s\n", selectorArgs(e.Selector))
 		}
 	}
 	fmt.Fprintf(w, "# %d to add, %d to replace, %d to delete, %d unchanged\n",
-		counts[OpAdd], counts[OpReplace], counts[OpDelete], plan.Unchanged)
+		counts[eroute.OpAdd], counts[eroute.OpReplace], counts[eroute.OpDelete], plan.Unchanged)
 	return w.Flush()
 }
 

@@ -20,11 +20,10 @@ func openTable(netns string) (cli.Table, error) {
 	return table{t}, nil
 }
 
-// Apply hands the ops to the driver without copying them (cli.OpKind and
-// xfrm.OpKind number the kinds alike).
+// Apply hands the ops to the driver without copying them.
 func (t table) Apply(ops []cli.Op) error {
 	err := t.Table.ApplyFunc(len(ops), func(i int) xfrm.Op {
-		return xfrm.Op{Kind: xfrm.OpKind(ops[i].Kind), Eroute: ops[i].Eroute}
+		return xfrm.Op{Kind: ops[i].Kind, Eroute: ops[i].Eroute}
 	})
 	var be *xfrm.BatchError
 	if errors.As(err, &be) {
