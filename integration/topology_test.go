@@ -483,17 +483,7 @@ func monitorAcquire(t *testing.T, ns *NS) *AcquireMonitor {
 // joined XFRMNLGRP_ACQUIRE.
 func acquireListening(t *testing.T, ns *NS) bool {
 	t.Helper()
-	out := run(t, "ip", "netns", "exec", ns.Name, "cat", "/proc/net/netlink")
-	for _, l := range strings.Split(out, "\n") {
-		f := strings.Fields(l)
-		if len(f) < 4 || f[1] != "6" {
-			continue
-		}
-		if groups, err := strconv.ParseUint(f[3], 16, 32); err == nil && groups&1 != 0 {
-			return true
-		}
-	}
-	return false
+	return len(acquireSockets(t, ns)) > 0
 }
 
 // Messages gives the ACQUIREs seen so far.
