@@ -40,13 +40,22 @@ func (t *Table) Apply(ops []Op) error {
 // must give the same op each time. A caller with a large batch saves a
 // copy of it (12 MB for 100,000 ops).
 func (t *Table) ApplyFunc(n int, op func(i int) Op) error {
-	snap := false
+	return t.apply(nil, n, op)
+}
+
+// apply is ApplyFunc, with the table as snap read it standing in for the
+// dump a batch that changes existing policies takes first (snap nil: dump).
+func (t *Table) apply(snap *Snapshot, n int, op func(i int) Op) error {
+	dump, clears := false, false
 	for i := 0; i < n; i++ {
 		switch k := op(i).Kind; {
 		case k < eroute.OpAdd || k > eroute.OpClear:
 			return fmt.Errorf("op %d: unknown kind %d", i, k)
+		case k == eroute.OpClear:
+			clears = true
+			fallthrough
 		case k != eroute.OpAdd:
-			snap = true
+			dump = true
 		}
 	}
 	if n == 0 {
@@ -57,7 +66,14 @@ func (t *Table) ApplyFunc(n int, op func(i int) Op) error {
 	defer c.mu.Unlock()
 	c.batchBuffers()
 	b := &batch{c: c, n: n, op: op}
-	if snap {
+	switch {
+	case dump && snap != nil && !clears:
+		// A Clear deletes what is there when it runs: it needs every
+		// listed policy as dumped, which a snapshot does not keep.
+		if err := b.fromSnapshot(snap); err != nil {
+			return err
+		}
+	case dump:
 		if err := b.snapshot(); err != nil {
 			return err
 		}
@@ -150,7 +166,7 @@ func (b *batch) rawAt(pos int32) []byte {
 // send sends every op, and stops after the datagram in which the kernel
 // refused one.
 func (b *batch) send() {
-	b.r = b.c.newRun()
+	b.r = b.c.newRun(ackRoom)
 	var sim *simulation
 	if b.clears {
 		sim = b.newSimulation()
@@ -168,7 +184,7 @@ func (b *batch) send() {
 		case eroute.OpReplace:
 			err = b.request(msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, i, op.Eroute)
 		case eroute.OpDelete:
-			err = b.deleteSel(i, op.Eroute.Selector)
+			err = b.delete(i, op.Eroute.Selector)
 		case eroute.OpClear:
 			err = sim.clear(i)
 		}
@@ -193,6 +209,22 @@ func (b *batch) request(typ, flags uint16, i int, e eroute.Eroute) error {
 	b.r.buf = b.r.begin(typ, flags, int32(i))
 	b.r.buf = appendPolicy(b.r.buf, &p)
 	return b.r.end()
+}
+
+// delete deletes the eroute of a selector: by the index the snapshot gave
+// it when there is one, since the kernel finds a policy by its index in a
+// hash table, but by a subnet selector only through its inexact-policy tree,
+// which it then prunes whole: 690 µs a delete in a table of 100,000 eroutes,
+// against 16 µs by index. A policy the snapshot did not see is deleted by
+// its selector, as Delete does (and the kernel's "not found" is the answer
+// the single call would give).
+func (b *batch) delete(i int, s eroute.Selector) error {
+	if pos, ok := b.targets[s]; ok && pos >= 0 {
+		if m := b.rawAt(pos); m != nil {
+			return b.deleteIndex(i, m)
+		}
+	}
+	return b.deleteSel(i, s)
 }
 
 // deleteSel deletes the eroute of a selector, as Delete does.
@@ -334,7 +366,7 @@ func (b *batch) undo(failed map[int]bool) error {
 	if !b.snap {
 		// Only adds: each one carried out made a policy; delete them,
 		// last first.
-		u := b.c.newRun()
+		u := b.c.newRun(ackRoom)
 		for msg := r.handled - 1; msg >= 0; msg-- {
 			if !carried(msg) {
 				continue
@@ -406,7 +438,7 @@ func (b *batch) undo(failed map[int]bool) error {
 		return kernelError(err, 0, nil)
 	}
 
-	u := b.c.newRun()
+	u := b.c.newRun(ackRoom)
 	for i := range dels {
 		u.buf = u.begin(msgDelPolicy, 0, -1)
 		u.buf = appendPolicyID(u.buf, &dels[i])

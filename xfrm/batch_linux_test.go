@@ -33,6 +33,15 @@ func mustEntries(t *testing.T, tb *Table) []Entry {
 	return es
 }
 
+func mustSnapshot(t *testing.T, tb *Table) *Snapshot {
+	t.Helper()
+	s, err := tb.Snapshot()
+	if err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	return s
+}
+
 func mustApply(t *testing.T, tb *Table, ops []Op) {
 	t.Helper()
 	if err := tb.Apply(ops); err != nil {
@@ -181,13 +190,21 @@ func TestKernelApplyUndo(t *testing.T) {
 		{"add of a foreign selector", Op{Kind: eroute.OpAdd, Eroute: eroute.Eroute{
 			Selector: eroute.Selector{Src: pfx("10.200.0.0/16"), Dst: pfx("10.201.0.0/16")}, SAID: eroute.Pass}}, ErrExists, unix.EEXIST},
 	} {
-		for _, late := range []bool{false, true} {
+		for _, v := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			late, snap := v[0], v[1]
 			name := c.name
 			if late {
 				name += ", in a later datagram"
 			}
+			if snap {
+				name += ", from a snapshot"
+			}
 			t.Run(name, func(t *testing.T) {
 				tb, ns := undoTable(t)
+				apply := tb.Apply
+				if snap {
+					apply = mustSnapshot(t, tb).Apply
+				}
 				before, entries := tableText(t, ns), mustEntries(t, tb)
 				ops := changes()
 				if late { // past the first datagram of the run
@@ -198,7 +215,7 @@ func TestKernelApplyUndo(t *testing.T) {
 				n := len(ops)
 				ops = append(ops, c.bad)
 				ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: genEroute(6000)}, Op{Kind: eroute.OpDelete, Eroute: genEroute(2)})
-				err := tb.Apply(ops)
+				err := apply(ops)
 				var be *BatchError
 				if !errors.As(err, &be) || be.Index != n {
 					t.Fatalf("Apply: %v, want a BatchError for op %d", err, n)
@@ -240,7 +257,7 @@ func TestKernelApplyManyRefusals(t *testing.T) {
 	c := tb.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r := c.newRun()
+	r := c.newRun(ackRoom)
 	for i, e := range es {
 		p := PolicyOf(e)
 		r.buf = r.begin(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, int32(i))

@@ -24,6 +24,7 @@ const (
 	msgAcquire   = 0x17 // XFRM_MSG_ACQUIRE: to the group XFRMNLGRP_ACQUIRE
 	msgUpdPolicy = 0x19 // XFRM_MSG_UPDPOLICY: add or replace
 	msgPolExpire = 0x1b // XFRM_MSG_POLEXPIRE: to the group XFRMNLGRP_EXPIRE
+	msgFlushPol  = 0x1d // XFRM_MSG_FLUSHPOLICY
 	msgNewSPD    = 0x24 // XFRM_MSG_NEWSPDINFO: the answer to GETSPDINFO
 	msgGetSPD    = 0x25 // XFRM_MSG_GETSPDINFO: policy counts
 
@@ -39,6 +40,7 @@ const (
 
 	grpAcquire = 1 // XFRMNLGRP_ACQUIRE
 	grpExpire  = 2 // XFRMNLGRP_EXPIRE: SA and policy expiries
+	grpPolicy  = 4 // XFRMNLGRP_POLICY: policies made, changed, deleted
 )
 
 // Structure sizes.

@@ -33,6 +33,7 @@ type conn struct {
 	// rcvbuf is then the receive buffer the kernel granted, in bytes.
 	batchBufs bool
 	rcvbuf    int
+	dumps     int // dumps asked for: tests count them
 }
 
 // newSocket makes and binds a NETLINK_XFRM socket in the calling thread's
@@ -140,6 +141,7 @@ func (c *conn) dump(typ uint16, fn func(typ uint16, payload []byte)) error {
 }
 
 func (c *conn) dumpLocked(typ uint16, fn func(typ uint16, payload []byte)) error {
+	c.dumps++
 	seq, err := c.send(typ, unix.NLM_F_DUMP, nil)
 	if err != nil {
 		return err
@@ -341,6 +343,7 @@ func (c *conn) outCount() int {
 // that on two cores the kernel's work and fn's overlap. A few buffers go
 // round between the two; nothing else is allocated.
 func (c *conn) dumpOverlapped(typ uint16, fn func(typ uint16, payload []byte)) error {
+	c.dumps++
 	seq, err := c.send(typ, unix.NLM_F_DUMP, nil)
 	if err != nil {
 		return err

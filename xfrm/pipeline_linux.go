@@ -47,6 +47,9 @@ type run struct {
 	failures []failure
 	overrun  bool // answers were lost: the failures are not all known
 	sendErr  error
+	// reply, when set, is given every answer that is not an NLMSG_ERROR
+	// (the policy a GETPOLICY asks for), with the request's tag.
+	reply func(tag int32, typ uint16, payload []byte)
 }
 
 // failure is one request the kernel refused.
@@ -73,12 +76,15 @@ func (c *conn) batchBuffers() {
 	c.rcvbuf, _ = unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
 }
 
-func (c *conn) newRun() *run {
+// newRun starts a run whose requests each take at most room bytes of the
+// receive buffer with their answer: ackRoom for requests answered only when
+// refused.
+func (c *conn) newRun(room int) *run {
 	c.batchBuffers()
 	if c.seq > 1<<31 { // a run numbers its requests without wrapping
 		c.seq = 0
 	}
-	r := &run{c: c, first: c.seq + 1, maxMsgs: min(runMaxMsgs, c.rcvbuf/ackRoom)}
+	r := &run{c: c, first: c.seq + 1, maxMsgs: min(runMaxMsgs, c.rcvbuf/room)}
 	if r.maxMsgs < 1 {
 		r.maxMsgs = 1
 	}
@@ -151,16 +157,22 @@ func (r *run) readError(err error) error {
 func (r *run) answers(b []byte, barrier uint32) bool {
 	done := false
 	for m, rest, ok := nextMessage(b); ok; m, rest, ok = nextMessage(rest) {
-		if m.typ != unix.NLMSG_ERROR || m.pid != r.c.pid {
+		if m.pid != r.c.pid {
 			continue
 		}
-		if barrier != 0 && m.seq == barrier {
+		if barrier != 0 && m.seq == barrier && m.typ == unix.NLMSG_ERROR {
 			done = true
 			continue
 		}
 		d := m.seq - r.first
 		if d >= uint32(r.n) {
 			continue // a late answer to an earlier exchange
+		}
+		if m.typ != unix.NLMSG_ERROR {
+			if r.reply != nil {
+				r.reply(r.tags[d], m.typ, m.data)
+			}
+			continue
 		}
 		if err := ackError(m.flags, m.data); err != nil {
 			r.failures = append(r.failures, failure{msg: int(d), tag: r.tags[d], err: err})

@@ -13,12 +13,9 @@ import (
 // against about 112 for an eroute.Eroute and several hundred for a Policy
 // with its templates. A listing of 100,000 eroutes holds 6.4 MB of them.
 type record struct {
-	// key is the selector packed so that comparing the words in order
-	// compares the selectors as eroute.Compare does: byte 0 the family
-	// (0 IPv4, 1 IPv6), 1-16 the source address (IPv4 in 1-4), 17 its
-	// prefix length, 18-33 the destination, 34 its length, 35 the
-	// protocol, 36-37 the source port, 38-39 the destination port, all
-	// big-endian.
+	// key is the selector's eroute.Key as five big-endian words:
+	// comparing the words in order compares the selectors as
+	// eroute.Compare does.
 	key     [5]uint64
 	saidDst [16]byte // the SAID's address: 4 or 16 bytes by saidFam
 	spi     uint32
@@ -35,17 +32,7 @@ const (
 
 // recordOf packs an eroute; flags as above.
 func recordOf(e eroute.Eroute, flags uint8, pos uint32) record {
-	var k [40]byte
-	if e.Src.Addr().Is6() {
-		k[0] = 1
-	}
-	putKeyAddr(k[1:17], e.Src.Addr())
-	k[17] = uint8(e.Src.Bits())
-	putKeyAddr(k[18:34], e.Dst.Addr())
-	k[34] = uint8(e.Dst.Bits())
-	k[35] = e.Proto
-	be.PutUint16(k[36:], e.SrcPort)
-	be.PutUint16(k[38:], e.DstPort)
+	k := e.Selector.Key()
 	r := record{spi: e.SAID.SPI, proto: e.SAID.Proto, pos: pos, flags: flags}
 	for i := range r.key {
 		r.key[i] = be.Uint64(k[8*i:])
@@ -60,16 +47,6 @@ func recordOf(e eroute.Eroute, flags uint8, pos uint32) record {
 		r.saidDst = a.As16()
 	}
 	return r
-}
-
-func putKeyAddr(b []byte, a netip.Addr) {
-	if a.Is4() {
-		a4 := a.As4()
-		copy(b, a4[:])
-		return
-	}
-	a16 := a.As16()
-	copy(b, a16[:])
 }
 
 // eroute unpacks the record (Count 0).

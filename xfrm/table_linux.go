@@ -16,7 +16,8 @@ import (
 // Table is the XFRM policy table of one network namespace, seen as a table
 // of eroutes. Its methods may be called from several goroutines.
 type Table struct {
-	c *conn
+	c     *conn
+	netns string // as given to Open
 }
 
 // Open opens the XFRM policy table of the network namespace called
@@ -29,7 +30,7 @@ func Open(netnsName string) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Table{c: c}, nil
+	return &Table{c: c, netns: netnsName}, nil
 }
 
 // Close releases the socket.
@@ -182,7 +183,7 @@ func (t *Table) Clear() error {
 	if len(ids) == 0 {
 		return nil
 	}
-	r := c.newRun()
+	r := c.newRun(ackRoom)
 	for i := range ids {
 		r.buf = r.begin(msgDelPolicy, 0, int32(i))
 		r.buf = appendPolicyID(r.buf, &ids[i])
@@ -248,15 +249,16 @@ func (t *Table) Walk(fn func(eroute.Eroute) error) error {
 }
 
 // Entries gives what List gives, in the same order, with who made each
-// policy (Own) and whether Delete by its selector removes it (Deletable).
+// policy (Own) and whether Delete by its selector removes it (Deletable);
+// without the packet counts (Count is 0). See also Snapshot.
 func (t *Table) Entries() ([]Entry, error) {
-	l, err := t.listing()
+	s, err := t.Snapshot()
 	if err != nil {
 		return nil, err
 	}
-	es := make([]Entry, len(l.recs))
-	for i := range l.recs {
-		es[i] = Entry{Eroute: l.eroute(i), Own: l.recs[i].flags&recOwn != 0, Deletable: l.recs[i].flags&recDeletable != 0}
+	es := make([]Entry, s.Len())
+	for i := range es {
+		es[i] = s.Entry(i)
 	}
 	return es, nil
 }
@@ -282,23 +284,65 @@ func (l *listing) eroute(i int) eroute.Eroute {
 // buffers cost more than the overlap gains.
 const overlapFrom = 2000
 
-// listing dumps the policy table into records as the datagrams come in
-// (nothing of them is kept), sorts them, and dumps the SAs for the counts
-// when an eroute names an SA.
+// listing dumps the policy table into records, and dumps the SAs for the
+// counts when an eroute names an SA.
 func (t *Table) listing() (*listing, error) {
 	c := t.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	d, err := c.records(false)
+	if err != nil {
+		return nil, err
+	}
+	l := &listing{recs: d.recs}
+	if d.names {
+		l.packets = map[saKey]uint64{}
+		err := c.dumpLocked(msgGetSA, func(typ uint16, b []byte) {
+			if k, n, err := decodeSA(b); typ == msgNewSA && err == nil {
+				l.packets[k] += n
+			}
+		})
+		if err != nil {
+			return nil, kernelError(err, 0, nil)
+		}
+	}
+	return l, nil
+}
+
+// recordDump is one dump of the policy table as records.
+type recordDump struct {
+	recs  []record // the listed policies, sorted
+	order []uint32 // with keepOrder: every policy's index, in the dump's order
+	names bool     // an eroute names an SA
+}
+
+// records dumps the policy table into records as the datagrams come in
+// (nothing of them is kept), and sorts them. With keepOrder it also keeps
+// the index of every policy in the kernel's order (4 bytes each), and each
+// record's pos is its place in that order; else pos counts the records.
+// Either way pos only breaks ties in the kernel's order.
+func (c *conn) records(keepOrder bool) (recordDump, error) {
 	// The kernel's count sizes the records at once: no regrowing.
-	recs := make([]record, 0, c.outCount())
+	var d recordDump
+	d.recs = make([]record, 0, c.outCount())
+	if keepOrder {
+		d.order = make([]uint32, 0, cap(d.recs)+cap(d.recs)/8)
+	}
 	var v policyView
-	names := false
 	dump := c.dumpLocked
-	if cap(recs) >= overlapFrom {
+	if cap(d.recs) >= overlapFrom {
 		dump = c.dumpOverlapped
 	}
 	err := dump(msgGetPolicy, func(typ uint16, b []byte) {
-		if typ != msgNewPolicy || scanPolicy(b, &v) != nil || v.Dir != DirOut || v.Type != TypeMain {
+		if typ != msgNewPolicy || scanPolicy(b, &v) != nil {
+			return
+		}
+		pos := uint32(len(d.recs))
+		if keepOrder {
+			pos = uint32(len(d.order))
+			d.order = append(d.order, v.Index)
+		}
+		if v.Dir != DirOut || v.Type != TypeMain {
 			return
 		}
 		e, own, ok := v.eroute()
@@ -312,28 +356,16 @@ func (t *Table) listing() (*listing, error) {
 		if v.deletable(e.Selector) {
 			flags |= recDeletable
 		}
-		recs = append(recs, recordOf(e, flags, uint32(len(recs))))
-		if !names {
-			_, names = saKeyOf(e.SAID)
+		d.recs = append(d.recs, recordOf(e, flags, pos))
+		if !d.names {
+			_, d.names = saKeyOf(e.SAID)
 		}
 	})
 	if err != nil {
-		return nil, kernelError(err, 0, nil)
+		return recordDump{}, kernelError(err, 0, nil)
 	}
-	sortRecords(recs)
-	l := &listing{recs: recs}
-	if names {
-		l.packets = map[saKey]uint64{}
-		err := c.dumpLocked(msgGetSA, func(typ uint16, b []byte) {
-			if k, n, err := decodeSA(b); typ == msgNewSA && err == nil {
-				l.packets[k] += n
-			}
-		})
-		if err != nil {
-			return nil, kernelError(err, 0, nil)
-		}
-	}
-	return l, nil
+	sortRecords(d.recs)
+	return d, nil
 }
 
 // outPolicies dumps the table and keeps the policies List shows, in the

@@ -74,3 +74,21 @@ func ClaimMonitor(netnsName string) (io.Closer, error) { return nil, ErrNoXFRM }
 
 // DeleteInbound is not available without XFRM.
 func (t *Table) DeleteInbound(s eroute.Selector) error { return ErrNoXFRM }
+
+// Snapshot is the table as one dump saw it; only Linux has one.
+type Snapshot struct{}
+
+// Snapshot implements the Linux API.
+func (t *Table) Snapshot() (*Snapshot, error) { return nil, ErrNoXFRM }
+
+// Len implements the Linux API.
+func (s *Snapshot) Len() int { return 0 }
+
+// Entry implements the Linux API.
+func (s *Snapshot) Entry(i int) Entry { return Entry{} }
+
+// Apply implements the Linux API.
+func (s *Snapshot) Apply(ops []Op) error { return ErrNoXFRM }
+
+// ApplyFunc implements the Linux API.
+func (s *Snapshot) ApplyFunc(n int, op func(i int) Op) error { return ErrNoXFRM }

@@ -3,13 +3,14 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 	"unicode/utf8"
@@ -127,8 +128,9 @@ func lineError(n int, err error) error {
 }
 
 // parseBatch reads and checks every line before anything is sent: each is
-// a whole eroute command line of one of the allowed actions, and no
-// selector is given twice.
+// a whole eroute command line of one of the allowed actions. The caller
+// then checks that no selector is given twice (findDuplicate, or
+// bySelector).
 func (p Parser) parseBatch(path string, stdin io.Reader, allowed map[Action]bool) ([]Op, error) {
 	ops := make([]Op, 0, estimateLines(path))
 	err := forEachLine(path, stdin, func(n int, words []string) error {
@@ -142,7 +144,7 @@ func (p Parser) parseBatch(path string, stdin io.Reader, allowed map[Action]bool
 	if err != nil {
 		return nil, err
 	}
-	return ops, findDuplicate(ops)
+	return ops, nil
 }
 
 // estimateLines guesses how many commands a file holds from its size (the
@@ -156,38 +158,47 @@ func estimateLines(path string) int {
 	return int(min(fi.Size()/50+1, 1<<22))
 }
 
-// findDuplicate reports the first line that repeats the selector of an
-// earlier one. It sorts an index rather than filling a map: 100,000
-// selectors in a map would double the memory a batch needs.
-func findDuplicate(ops []Op) error {
-	idx := make([]int32, 0, len(ops))
-	for i, op := range ops {
-		if op.Kind != eroute.OpClear {
-			idx = append(idx, int32(i))
-		}
-	}
-	sort.Slice(idx, func(a, b int) bool {
-		c := eroute.Compare(ops[idx[a]].Eroute.Selector, ops[idx[b]].Eroute.Selector)
-		return c < 0 || c == 0 && idx[a] < idx[b]
-	})
-	first, later := -1, -1
-	for k := 1; k < len(idx); k++ {
-		a, b := ops[idx[k-1]], ops[idx[k]]
-		if a.Eroute.Selector == b.Eroute.Selector && (later < 0 || b.Line < ops[later].Line) {
-			first, later = int(idx[k-1]), int(idx[k])
-		}
-	}
-	if later < 0 {
-		return nil
-	}
-	// The earliest line with this selector is the one to name as first.
+// keyed is an op's selector key and its place in the ops.
+type keyed struct {
+	key eroute.Key
+	i   int32
+}
+
+// bySelector sorts the ops that name a selector (all but Clear) by
+// selector, then by place, and reports the first line that repeats the
+// selector of an earlier one. It sorts packed keys rather than filling a
+// map: 100,000 selectors in a map would double the memory a batch needs,
+// and cost three times as long.
+func bySelector(ops []Op) ([]keyed, error) {
+	ks := make([]keyed, 0, len(ops))
 	for i := range ops {
-		if ops[i].Kind != eroute.OpClear && ops[i].Eroute.Selector == ops[later].Eroute.Selector {
-			first = i
-			break
+		if ops[i].Kind != eroute.OpClear {
+			ks = append(ks, keyed{ops[i].Eroute.Selector.Key(), int32(i)})
 		}
 	}
-	return lineError(ops[later].Line, fmt.Errorf("selector %s already given on line %d", ops[later].Eroute.Selector, ops[first].Line))
+	slices.SortFunc(ks, func(a, b keyed) int {
+		return cmp.Or(bytes.Compare(a.key[:], b.key[:]), cmp.Compare(a.i, b.i))
+	})
+	// In each run of one selector the first is its earliest line and the
+	// second its first repeat; the earliest repeat of all is reported.
+	first, later := -1, -1
+	for k := 1; k < len(ks); k++ {
+		if ks[k].key == ks[k-1].key && (k < 2 || ks[k-2].key != ks[k].key) &&
+			(later < 0 || ops[ks[k].i].Line < ops[later].Line) {
+			first, later = int(ks[k-1].i), int(ks[k].i)
+		}
+	}
+	if later >= 0 {
+		return nil, lineError(ops[later].Line, fmt.Errorf("selector %s already given on line %d", ops[later].Eroute.Selector, ops[first].Line))
+	}
+	return ks, nil
+}
+
+// findDuplicate reports the first line that repeats the selector of an
+// earlier one.
+func findDuplicate(ops []Op) error {
+	_, err := bySelector(ops)
+	return err
 }
 
 func checkBatchRequest(req Request, allowed map[Action]bool) error {
@@ -230,6 +241,9 @@ func limitMemory() {
 func runBatch(req Request, env Env, t Table) error {
 	limitMemory()
 	ops, err := env.Parser.parseBatch(req.File, env.Stdin, batchActions)
+	if err == nil {
+		err = findDuplicate(ops)
+	}
 	if err != nil {
 		return fileError("--batch", req.File, err)
 	}
@@ -238,7 +252,7 @@ func runBatch(req Request, env Env, t Table) error {
 
 // applyAll sends ops; a signal meanwhile does not cut the batch in two: it
 // is noted, and reported once the kernel has the whole batch.
-func applyAll(t Table, ops []Op, option, file string) error {
+func applyAll(t interface{ Apply([]Op) error }, ops []Op, option, file string) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)

@@ -159,15 +159,25 @@ func (t *fakeTable) Walk(fn func(eroute.Eroute) error) error {
 	return nil
 }
 
-// Entries lists every eroute as eroute's own, but those in foreign.
-func (t *fakeTable) Entries() ([]Entry, error) {
+// Snapshot lists every eroute as eroute's own, but those in foreign; its
+// Apply is the table's.
+func (t *fakeTable) Snapshot() (Snapshot, error) {
 	list, err := t.List()
 	entries := make([]Entry, len(list))
 	for i, e := range list {
 		entries[i] = Entry{Eroute: e, Own: !t.foreign[e.Selector], Deletable: true}
 	}
-	return entries, err
+	return fakeSnapshot{t, entries}, err
 }
+
+type fakeSnapshot struct {
+	*fakeTable
+	entries []Entry
+}
+
+func (s fakeSnapshot) Len() int          { return len(s.entries) }
+func (s fakeSnapshot) Entry(i int) Entry { return s.entries[i] }
+func (s fakeSnapshot) Close() error      { return nil }
 
 func sorted(m map[eroute.Selector]eroute.Eroute) []eroute.Eroute {
 	var list []eroute.Eroute

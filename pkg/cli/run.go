@@ -26,8 +26,19 @@ type Table interface {
 	// Apply carries out a batch, all or nothing; a *BatchError names the
 	// op the kernel refused.
 	Apply(ops []Op) error
-	// Entries is the listing with, for each policy, whether eroute made it.
-	Entries() ([]Entry, error)
+	// Snapshot reads the whole table once, for --sync to plan from and
+	// apply against.
+	Snapshot() (Snapshot, error)
+	Close() error
+}
+
+// Snapshot is the table as one reading saw it: the listing with, for each
+// policy, whether eroute made it, and Apply as the table's, which takes
+// what it must know of the table (to undo) from the snapshot rather than
+// reading the whole table again.
+type Snapshot interface {
+	Entries
+	Apply(ops []Op) error
 	Close() error
 }
 

@@ -2,9 +2,9 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
-	"sort"
 
 	"github.com/eroute/eroute/pkg/eroute"
 )
@@ -15,48 +15,90 @@ type Plan struct {
 	Unchanged int
 }
 
+// Entries is the table as a Snapshot read it: Len policies, Entry(i) in
+// the listing's order (by selector, eroute.Compare).
+type Entries interface {
+	Len() int
+	Entry(i int) Entry
+}
+
 // planSync compares the eroutes a file wants with the table, and gives the
 // fewest changes that make them equal: an eroute already right is not
 // touched, one with another SAID is replaced in place (never deleted and
 // added again), and one the file lacks is deleted. Policies eroute did not
 // make are left alone unless all is set; a selector the file wants that
 // such a policy holds is an error, since changing it would take the policy
-// over.
-func planSync(want []Op, have []Entry, all bool) (Plan, error) {
-	current := make(map[eroute.Selector]Entry, len(have))
-	for _, e := range have {
-		// A policy with a mark or an if_id is not in the way of an eroute
-		// with the same selector (the kernel tells them apart), and a
-		// delete by selector would not reach it.
-		if e.Deletable {
-			current[e.Selector] = e
-		}
-	}
+// over. sorted is want by selector (bySelector), without repeats.
+//
+// Both sides are in selector order, so one merge compares them: no map of
+// 100,000 selectors. The adds and replaces come in the file's order, then
+// the deletes in the table's.
+func planSync(want []Op, sorted []keyed, have Entries, all bool) (Plan, error) {
+	const (
+		keep = iota
+		add
+		replace
+	)
+	change := make([]uint8, len(want))
 	var plan Plan
 	var deletes []Op
-	for _, op := range want {
-		cur, ok := current[op.Eroute.Selector]
-		delete(current, op.Eroute.Selector)
+	foreign, foreignSAID := -1, eroute.SAID{}
+	// A policy with a mark or an if_id is not in the way of an eroute
+	// with the same selector (the kernel tells them apart), and a delete
+	// by selector would not reach it: only deletable ones take part.
+	j, n := 0, have.Len()
+	next := func() (Entry, eroute.Key, bool) {
+		for ; j < n; j++ {
+			if e := have.Entry(j); e.Deletable {
+				j++
+				return e, e.Selector.Key(), true
+			}
+		}
+		return Entry{}, eroute.Key{}, false
+	}
+	cur, curKey, ok := next()
+	for _, w := range sorted {
+		for ok && bytes.Compare(curKey[:], w.key[:]) < 0 {
+			if cur.Own || all { // in the table only
+				deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: cur.Eroute})
+			}
+			cur, curKey, ok = next()
+		}
+		op := &want[w.i]
+		if !ok || curKey != w.key {
+			change[w.i] = add
+			continue
+		}
 		switch {
-		case !ok:
-			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpAdd, Eroute: op.Eroute, Line: op.Line})
 		case !cur.Own && !all:
-			return Plan{}, lineError(op.Line, fmt.Errorf("the selector %s belongs to a policy eroute did not make (%s); --all lets --sync change it",
-				op.Eroute.Selector, cur.SAID))
+			if foreign < 0 || op.Line < want[foreign].Line {
+				foreign, foreignSAID = int(w.i), cur.SAID
+			}
 		case cur.SAID == op.Eroute.SAID && cur.Own:
 			plan.Unchanged++
 		default:
-			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpReplace, Eroute: op.Eroute, Line: op.Line})
+			change[w.i] = replace
+		}
+		cur, curKey, ok = next()
+	}
+	for ; ok; cur, curKey, ok = next() {
+		if cur.Own || all {
+			deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: cur.Eroute})
 		}
 	}
-	for _, e := range current {
-		if e.Own || all {
-			deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: e.Eroute})
+	if foreign >= 0 {
+		op := want[foreign]
+		return Plan{}, lineError(op.Line, fmt.Errorf("the selector %s belongs to a policy eroute did not make (%s); --all lets --sync change it",
+			op.Eroute.Selector, foreignSAID))
+	}
+	for i, c := range change {
+		switch c {
+		case add:
+			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpAdd, Eroute: want[i].Eroute, Line: want[i].Line})
+		case replace:
+			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpReplace, Eroute: want[i].Eroute, Line: want[i].Line})
 		}
 	}
-	sort.Slice(deletes, func(i, j int) bool {
-		return eroute.Compare(deletes[i].Eroute.Selector, deletes[j].Eroute.Selector) < 0
-	})
 	plan.Ops = append(plan.Ops, deletes...)
 	return plan, nil
 }
@@ -65,31 +107,38 @@ func planSync(want []Op, have []Entry, all bool) (Plan, error) {
 func runSync(req Request, env Env, t Table) error {
 	// The table is read while the file is checked: the two take about as
 	// long as each other for large tables, and use different cores.
-	type entries struct {
-		list []Entry
+	type snapshot struct {
+		snap Snapshot
 		err  error
 	}
-	current := make(chan entries, 1)
+	current := make(chan snapshot, 1)
 	go func() {
-		list, err := t.Entries()
-		current <- entries{list, err}
+		s, err := t.Snapshot()
+		current <- snapshot{s, err}
 	}()
 	want, err := env.Parser.parseBatch(req.File, env.Stdin, syncActions)
+	var sorted []keyed
+	if err == nil {
+		sorted, err = bySelector(want)
+	}
 	have := <-current
+	if have.err == nil {
+		defer have.snap.Close()
+	}
 	if err != nil {
 		return fileError("--sync", req.File, err)
 	}
 	if have.err != nil {
 		return have.err
 	}
-	plan, err := planSync(want, have.list, req.All)
+	plan, err := planSync(want, sorted, have.snap, req.All)
 	if err != nil {
 		return fileError("--sync", req.File, err)
 	}
 	if req.DryRun {
 		return printPlan(env.Stdout, plan)
 	}
-	return applyAll(t, plan.Ops, "--sync", req.File)
+	return applyAll(have.snap, plan.Ops, "--sync", req.File)
 }
 
 // printPlan writes one line per change, in the batch syntax, and a summary.

@@ -71,6 +71,40 @@ func comparePrefix(a, b netip.Prefix) int {
 	return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
 }
 
+// Key is a selector packed into 40 bytes whose order, compared byte by
+// byte, is Compare's: byte 0 the family (0 IPv4, 1 IPv6), 1-16 the source
+// address (IPv4 in 1-4), 17 its prefix length, 18-33 the destination, 34
+// its length, 35 the protocol, 36-37 the source port, 38-39 the
+// destination port, big-endian. Sorting keys costs far less than sorting
+// selectors with Compare, and two selectors are equal when their keys are.
+type Key [40]byte
+
+// Key packs the selector; see Key.
+func (s Selector) Key() Key {
+	var k Key
+	if s.Src.Addr().Is6() {
+		k[0] = 1
+	}
+	putKeyAddr(k[1:17], s.Src.Addr())
+	k[17] = uint8(s.Src.Bits())
+	putKeyAddr(k[18:34], s.Dst.Addr())
+	k[34] = uint8(s.Dst.Bits())
+	k[35] = s.Proto
+	k[36], k[37] = byte(s.SrcPort>>8), byte(s.SrcPort)
+	k[38], k[39] = byte(s.DstPort>>8), byte(s.DstPort)
+	return k
+}
+
+func putKeyAddr(b []byte, a netip.Addr) {
+	if a.Is4() {
+		a4 := a.As4()
+		copy(b, a4[:])
+		return
+	}
+	a16 := a.As16()
+	copy(b, a16[:])
+}
+
 // Specificity ranks how specific a selector is, as the KLIPS radix tree
 // matched: a longer source prefix wins, then a longer destination prefix,
 // then a set protocol, then a set destination port, then a set source port.

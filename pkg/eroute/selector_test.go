@@ -1,6 +1,7 @@
 package eroute
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -213,6 +214,45 @@ func TestCompare(t *testing.T) {
 	if diff := cmp.Diff(ordered, shuffled, addrComparer); diff != "" {
 		t.Errorf("sorted selectors (-want +got):\n%s", diff)
 	}
+	for _, a := range ordered {
+		for _, b := range ordered {
+			checkKey(t, a, b)
+		}
+	}
+}
+
+// checkKey: keys compare as Compare does, and are equal only for equal
+// selectors.
+func checkKey(t *testing.T, a, b Selector) {
+	t.Helper()
+	ka, kb := a.Key(), b.Key()
+	if got, want := bytes.Compare(ka[:], kb[:]), Compare(a, b); got != want {
+		t.Errorf("keys of %v and %v compare %d, the selectors %d", a, b, got, want)
+	}
+	if (ka == kb) != (a == b) {
+		t.Errorf("keys of %v and %v equal %v, the selectors %v", a, b, ka == kb, a == b)
+	}
+}
+
+// FuzzSelectorKey checks Key against Compare on any two valid selectors.
+func FuzzSelectorKey(f *testing.F) {
+	f.Add("10.0.0.0/24", "10.1.1.1/32", uint8(6), uint16(0), uint16(110), "10.0.0.0/24", "10.1.1.1/32", uint8(6), uint16(1), uint16(0))
+	f.Add("3049:1::/64", "3049:2::/64", uint8(0), uint16(0), uint16(0), "10.0.0.0/8", "0.0.0.0/0", uint8(0), uint16(0), uint16(0))
+	f.Add("::ffff:10.0.0.0/104", "::/0", uint8(17), uint16(53), uint16(0), "10.0.0.0/8", "0.0.0.0/0", uint8(17), uint16(53), uint16(0))
+	f.Fuzz(func(t *testing.T, s1, d1 string, p1 uint8, sp1, dp1 uint16, s2, d2 string, p2 uint8, sp2, dp2 uint16) {
+		a, okA := fuzzSelector(s1, d1, p1, sp1, dp1)
+		b, okB := fuzzSelector(s2, d2, p2, sp2, dp2)
+		if okA && okB {
+			checkKey(t, a, b)
+		}
+	})
+}
+
+func fuzzSelector(src, dst string, proto uint8, sport, dport uint16) (Selector, bool) {
+	s, err1 := netip.ParsePrefix(src)
+	d, err2 := netip.ParsePrefix(dst)
+	sel := Selector{Src: s.Masked(), Dst: d.Masked(), Proto: proto, SrcPort: sport, DstPort: dport}
+	return sel, err1 == nil && err2 == nil && sel.Validate() == nil
 }
 
 func TestSpecificity(t *testing.T) {

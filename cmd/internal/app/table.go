@@ -22,24 +22,40 @@ func openTable(netns string) (cli.Table, error) {
 
 // Apply hands the ops to the driver without copying them.
 func (t table) Apply(ops []cli.Op) error {
-	err := t.Table.ApplyFunc(len(ops), func(i int) xfrm.Op {
-		return xfrm.Op{Kind: ops[i].Kind, Eroute: ops[i].Eroute}
-	})
+	return batchError(t.Table.ApplyFunc(len(ops), opFunc(ops)))
+}
+
+func (t table) Snapshot() (cli.Snapshot, error) {
+	s, err := t.Table.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return snapshot{s}, nil
+}
+
+// snapshot gives pkg/cli a snapshot of the XFRM table.
+type snapshot struct {
+	*xfrm.Snapshot
+}
+
+func (s snapshot) Entry(i int) cli.Entry {
+	e := s.Snapshot.Entry(i)
+	return cli.Entry{Eroute: e.Eroute, Own: e.Own, Deletable: e.Deletable}
+}
+
+func (s snapshot) Apply(ops []cli.Op) error {
+	return batchError(s.Snapshot.ApplyFunc(len(ops), opFunc(ops)))
+}
+
+func opFunc(ops []cli.Op) func(i int) xfrm.Op {
+	return func(i int) xfrm.Op { return xfrm.Op{Kind: ops[i].Kind, Eroute: ops[i].Eroute} }
+}
+
+// batchError gives pkg/cli the op the kernel refused.
+func batchError(err error) error {
 	var be *xfrm.BatchError
 	if errors.As(err, &be) {
 		return &cli.BatchError{Index: be.Index, Err: be.Err}
 	}
 	return err // *xfrm.UndoError: the table is NOT as it was
-}
-
-func (t table) Entries() ([]cli.Entry, error) {
-	es, err := t.Table.Entries()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]cli.Entry, len(es))
-	for i, e := range es {
-		out[i] = cli.Entry{Eroute: e.Eroute, Own: e.Own, Deletable: e.Deletable}
-	}
-	return out, nil
 }

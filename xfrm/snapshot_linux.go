@@ -1,0 +1,216 @@
+package xfrm
+
+import (
+	"sort"
+
+	"github.com/eroute/eroute/pkg/eroute"
+	"golang.org/x/sys/unix"
+)
+
+// Snapshot is the table as one dump saw it, for a caller that reads the
+// table, decides what to change and changes it (eroute --sync): its
+// entries, sorted as List sorts them, and what Apply needs to undo a batch,
+// so that a large table is dumped once rather than twice.
+//
+// It holds 64 bytes a listed policy and 4 bytes a policy (6.8 MB for
+// 100,000), and a socket that hears of every change to the policies after
+// the dump: Apply trusts the snapshot only while none came (see
+// ApplyFunc). Close releases the socket.
+type Snapshot struct {
+	t     *Table
+	recs  []record // the listed policies, sorted as List
+	order []uint32 // every policy's index, in the kernel's order
+	watch int      // subscribed to policy changes; -1 when closed or refused
+}
+
+// Snapshot dumps the table. It listens for changes to the policies before
+// it dumps, so that none can fall between the dump and the listening.
+func (t *Table) Snapshot() (*Snapshot, error) {
+	s := &Snapshot{t: t, watch: -1}
+	if fd, err := inNamespace(t.netns, watchSocket); err == nil {
+		s.watch = fd
+	}
+	c := t.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, err := c.records(true)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.recs, s.order = d.recs, d.order
+	return s, nil
+}
+
+// watchSocket makes, in the calling thread's namespace, a non-blocking
+// socket subscribed to the policy notifications: made, changed, deleted,
+// flushed (XFRMNLGRP_POLICY) and expired (XFRMNLGRP_EXPIRE).
+func watchSocket() (int, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_XFRM)
+	if err != nil {
+		return -1, err
+	}
+	groups := uint32(1<<(grpPolicy-1) | 1<<(grpExpire-1))
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// Close releases the snapshot's socket; the snapshot can still be read,
+// and Apply then dumps the table as Table.Apply does.
+func (s *Snapshot) Close() error {
+	if s.watch >= 0 {
+		unix.Close(s.watch)
+		s.watch = -1
+	}
+	return nil
+}
+
+// current tells whether no policy changed since the dump: the socket has
+// no notification of a policy queued, and lost none (ENOBUFS). SA
+// notifications (SA expiries) are passed over.
+func (s *Snapshot) current() bool {
+	if s.watch < 0 {
+		return false
+	}
+	buf := make([]byte, recvBufSize)
+	for {
+		n, _, err := unix.Recvfrom(s.watch, buf, unix.MSG_DONTWAIT)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return true
+		case err != nil || n == 0:
+			return false
+		}
+		for m, rest, ok := nextMessage(buf[:n]); ok; m, rest, ok = nextMessage(rest) {
+			switch m.typ {
+			case msgNewPolicy, msgDelPolicy, msgUpdPolicy, msgPolExpire, msgFlushPol:
+				return false
+			}
+		}
+	}
+}
+
+// Len is the number of listed policies.
+func (s *Snapshot) Len() int { return len(s.recs) }
+
+// Entry gives the listed policy i, in List's order (Count 0).
+func (s *Snapshot) Entry(i int) Entry {
+	r := &s.recs[i]
+	return Entry{Eroute: r.eroute(), Own: r.flags&recOwn != 0, Deletable: r.flags&recDeletable != 0}
+}
+
+// Apply is ApplyFunc for a slice of ops.
+func (s *Snapshot) Apply(ops []Op) error {
+	return s.ApplyFunc(len(ops), func(i int) Op { return ops[i] })
+}
+
+// ApplyFunc is Table.ApplyFunc without the dump it takes first, when no
+// policy changed since the snapshot: the snapshot gives the kernel's order
+// of the policies, and the policies that Replace and Delete ops name are
+// read again by their index (one pipelined run) so that an undo puts back
+// what was there when the batch began. When a policy changed meanwhile (or
+// the snapshot cannot tell), when a policy named is not where the snapshot
+// saw it, and for a batch with a Clear, it dumps as Table.ApplyFunc does.
+// The batch's own changes make the snapshot stale: it is closed.
+func (s *Snapshot) ApplyFunc(n int, op func(i int) Op) error {
+	defer s.Close()
+	return s.t.apply(s, n, op)
+}
+
+// find gives the place in the records of the deletable policy of sel (at
+// most one: the kernel holds one policy per selector, direction, type,
+// mark and if_id), or -1.
+func (s *Snapshot) find(sel eroute.Selector) int {
+	key := recordOf(eroute.Eroute{Selector: sel}, 0, 0).key
+	i := sort.Search(len(s.recs), func(i int) bool { return !keyLess(&s.recs[i].key, &key) })
+	for ; i < len(s.recs) && s.recs[i].key == key; i++ {
+		if s.recs[i].flags&recDeletable != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+func keyLess(a, b *[5]uint64) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+// replyRoom is what one answer to a GETPOLICY may take of the receive
+// buffer: the kernel builds it in an skb of NLMSG_DEFAULT_SIZE (a page),
+// whose truesize is under 8 KiB; 16 KiB leaves room to spare.
+const replyRoom = 16 << 10
+
+// fromSnapshot prepares the undo of a batch from a snapshot (see
+// batch.snapshot for the dump it stands for): the order is the snapshot's,
+// and each policy a Replace or Delete targets is read again by its index.
+// Anything unexpected (a change since the snapshot, a target gone or not
+// the same, answers lost) and it dumps instead.
+func (b *batch) fromSnapshot(s *Snapshot) error {
+	if !s.current() {
+		return b.snapshot()
+	}
+	b.snap = true
+	b.order = s.order
+	b.targets = map[eroute.Selector]int32{}
+	b.raw = map[int32]span{}
+	type target struct {
+		sel eroute.Selector
+		pos int32
+	}
+	var fetch []target
+	for i := 0; i < b.n; i++ {
+		op := b.op(i)
+		if op.Kind != eroute.OpReplace && op.Kind != eroute.OpDelete {
+			continue
+		}
+		sel := op.Eroute.Selector
+		if _, seen := b.targets[sel]; seen {
+			continue
+		}
+		b.targets[sel] = -1
+		if k := s.find(sel); k >= 0 {
+			fetch = append(fetch, target{sel, int32(s.recs[k].pos)})
+		}
+	}
+	if len(fetch) == 0 {
+		return nil
+	}
+	r := b.c.newRun(replyRoom)
+	var v policyView
+	got := 0
+	r.reply = func(tag int32, typ uint16, m []byte) {
+		t := fetch[tag]
+		if typ != msgNewPolicy || scanPolicy(m, &v) != nil || v.Index != s.order[t.pos] || !v.deletable(t.sel) {
+			return
+		}
+		b.targets[t.sel] = t.pos
+		b.raw[t.pos] = keep(&b.arena, m)
+		got++
+	}
+	for k, t := range fetch {
+		p := Policy{Index: s.order[t.pos], Dir: DirOut, Type: TypeMain}
+		r.buf = r.begin(msgGetPolicy, 0, int32(k))
+		r.buf = appendPolicyID(r.buf, &p)
+		if err := r.end(); err != nil {
+			return kernelError(err, 0, nil)
+		}
+	}
+	if err := r.finish(); err != nil {
+		return kernelError(err, 0, nil)
+	}
+	if got != len(fetch) || !s.current() {
+		*b = batch{c: b.c, n: b.n, op: b.op}
+		return b.snapshot()
+	}
+	return nil
+}
