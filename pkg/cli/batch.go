@@ -223,23 +223,49 @@ var (
 	syncActions  = map[Action]bool{Add: true}
 )
 
-// batchMemoryLimit is the soft memory limit of a --batch run (not of
-// --sync, whose goal is time: the limit costs it some 20%).
+// batchMemoryLimit is the soft memory limit of a --batch run.
 // A 100,000-line batch holds about 20 MB of checked eroutes; without a limit
 // the garbage of reading the lines let the heap (and the peak RSS) reach
 // 45 to 100 MB from one run to the next, with it 20 MB mostly, for some 10%
 // more time. GOMEMLIMIT, when set, wins.
 const batchMemoryLimit = 32 << 20
 
-func limitMemory() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(batchMemoryLimit)
+// limitMemory sets the limit for a --batch run, and gives what puts back
+// the settings before it (the command line runs in tests and fuzzing too).
+func limitMemory() (restore func()) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	old := debug.SetMemoryLimit(batchMemoryLimit)
+	return func() { debug.SetMemoryLimit(old) }
+}
+
+// syncMemoryLimit is when the garbage collector of a --sync run starts.
+// The goal of --sync is time, and a run is short: with the collector off
+// until the heap reaches this, a 100,000-line --sync takes 0.16 s instead
+// of 0.21 s (its collections and write barriers while 13 MB of checked
+// eroutes are built), and peaks at 66 MB instead of 55 MB. A file ten times
+// larger still runs, collecting once the limit is reached. GOGC or
+// GOMEMLIMIT, when set, win.
+const syncMemoryLimit = 256 << 20
+
+// collectLate sets the collector for a --sync run, and gives what puts
+// back the settings before it.
+func collectLate() (restore func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	oldLimit := debug.SetMemoryLimit(syncMemoryLimit)
+	oldPercent := debug.SetGCPercent(-1)
+	return func() {
+		debug.SetGCPercent(oldPercent)
+		debug.SetMemoryLimit(oldLimit)
 	}
 }
 
 // runBatch carries out --batch FILE: all lines, or none.
 func runBatch(req Request, env Env, t Table) error {
-	limitMemory()
+	defer limitMemory()()
 	ops, err := env.Parser.parseBatch(req.File, env.Stdin, batchActions)
 	if err == nil {
 		err = findDuplicate(ops)

@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -173,5 +174,31 @@ func TestSyncRefuses(t *testing.T) {
 		if code := w.run(strings.Fields(args)...); code != 1 || w.stderr.String() != want {
 			t.Errorf("eroute %s: status %d, stderr %q, want %q", args, code, w.stderr.String(), want)
 		}
+	}
+}
+
+// TestMemorySettingsRestored: --batch and --sync tune the garbage
+// collector for their run only; the process (a test, a fuzzer) gets its
+// settings back.
+func TestMemorySettingsRestored(t *testing.T) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		t.Skip("GOGC or GOMEMLIMIT set: the commands leave the collector alone")
+	}
+	w := newWorld(t)
+	path := writeFile(t, "--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\n")
+	percent := debug.SetGCPercent(77)
+	limit := debug.SetMemoryLimit(1 << 40)
+	defer func() {
+		debug.SetGCPercent(percent)
+		debug.SetMemoryLimit(limit)
+	}()
+	w.mustRun(t, "--sync", path)
+	w.mustRun(t, "--clear")
+	w.mustRun(t, "--batch", path)
+	if got := debug.SetGCPercent(77); got != 77 {
+		t.Errorf("GC percent %d after the commands, want 77", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 1<<40 {
+		t.Errorf("memory limit %d after the commands, want %d", got, int64(1<<40))
 	}
 }

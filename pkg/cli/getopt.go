@@ -10,26 +10,89 @@ import (
 type option struct {
 	name   string
 	hasArg bool
-	ours   bool // eroute's own, not KLIPS's
+	ours   bool  // eroute's own, not KLIPS's
+	id     optID // its place in longOptions
 }
+
+// optID names an option by its place in longOptions, so that the options
+// of a command line are kept in an array, not a map: checking a 100,000-line
+// batch looks options up some twenty times a line.
+type optID uint8
+
+// The options, in the order of longOptions.
+const (
+	optAdd optID = iota
+	optAddin
+	optReplace
+	optReplacein
+	optDel
+	optClear
+	optHelp
+	optVersion
+	optEraf
+	optSrc
+	optDst
+	optTransportProto
+	optSrcPort
+	optDstPort
+	optAf
+	optEdst
+	optSpi
+	optProto
+	optSaid
+	optDebug
+	optLabel
+	optNetns
+	optDelin
+	optMonitor
+	optJSON
+	optHoldTimeout
+	optExec
+	optRcvbuf
+	optBatch
+	optSync
+	optDryRun
+	optAll
+	numOptions
+)
 
 // given is one option as it appeared on the command line.
 type given struct {
 	name  string
 	value string
+	id    optID
 }
 
 // longOptions are KLIPS's options plus eroute's own (netns, json, monitor...).
-var longOptions = []option{
-	{"add", false, false}, {"addin", false, false}, {"replace", false, false}, {"replacein", false, false},
-	{"del", false, false}, {"clear", false, false}, {"help", false, false}, {"version", false, false},
-	{"eraf", true, false}, {"src", true, false}, {"dst", true, false},
-	{"transport-proto", true, false}, {"src-port", true, false}, {"dst-port", true, false},
-	{"af", true, false}, {"edst", true, false}, {"spi", true, false}, {"proto", true, false}, {"said", true, false},
-	{"debug", false, false}, {"label", true, false},
-	{"netns", true, true}, {"delin", false, true}, {"monitor", false, true}, {"json", false, true},
-	{"hold-timeout", true, true}, {"exec", true, true}, {"rcvbuf", true, true},
-	{"batch", true, true}, {"sync", true, true}, {"dry-run", false, true}, {"all", false, true},
+var longOptions = [numOptions]option{
+	{"add", false, false, optAdd}, {"addin", false, false, optAddin}, {"replace", false, false, optReplace},
+	{"replacein", false, false, optReplacein}, {"del", false, false, optDel}, {"clear", false, false, optClear},
+	{"help", false, false, optHelp}, {"version", false, false, optVersion},
+	{"eraf", true, false, optEraf}, {"src", true, false, optSrc}, {"dst", true, false, optDst},
+	{"transport-proto", true, false, optTransportProto}, {"src-port", true, false, optSrcPort}, {"dst-port", true, false, optDstPort},
+	{"af", true, false, optAf}, {"edst", true, false, optEdst}, {"spi", true, false, optSpi}, {"proto", true, false, optProto},
+	{"said", true, false, optSaid}, {"debug", false, false, optDebug}, {"label", true, false, optLabel},
+	{"netns", true, true, optNetns}, {"delin", false, true, optDelin}, {"monitor", false, true, optMonitor},
+	{"json", false, true, optJSON}, {"hold-timeout", true, true, optHoldTimeout}, {"exec", true, true, optExec},
+	{"rcvbuf", true, true, optRcvbuf}, {"batch", true, true, optBatch}, {"sync", true, true, optSync},
+	{"dry-run", false, true, optDryRun}, {"all", false, true, optAll},
+}
+
+func (id optID) String() string { return longOptions[id].name }
+
+// optionSet holds the options of one command line, each at most once.
+type optionSet struct {
+	has    uint64 // bit id: option id was given
+	values [numOptions]string
+}
+
+func (s *optionSet) get(id optID) (string, bool) { return s.values[id], s.has&(1<<id) != 0 }
+func (s *optionSet) value(id optID) string       { return s.values[id] }
+func (s *optionSet) given(id optID) bool         { return s.has&(1<<id) != 0 }
+
+func (s *optionSet) set(id optID, value string) {
+	s.has |= 1 << id
+	s.values[id] = value
 }
 
 // getopt splits args into options the way GNU getopt_long does for an empty
@@ -39,7 +102,12 @@ var longOptions = []option{
 // the options read before it (so that a --label there still labels the
 // message).
 func getopt(args []string) ([]given, error) {
-	out := make([]given, 0, len(args)/2+1)
+	return appendOptions(make([]given, 0, len(args)/2+1), args)
+}
+
+// appendOptions is getopt appending to out, which a caller may keep on its
+// stack.
+func appendOptions(out []given, args []string) ([]given, error) {
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if arg == "--" {
@@ -69,7 +137,7 @@ func getopt(args []string) ([]given, error) {
 			i++
 			value = args[i]
 		}
-		out = append(out, given{opt.name, value})
+		out = append(out, given{opt.name, value, opt.id})
 	}
 	return out, nil
 }
@@ -80,8 +148,8 @@ func getopt(args []string) ([]given, error) {
 // replacein, src-port, dst-port) extend older names, and do not take the
 // older options' abbreviations (--rep for --replace, --ad, --sr, --ds) away.
 func lookupOption(name string) (option, error) {
-	if o, ok := optionByName[name]; ok {
-		return o, nil
+	if id, ok := optionNamed(name); ok {
+		return longOptions[id], nil
 	}
 	var matches []option
 	for _, o := range longOptions {
@@ -136,11 +204,74 @@ func preferKLIPS(matches []option) []option {
 	return klips
 }
 
-// optionByName finds whole option names without a scan.
-var optionByName = func() map[string]option {
-	m := make(map[string]option, len(longOptions))
-	for _, o := range longOptions {
-		m[o.name] = o
+// optionNamed finds a whole option name without a scan or a hash: the
+// compiler makes the switch a search on the length and the bytes.
+func optionNamed(name string) (optID, bool) {
+	switch name {
+	case "add":
+		return optAdd, true
+	case "addin":
+		return optAddin, true
+	case "replace":
+		return optReplace, true
+	case "replacein":
+		return optReplacein, true
+	case "del":
+		return optDel, true
+	case "clear":
+		return optClear, true
+	case "help":
+		return optHelp, true
+	case "version":
+		return optVersion, true
+	case "eraf":
+		return optEraf, true
+	case "src":
+		return optSrc, true
+	case "dst":
+		return optDst, true
+	case "transport-proto":
+		return optTransportProto, true
+	case "src-port":
+		return optSrcPort, true
+	case "dst-port":
+		return optDstPort, true
+	case "af":
+		return optAf, true
+	case "edst":
+		return optEdst, true
+	case "spi":
+		return optSpi, true
+	case "proto":
+		return optProto, true
+	case "said":
+		return optSaid, true
+	case "debug":
+		return optDebug, true
+	case "label":
+		return optLabel, true
+	case "netns":
+		return optNetns, true
+	case "delin":
+		return optDelin, true
+	case "monitor":
+		return optMonitor, true
+	case "json":
+		return optJSON, true
+	case "hold-timeout":
+		return optHoldTimeout, true
+	case "exec":
+		return optExec, true
+	case "rcvbuf":
+		return optRcvbuf, true
+	case "batch":
+		return optBatch, true
+	case "sync":
+		return optSync, true
+	case "dry-run":
+		return optDryRun, true
+	case "all":
+		return optAll, true
 	}
-	return m
-}()
+	return 0, false
+}

@@ -116,14 +116,14 @@ func TestGetopt(t *testing.T) {
 	}{
 		{nil, nil, ""},
 		{[]string{"--"}, nil, ""},
-		{[]string{"--add", "--"}, []given{{"add", ""}}, ""},
+		{[]string{"--add", "--"}, []given{g("add", "")}, ""},
 		{[]string{"--src", "a", "--dst=b", "--said=x=y", "--label="},
-			[]given{{"src", "a"}, {"dst", "b"}, {"said", "x=y"}, {"label", ""}}, ""},
-		{[]string{"--src", "--dst"}, []given{{"src", "--dst"}}, ""},
-		{[]string{"--src", ""}, []given{{"src", ""}}, ""},
+			[]given{g("src", "a"), g("dst", "b"), g("said", "x=y"), g("label", "")}, ""},
+		{[]string{"--src", "--dst"}, []given{g("src", "--dst")}, ""},
+		{[]string{"--src", ""}, []given{g("src", "")}, ""},
 		{[]string{"--rep", "--ad", "--addi", "--replacei", "--sr", "x", "--ds", "y", "--src-", "1", "--dst-p", "2"},
-			[]given{{"replace", ""}, {"add", ""}, {"addin", ""}, {"replacein", ""}, {"src", "x"}, {"dst", "y"},
-				{"src-port", "1"}, {"dst-port", "2"}}, ""},
+			[]given{g("replace", ""), g("add", ""), g("addin", ""), g("replacein", ""), g("src", "x"), g("dst", "y"),
+				g("src-port", "1"), g("dst-port", "2")}, ""},
 		{[]string{"--tr=6", "--a", "inet"}, nil, "option '--a' is ambiguous; possibilities: '--add' '--addin' '--af'"},
 		{[]string{"--", "x"}, nil, "unexpected argument 'x'"},
 		{[]string{"--", "--"}, nil, "unexpected argument '--'"},
@@ -151,6 +151,27 @@ func TestGetopt(t *testing.T) {
 		if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(given{}), cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("getopt(%q) (-want +got):\n%s", tt.args, diff)
 		}
+	}
+}
+
+// g is a given option, as getopt gives it.
+func g(name, value string) given {
+	o, err := lookupOption(name)
+	if err != nil {
+		panic(err)
+	}
+	return given{name, value, o.id}
+}
+
+// TestOptionIDs: each option's id is its place in longOptions.
+func TestOptionIDs(t *testing.T) {
+	for i, o := range longOptions {
+		if o.id != optID(i) || o.id.String() != o.name {
+			t.Errorf("longOptions[%d] = %+v", i, o)
+		}
+	}
+	if numOptions > 64 {
+		t.Errorf("%d options do not fit optionSet's bit set", numOptions)
 	}
 }
 

@@ -31,11 +31,24 @@ const (
 	Sync
 )
 
-var actionOptions = map[string]Action{
-	"add": Add, "replace": Replace, "del": Delete, "clear": Clear,
-	"addin": AddInbound, "replacein": ReplaceInbound, "delin": DeleteInbound, "monitor": Monitor,
-	"batch": Batch, "sync": Sync,
+// actionOptions are the options that choose the action.
+var actionOptions = map[optID]Action{
+	optAdd: Add, optReplace: Replace, optDel: Delete, optClear: Clear,
+	optAddin: AddInbound, optReplacein: ReplaceInbound, optDelin: DeleteInbound, optMonitor: Monitor,
+	optBatch: Batch, optSync: Sync,
 }
+
+// actionOf is actionOptions as an array, for the parser's own lookups;
+// ok false for options that are not actions.
+var actionOf = func() (a [numOptions]struct {
+	action Action
+	ok     bool
+}) {
+	for id, act := range actionOptions {
+		a[id].action, a[id].ok = act, true
+	}
+	return a
+}()
 
 // Request is a checked command line.
 type Request struct {
@@ -77,115 +90,116 @@ type Parser struct {
 
 // Parse checks a whole command line; nothing is sent anywhere.
 func (p Parser) Parse(args []string) (Request, error) {
-	opts, err := getopt(args)
+	var buf [12]given // room for a batch line's options without allocating
+	opts, err := appendOptions(buf[:0], args)
 	if err != nil {
-		return Request{Label: firstValue(opts, "label")}, err
+		return Request{Label: firstValue(opts, optLabel)}, err
 	}
-	set, req, err := collect(opts)
+	var set optionSet
+	req, err := collect(opts, &set)
 	if err != nil || req.Action == Help || req.Action == Version {
 		return req, err
 	}
-	if err := checkModeOptions(set, &req); err != nil {
+	if err := checkModeOptions(&set, &req); err != nil {
 		return req, err
 	}
 	if req.Action == Batch || req.Action == Sync {
-		req.File = fileOf(set, req.Action)
+		req.File = fileOf(&set, req.Action)
 	}
 	if req.Action == List || req.Action == Clear || req.Action == Monitor || req.Action == Batch || req.Action == Sync {
-		return req, onlyGlobal(set, req.Action)
+		return req, onlyGlobal(&set, req.Action)
 	}
-	req.Eroute, err = p.erouteOf(set, req.Action)
+	req.Eroute, err = p.erouteOf(&set, req.Action)
 	return req, err
 }
 
 // collect records each option once, the action, and the global options.
 // --help and --version win over everything else on the line, wherever they
 // are; the first of them is the one obeyed.
-func collect(opts []given) (map[string]string, Request, error) {
-	req := Request{Action: List, Label: firstValue(opts, "label")}
+func collect(opts []given, set *optionSet) (Request, error) {
+	req := Request{Action: List, Label: firstValue(opts, optLabel)}
 	for _, o := range opts {
-		switch o.name {
-		case "help":
-			return nil, Request{Action: Help}, nil
-		case "version":
-			return nil, Request{Action: Version}, nil
+		switch o.id {
+		case optHelp:
+			return Request{Action: Help}, nil
+		case optVersion:
+			return Request{Action: Version}, nil
 		}
 	}
-	set := map[string]string{}
 	for _, o := range opts {
-		if a, ok := actionOptions[o.name]; ok {
+		if a := actionOf[o.id]; a.ok {
 			if req.Action != List {
-				return nil, req, errors.New(msgOneAction)
+				return req, errors.New(msgOneAction)
 			}
-			req.Action = a
-			if a == Batch || a == Sync {
-				set[o.name] = o.value
+			req.Action = a.action
+			if a.action == Batch || a.action == Sync {
+				set.set(o.id, o.value)
 			}
 			continue
 		}
-		if old, dup := set[o.name]; dup {
-			return nil, req, fmt.Errorf("Error, --%s parameter redefined:%s, already defined as:%s", o.name, o.value, old)
+		if old, dup := set.get(o.id); dup {
+			return req, fmt.Errorf("Error, --%s parameter redefined:%s, already defined as:%s", o.name, o.value, old)
 		}
-		set[o.name] = o.value
+		set.set(o.id, o.value)
 	}
-	req.Netns = set["netns"]
-	_, req.Debug = set["debug"]
-	return set, req, nil
+	req.Netns = set.value(optNetns)
+	req.Debug = set.given(optDebug)
+	return req, nil
 }
 
-// firstValue is the value of the first name option in opts, or "".
-func firstValue(opts []given, name string) string {
+// firstValue is the value of the first id option in opts, or "".
+func firstValue(opts []given, id optID) string {
 	for _, o := range opts {
-		if o.name == name {
+		if o.id == id {
 			return o.value
 		}
 	}
 	return ""
 }
 
-var globalOptions = map[string]bool{"netns": true, "label": true, "debug": true}
+var globalOptions = map[optID]bool{optNetns: true, optLabel: true, optDebug: true}
 
 // modeOptions are the options that only some actions take.
-var modeOptions = map[string][]Action{
-	"json":         {List, Monitor},
-	"hold-timeout": {Monitor},
-	"exec":         {Monitor},
-	"rcvbuf":       {Monitor},
-	"dry-run":      {Sync},
-	"all":          {Sync},
+var modeOptions = map[optID][]Action{
+	optJSON:        {List, Monitor},
+	optHoldTimeout: {Monitor},
+	optExec:        {Monitor},
+	optRcvbuf:      {Monitor},
+	optDryRun:      {Sync},
+	optAll:         {Sync},
 }
 
 // modeOptionOrder is the order in which misplaced mode options are reported.
-var modeOptionOrder = []string{"json", "hold-timeout", "exec", "rcvbuf", "dry-run", "all"}
+var modeOptionOrder = []optID{optJSON, optHoldTimeout, optExec, optRcvbuf, optDryRun, optAll}
 
 // checkModeOptions reads the listing's and the monitor's own options, and
 // refuses them with other actions.
-func checkModeOptions(set map[string]string, req *Request) error {
-	for _, name := range modeOptionOrder {
-		actions := modeOptions[name]
-		if _, given := set[name]; !given || slices.Contains(actions, req.Action) {
+func checkModeOptions(set *optionSet, req *Request) error {
+	for _, id := range modeOptionOrder {
+		actions := modeOptions[id]
+		if !set.given(id) || slices.Contains(actions, req.Action) {
 			continue
 		}
 		if len(actions) == 1 {
-			return fmt.Errorf("--%s goes with --%s only", name, actionName(actions[0]))
+			return fmt.Errorf("--%s goes with --%s only", id, actionName(actions[0]))
 		}
-		return fmt.Errorf("--%s goes with the listing and --monitor only", name)
+		return fmt.Errorf("--%s goes with the listing and --monitor only", id)
 	}
-	_, req.JSON = set["json"]
-	_, req.DryRun = set["dry-run"]
-	_, req.All = set["all"]
-	req.Exec = set["exec"]
+	req.JSON = set.given(optJSON)
+	req.DryRun = set.given(optDryRun)
+	req.All = set.given(optAll)
+	req.Exec = set.value(optExec)
 	if req.Action == Monitor {
 		req.HoldTimeout = DefaultHoldTimeout
 	}
-	if v, ok := set["hold-timeout"]; ok {
+	if v, ok := set.get(optHoldTimeout); ok {
 		n, err := strconv.ParseUint(v, 10, 32)
 		if err != nil || n == 0 {
 			return fmt.Errorf("Invalid --hold-timeout parameter %q: want a whole number of seconds from 1", v)
 		}
 		req.HoldTimeout = time.Duration(n) * time.Second
 	}
-	if v, ok := set["rcvbuf"]; ok {
+	if v, ok := set.get(optRcvbuf); ok {
 		n, err := strconv.ParseUint(v, 10, 31)
 		if err != nil || n == 0 {
 			return fmt.Errorf("Invalid --rcvbuf parameter %q: want a number of bytes from 1", v)
@@ -198,10 +212,9 @@ func checkModeOptions(set map[string]string, req *Request) error {
 // onlyGlobal refuses eroute options where no eroute is given: the listing,
 // --clear (which clears everything, so a --src there would mislead) and
 // --monitor.
-func onlyGlobal(set map[string]string, a Action) error {
+func onlyGlobal(set *optionSet, a Action) error {
 	for _, o := range longOptions {
-		_, isAction := actionOptions[o.name]
-		if _, ok := set[o.name]; !ok || isAction || globalOptions[o.name] || modeOptions[o.name] != nil {
+		if !set.given(o.id) || actionOf[o.id].ok || globalOptions[o.id] || modeOptions[o.id] != nil {
 			continue
 		}
 		switch a {
@@ -217,13 +230,13 @@ func onlyGlobal(set map[string]string, a Action) error {
 	return nil
 }
 
-func (p Parser) erouteOf(set map[string]string, a Action) (eroute.Eroute, error) {
+func (p Parser) erouteOf(set *optionSet, a Action) (eroute.Eroute, error) {
 	var e eroute.Eroute
 	if err := p.checkSAIDForm(set, a); err != nil {
 		return e, err
 	}
-	for _, end := range []string{"src", "dst"} {
-		if _, ok := set[end]; !ok {
+	for _, end := range [...]optID{optSrc, optDst} {
+		if !set.given(end) {
 			return e, fmt.Errorf("Error -- %s option '--%s' is required.", actionWord(a), end)
 		}
 	}
@@ -247,19 +260,30 @@ func actionWord(a Action) string {
 }
 
 // checkSAIDForm wants one SAID form, whole, for add and replace.
-func (p Parser) checkSAIDForm(set map[string]string, a Action) error {
-	var parts, missing []string
-	for _, o := range []string{"af", "edst", "spi", "proto"} {
-		if _, ok := set[o]; ok {
-			parts = append(parts, o)
-		} else {
-			missing = append(missing, "--"+o)
+func (p Parser) checkSAIDForm(set *optionSet, a Action) error {
+	said, hasSAID := set.get(optSaid)
+	partIDs := [...]optID{optAf, optEdst, optSpi, optProto}
+	nParts := 0
+	for _, o := range partIDs {
+		if set.given(o) {
+			nParts++
 		}
 	}
-	said, hasSAID := set["said"]
+	if hasSAID && nParts == 0 || !hasSAID && (nParts == len(partIDs) || a == Delete || a == DeleteInbound) {
+		return nil // the common cases, without building the lists below
+	}
+	var parts []optID
+	var missing []string
+	for _, o := range partIDs {
+		if set.given(o) {
+			parts = append(parts, o)
+		} else {
+			missing = append(missing, "--"+o.String())
+		}
+	}
 	if hasSAID && len(parts) > 0 {
 		return fmt.Errorf("Error, --said %s and --%s %s both given: use either --said or %s",
-			said, parts[0], set[parts[0]], saidOptionsGroup)
+			said, parts[0], set.value(parts[0]), saidOptionsGroup)
 	}
 	if a == Delete || a == DeleteInbound || hasSAID || len(missing) == 0 {
 		return nil
@@ -271,14 +295,19 @@ func (p Parser) checkSAIDForm(set map[string]string, a Action) error {
 }
 
 // fileOf is the file of --batch or --sync.
-func fileOf(set map[string]string, a Action) string {
-	return set[actionName(a)]
+func fileOf(set *optionSet, a Action) string {
+	for id, act := range actionOptions {
+		if act == a {
+			return set.value(id)
+		}
+	}
+	return ""
 }
 
 func actionName(a Action) string {
-	for name, act := range actionOptions {
+	for id, act := range actionOptions {
 		if act == a {
-			return name
+			return id.String()
 		}
 	}
 	return ""

@@ -9,8 +9,8 @@ import (
 // said reads --said, or --af --edst --spi --proto. An incomplete second form
 // gives the zero SAID: checkSAIDForm allowed that only for --del, which
 // ignores the SAID (but still refuses bad values, as KLIPS did).
-func (p Parser) said(set map[string]string, family eroute.Family) (eroute.SAID, error) {
-	if text, ok := set["said"]; ok {
+func (p Parser) said(set *optionSet, family eroute.Family) (eroute.SAID, error) {
+	if text, ok := set.get(optSaid); ok {
 		if text == "%passthrough" {
 			return eroute.PassthroughFor(family), nil
 		}
@@ -23,26 +23,26 @@ func (p Parser) said(set map[string]string, family eroute.Family) (eroute.SAID, 
 	return p.saidFromParts(set)
 }
 
-func (p Parser) saidFromParts(set map[string]string) (eroute.SAID, error) {
+func (p Parser) saidFromParts(set *optionSet) (eroute.SAID, error) {
 	var s eroute.SAID
 	var err error
 	af := eroute.Unspec
-	if v, ok := set["af"]; ok {
+	if v, ok := set.get(optAf); ok {
 		if af, err = eroute.ParseFamily(v); err != nil {
 			return s, fmt.Errorf("Invalid address family parameter for SAID: --af %q: %v", v, err)
 		}
 	}
-	if v, ok := set["proto"]; ok {
+	if v, ok := set.get(optProto); ok {
 		if s.Proto, err = eroute.ParseProto(v); err != nil {
 			return s, fmt.Errorf("Invalid PROTO parameter: --proto %q: %v", v, err)
 		}
 	}
-	if v, ok := set["spi"]; ok {
+	if v, ok := set.get(optSpi); ok {
 		if s.SPI, err = parseSPI(v); err != nil {
 			return s, err
 		}
 	}
-	if v, ok := set["edst"]; ok {
+	if v, ok := set.get(optEdst); ok {
 		if eroute.AddrFamily(v) != eroute.Unspec && af != eroute.Unspec && eroute.AddrFamily(v) != af {
 			return s, fmt.Errorf("Error, --edst %s is %s, but --af is %s", v, eroute.AddrFamily(v), af)
 		}
@@ -50,7 +50,7 @@ func (p Parser) saidFromParts(set map[string]string) (eroute.SAID, error) {
 			return s, fmt.Errorf("Error, %v converting --edst argument: %s", err, v)
 		}
 	}
-	if _, ok := set["af"]; !ok || s.Proto == 0 || s.SPI == 0 || !s.Dst.IsValid() {
+	if !set.given(optAf) || s.Proto == 0 || s.SPI == 0 || !s.Dst.IsValid() {
 		return eroute.SAID{}, nil
 	}
 	return s, nil

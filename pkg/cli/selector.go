@@ -8,24 +8,24 @@ import (
 
 // erouteFamily is --eraf, checked against the numeric addresses, or when
 // absent the family the addresses show (IPv4 when only names are given).
-func erouteFamily(set map[string]string) (eroute.Family, error) {
+func erouteFamily(set *optionSet) (eroute.Family, error) {
 	family := eroute.Unspec
 	from := ""
-	if v, ok := set["eraf"]; ok {
+	if v, ok := set.get(optEraf); ok {
 		f, err := eroute.ParseFamily(v)
 		if err != nil {
 			return 0, fmt.Errorf("Invalid address family parameter for eroute: --eraf %q: %v", v, err)
 		}
 		family, from = f, "--eraf"
 	}
-	for _, end := range []string{"src", "dst"} {
-		f := eroute.AddrFamily(set[end])
+	for _, end := range [...]optID{optSrc, optDst} {
+		f := eroute.AddrFamily(set.value(end))
 		switch {
 		case f == eroute.Unspec:
 		case family == eroute.Unspec:
-			family, from = f, "--"+end
+			family, from = f, "--"+end.String()
 		case f != family:
-			return 0, fmt.Errorf("Error, --%s %s is %s, but %s is %s", end, set[end], f, from, family)
+			return 0, fmt.Errorf("Error, --%s %s is %s, but %s is %s", end, set.value(end), f, from, family)
 		}
 	}
 	if family == eroute.Unspec {
@@ -35,36 +35,35 @@ func erouteFamily(set map[string]string) (eroute.Family, error) {
 }
 
 // selector reads --src, --dst, --transport-proto and the ports.
-func (p Parser) selector(set map[string]string, family eroute.Family) (eroute.Selector, error) {
+func (p Parser) selector(set *optionSet, family eroute.Family) (eroute.Selector, error) {
 	var s eroute.Selector
 	var err error
-	if v, ok := set["transport-proto"]; ok {
+	if v, ok := set.get(optTransportProto); ok {
 		if s.Proto, err = p.Names.ParseTransportProto(v); err != nil {
 			return s, fmt.Errorf("Invalid --transport-proto parameter %q: %v", v, err)
 		}
 	}
-	_, hasSrcPort := set["src-port"]
-	_, hasDstPort := set["dst-port"]
+	hasSrcPort, hasDstPort := set.given(optSrcPort), set.given(optDstPort)
 	if (hasSrcPort || hasDstPort) && s.Proto != eroute.TCP && s.Proto != eroute.UDP {
 		return s, fmt.Errorf("%s (--transport-proto is %d)", msgPortsNeedTCP, s.Proto)
 	}
-	if s.SrcPort, err = p.port(set, "src-port"); err != nil {
+	if s.SrcPort, err = p.port(set, optSrcPort); err != nil {
 		return s, err
 	}
-	if s.DstPort, err = p.port(set, "dst-port"); err != nil {
+	if s.DstPort, err = p.port(set, optDstPort); err != nil {
 		return s, err
 	}
-	if s.Src, err = eroute.ParseSubnet(set["src"], family, p.Resolver); err != nil {
-		return s, fmt.Errorf("Error, %v converting --src argument: %s", err, set["src"])
+	if s.Src, err = eroute.ParseSubnet(set.value(optSrc), family, p.Resolver); err != nil {
+		return s, fmt.Errorf("Error, %v converting --src argument: %s", err, set.value(optSrc))
 	}
-	if s.Dst, err = eroute.ParseSubnet(set["dst"], family, p.Resolver); err != nil {
-		return s, fmt.Errorf("Error, %v converting --dst argument: %s", err, set["dst"])
+	if s.Dst, err = eroute.ParseSubnet(set.value(optDst), family, p.Resolver); err != nil {
+		return s, fmt.Errorf("Error, %v converting --dst argument: %s", err, set.value(optDst))
 	}
 	return s, nil
 }
 
-func (p Parser) port(set map[string]string, name string) (uint16, error) {
-	v, ok := set[name]
+func (p Parser) port(set *optionSet, name optID) (uint16, error) {
+	v, ok := set.get(name)
 	if !ok {
 		return 0, nil
 	}
