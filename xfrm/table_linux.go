@@ -252,7 +252,7 @@ func (t *Table) Walk(fn func(eroute.Eroute) error) error {
 // policy (Own) and whether Delete by its selector removes it (Deletable);
 // without the packet counts (Count is 0). See also Snapshot.
 func (t *Table) Entries() ([]Entry, error) {
-	s, err := t.Snapshot()
+	s, err := t.snapshot(false)
 	if err != nil {
 		return nil, err
 	}

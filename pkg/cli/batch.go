@@ -9,9 +9,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"unicode/utf8"
 
@@ -46,40 +49,104 @@ func (e *BatchError) Unwrap() error { return e.Err }
 
 var opOfAction = map[Action]eroute.OpKind{Add: eroute.OpAdd, Replace: eroute.OpReplace, Delete: eroute.OpDelete, Clear: eroute.OpClear}
 
-// forEachLine calls fn with the words of each command line of a batch file
-// ("-" is standard input), and refuses what cannot be text: lines over
-// MaxLineLength, NUL bytes, invalid UTF-8. Blank lines and lines starting
-// with # are skipped. Lines are handled as they are read, so that a file of
-// 100,000 lines is never held whole.
-func forEachLine(path string, stdin io.Reader, fn func(n int, words []string) error) error {
-	r := stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return fmt.Errorf("cannot read: %v", unwrapPathError(err))
-		}
-		defer f.Close()
-		r = f
+// A batch file is read by one goroutine, which checks the text and cuts it
+// into chunks of whole lines, and parsed by up to maxParsers others, one
+// chunk each at a time: checking a line (1 µs) costs far more than reading
+// it, and --sync reads the table on another core meanwhile. Lines are
+// handled as they are read: a file of 100,000 lines is never held whole,
+// only a few chunks of it and the checked ops.
+const (
+	chunkLines = 1024     // lines in a chunk, at most
+	chunkBytes = 64 << 10 // text in a chunk, at most (a longer line makes its own)
+	maxParsers = 4
+)
+
+// batchChunk is lines first, first+1, ... of a batch file, each followed by
+// '\n' in text; the parser fills in the rest.
+type batchChunk struct {
+	seq   int // place among the chunks
+	first int
+	text  []byte
+	ops   []Op
+	// The first line of the chunk that is not a good command, if any.
+	errLine int
+	err     error
+}
+
+// openBatch opens a batch file ("-" is standard input).
+func openBatch(path string, stdin io.Reader) (io.Reader, func(), error) {
+	if path == "-" {
+		return stdin, func() {}, nil
 	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot read: %v", unwrapPathError(err))
+	}
+	return f, func() { f.Close() }, nil
+}
+
+// readChunks reads the file into chunks for send, refusing what cannot be
+// text: lines over MaxLineLength, NUL bytes, invalid UTF-8. It gives the
+// number of the line it stopped at with the reason, or 0 at the end of the
+// file; it stops early, at a chunk's end, when stop says so.
+func readChunks(r io.Reader, send func(*batchChunk), reuse func() *batchChunk, stop func() bool) (int, error) {
 	br := bufio.NewReaderSize(r, 64*1024)
+	c := reuse()
+	c.first = 1
+	seq := 0
+	flush := func(next int) {
+		if len(c.text) > 0 {
+			c.seq = seq
+			seq++
+			send(c)
+			c = reuse()
+		}
+		c.first = next
+	}
 	for n := 1; ; n++ {
 		line, err := readLine(br)
 		if err == io.EOF {
-			return nil
+			flush(n)
+			return 0, nil
 		}
 		if err == nil {
 			err = checkText(line)
 		}
 		if err != nil {
-			return lineError(n, err)
+			flush(n)
+			return n, err
 		}
-		words := strings.Fields(string(line))
+		c.text = append(append(c.text, line...), '\n')
+		if n+1-c.first >= chunkLines || len(c.text) >= chunkBytes {
+			flush(n + 1)
+			if stop() {
+				return 0, nil
+			}
+		}
+	}
+}
+
+// parseChunk checks each line of a chunk as a command line of one of the
+// allowed actions, up to the first that is not. Blank lines and lines
+// starting with # are skipped.
+func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
+	text := c.text
+	for n := c.first; len(text) > 0; n++ {
+		i := bytes.IndexByte(text, '\n')
+		words := strings.Fields(string(text[:i]))
+		text = text[i+1:]
 		if len(words) == 0 || strings.HasPrefix(words[0], "#") {
 			continue
 		}
-		if err := fn(n, words); err != nil {
-			return lineError(n, err)
+		req, err := p.Parse(words)
+		if err == nil {
+			err = checkBatchRequest(req, allowed)
 		}
+		if err != nil {
+			c.errLine, c.err = n, err
+			return
+		}
+		c.ops = append(c.ops, Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: n})
 	}
 }
 
@@ -128,21 +195,89 @@ func lineError(n int, err error) error {
 }
 
 // parseBatch reads and checks every line before anything is sent: each is
-// a whole eroute command line of one of the allowed actions. The caller
-// then checks that no selector is given twice (findDuplicate, or
-// bySelector).
+// a whole eroute command line of one of the allowed actions. The first bad
+// line in the file is the one reported, as if the lines were checked one
+// after the other. The caller then checks that no selector is given twice
+// (findDuplicate, or bySelector).
 func (p Parser) parseBatch(path string, stdin io.Reader, allowed map[Action]bool) ([]Op, error) {
-	ops := make([]Op, 0, estimateLines(path))
-	err := forEachLine(path, stdin, func(n int, words []string) error {
-		req, err := p.Parse(words)
-		if err == nil {
-			err = checkBatchRequest(req, allowed)
-		}
-		ops = append(ops, Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: n})
-		return err
-	})
+	r, closeFile, err := openBatch(path, stdin)
 	if err != nil {
 		return nil, err
+	}
+	defer closeFile()
+	parsers := min(runtime.GOMAXPROCS(0), maxParsers)
+	work := make(chan *batchChunk, parsers)
+	done := make(chan *batchChunk, parsers)
+	var failed atomic.Bool // a chunk has a bad line: reading on is pointless
+	// Chunks come back to the reader once their ops are taken, so that a
+	// large file makes no garbage of text and ops (--sync runs without
+	// the collector).
+	free := make(chan *batchChunk, 2*parsers+2)
+	reuse := func() *batchChunk {
+		select {
+		case c := <-free:
+			return c
+		default:
+			return &batchChunk{text: make([]byte, 0, chunkBytes), ops: make([]Op, 0, chunkLines)}
+		}
+	}
+	var wg sync.WaitGroup
+	for range parsers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				p.parseChunk(c, allowed)
+				if c.err != nil {
+					failed.Store(true)
+				}
+				done <- c
+			}
+		}()
+	}
+	type readEnd struct {
+		line int
+		err  error
+	}
+	read := make(chan readEnd, 1)
+	go func() {
+		n, err := readChunks(r, func(c *batchChunk) { work <- c }, reuse, failed.Load)
+		close(work)
+		wg.Wait()
+		close(done)
+		read <- readEnd{n, err}
+	}()
+
+	// The ops go into one slice in the file's order as the chunks come
+	// back; a chunk done early waits in pending for those before it.
+	ops := make([]Op, 0, estimateLines(path))
+	pending := map[int]*batchChunk{}
+	next, errLine := 0, 0
+	var firstErr error
+	for c := range done {
+		if c.err != nil && (errLine == 0 || c.errLine < errLine) {
+			errLine, firstErr = c.errLine, c.err
+		}
+		pending[c.seq] = c
+		for c, ok := pending[next]; ok; c, ok = pending[next] {
+			if firstErr == nil {
+				ops = append(ops, c.ops...)
+			}
+			delete(pending, next)
+			next++
+			*c = batchChunk{text: c.text[:0], ops: c.ops[:0]}
+			select {
+			case free <- c:
+			default:
+			}
+		}
+	}
+	end := <-read
+	if end.err != nil && (errLine == 0 || end.line < errLine) {
+		errLine, firstErr = end.line, end.err
+	}
+	if firstErr != nil {
+		return nil, lineError(errLine, firstErr)
 	}
 	return ops, nil
 }

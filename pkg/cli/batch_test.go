@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -200,5 +201,75 @@ func TestMemorySettingsRestored(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got != 1<<40 {
 		t.Errorf("memory limit %d after the commands, want %d", got, int64(1<<40))
+	}
+}
+
+// TestBatchFirstBadLineOfMany: large files are checked in chunks on
+// several goroutines; the bad line reported is still the first in the
+// file, whether a chunk's parser or the reader (text checks) finds it, and
+// whatever chunk finishes first. The ops of a good file keep its order.
+func TestBatchFirstBadLineOfMany(t *testing.T) {
+	const n = 5 * chunkLines
+	good := func(i int) string {
+		return fmt.Sprintf("--add --src 10.%d.%d.0/24 --dst 172.16.0.0/16 --said %%drop", i>>8, i&255)
+	}
+	bad := map[string]string{
+		"parse": "--add --src 10.0.0.0/33 --dst 172.16.0.0/16 --said %drop",
+		"NUL":   "--add\x00",
+		"UTF-8": "--add \xff",
+		"long":  strings.Repeat("x", MaxLineLength+1),
+	}
+	for _, c := range []struct {
+		name  string
+		bad   map[int]string // line number: kind of bad line
+		first int
+	}{
+		{"one parse error late", map[int]string{n - 3: "parse"}, n - 3},
+		{"parse errors in three chunks", map[int]string{4*chunkLines + 2: "parse", chunkLines + 7: "parse", 3 * chunkLines: "parse"}, chunkLines + 7},
+		{"text error before a parse error", map[int]string{3*chunkLines + 1: "parse", 2 * chunkLines: "NUL"}, 2 * chunkLines},
+		{"parse error before a text error", map[int]string{2*chunkLines + 5: "UTF-8", 2 * chunkLines: "parse"}, 2 * chunkLines},
+		{"long line after a parse error", map[int]string{4 * chunkLines: "long", 9: "parse"}, 9},
+		{"long line first", map[int]string{chunkLines / 2: "long", 4 * chunkLines: "parse"}, chunkLines / 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var b strings.Builder
+			for i := 1; i <= n; i++ {
+				if k, ok := c.bad[i]; ok {
+					b.WriteString(bad[k] + "\n")
+				} else {
+					b.WriteString(good(i) + "\n")
+				}
+			}
+			ops, err := Parser{Resolver: eroute.NoResolver{}}.parseBatch(writeFile(t, b.String()), nil, batchActions)
+			if err == nil || !strings.HasPrefix(err.Error(), fmt.Sprintf("line %d: ", c.first)) {
+				t.Errorf("parseBatch: %d ops, %v; want an error for line %d", len(ops), err, c.first)
+			}
+		})
+	}
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		if i%3 == 0 {
+			b.WriteString("# a comment\n")
+		} else {
+			b.WriteString(good(i) + "\n")
+		}
+	}
+	ops, err := Parser{Resolver: eroute.NoResolver{}}.parseBatch(writeFile(t, b.String()), nil, batchActions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := 0
+	for i := 1; i <= n; i++ {
+		if i%3 == 0 {
+			continue
+		}
+		want, _ := (Parser{Resolver: eroute.NoResolver{}}).Parse(strings.Fields(good(i)))
+		if k >= len(ops) || ops[k].Line != i || ops[k].Eroute != want.Eroute {
+			t.Fatalf("op %d: %+v, want line %d, %v", k, ops[min(k, len(ops)-1)], i, want.Eroute)
+		}
+		k++
+	}
+	if k != len(ops) {
+		t.Errorf("%d ops, want %d", len(ops), k)
 	}
 }
