@@ -14,13 +14,19 @@ MANDIR  ?= $(PREFIX)/share/man/man8
 VERSION ?= 1.0.0
 GOFLAGS_BUILD = -trimpath -ldflags "-s -w -X github.com/eroute/eroute/pkg/cli.VersionString=$(VERSION)"
 
-.PHONY: all build deps demo check test unit integration vet fuzz install uninstall clean
+.PHONY: all build build-prof deps demo check test unit integration vet fuzz install uninstall clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o bin/eroute ./cmd/eroute
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o bin/ipsec ./cmd/ipsec
+
+# build-prof builds bin/eroute-prof, which writes a CPU profile of its run to
+# $EROUTE_CPUPROFILE (see docs/PERFORMANCE.md). The plain build leaves
+# runtime/pprof out: its packages' start-up cost every process 5%.
+build-prof:
+	CGO_ENABLED=0 $(GO) build -tags erouteprof $(GOFLAGS_BUILD) -o bin/eroute-prof ./cmd/eroute
 
 # deps installs what building and testing need on Debian (as root), once.
 deps:
@@ -43,6 +49,7 @@ integration: build
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*') | tee /dev/stderr)" || (echo "gofmt: files above need formatting" >&2; exit 1)
 	$(GO) vet ./...
+	$(GO) vet -tags erouteprof ./cmd/...
 
 # fuzz runs every fuzz target for FUZZTIME each (the seeds also run in `make test`).
 FUZZTIME ?= 20s

@@ -5,7 +5,6 @@ package app
 import (
 	"fmt"
 	"os"
-	"runtime/pprof"
 
 	"github.com/eroute/eroute/pkg/cli"
 	"github.com/eroute/eroute/pkg/eroute"
@@ -14,9 +13,7 @@ import (
 // Eroute runs one eroute command line (without the program name) and gives
 // its exit status.
 func Eroute(args []string) int {
-	if path := os.Getenv("EROUTE_CPUPROFILE"); path != "" {
-		defer startProfile(path)()
-	}
+	defer startProfile()()
 	return cli.Run(args, cli.Env{
 		Stdin:       os.Stdin,
 		Stdout:      os.Stdout,
@@ -49,20 +46,4 @@ func Ipsec(args []string) int {
 	}
 	fmt.Fprintln(os.Stderr, "ipsec: no command given; known commands: eroute")
 	return 1
-}
-
-// startProfile writes a CPU profile of one run to path, for the figures in
-// docs/PERFORMANCE.md (EROUTE_CPUPROFILE=FILE eroute ...); it returns the
-// function that stops it.
-func startProfile(path string) func() {
-	f, err := os.Create(path)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "eroute: EROUTE_CPUPROFILE: %v\n", err)
-		return func() {}
-	}
-	pprof.StartCPUProfile(f)
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}
 }
