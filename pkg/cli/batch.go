@@ -165,8 +165,10 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 			continue
 		case err == io.EOF && len(line) > 0:
 			return line, nil
-		case err != nil:
+		case err == io.EOF:
 			return nil, err
+		case err != nil: // a directory, an I/O error
+			return nil, fmt.Errorf("cannot read: %v", unwrapPathError(err))
 		}
 		return bytes.TrimRight(line, "\r\n"), nil
 	}

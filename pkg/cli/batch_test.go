@@ -157,14 +157,31 @@ func TestSyncRefuses(t *testing.T) {
 	w := newWorld(t)
 	w.mustRun(t, "--add", "--src", "10.0.0.0/8", "--dst", "10.4.0.0/16", "--said", "%reject")
 	w.table.foreign = map[eroute.Selector]bool{msel("10.0.0.0/8", "10.4.0.0/16", 0, 0, 0): true}
+	good := "--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\n"
 	for content, want := range map[string]string{
-		"--replace --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\n": "line 1: a --sync line must be an --add command",
-		"--add --src 10.0.0.0/8 --dst 10.4.0.0/16 --said %drop\n":     "line 1: the selector 10.0.0.0/8 -> 10.4.0.0/16 belongs to a policy eroute did not make (%reject); --all lets --sync change it",
+		"--replace --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\n":             "line 1: a --sync line must be an --add command",
+		"--add --src 10.0.0.0/8 --dst 10.4.0.0/16 --said %drop\n":                 "line 1: the selector 10.0.0.0/8 -> 10.4.0.0/16 belongs to a policy eroute did not make (%reject); --all lets --sync change it",
+		good + "--add --src 10.0.0.0/33 --dst 10.1.0.0/16 --said %drop\n":         "line 2: Error, mask bits 33 out of range (0-32) converting --src argument: 10.0.0.0/33",
+		good + "# again\n--add --src 10.0.0.1/8 --dst 10.1.0.0/16 --said %pass\n": "line 3: selector 10.0.0.0/8 -> 10.1.0.0/16 already given on line 1",
+		good + good[:40] + strings.Repeat(" ", MaxLineLength) + good[40:]:         "line 2: line longer than 65536 bytes",
+		good + "--add --src 10.0.0.0/8 --dst \xff\xfe --said %drop\n":             "line 2: not valid UTF-8 text",
+		"\x7fELF\x02\x01\x01\x00\x00\x00":                                         "line 1: binary data (NUL byte), not an eroute command",
 	} {
 		path := writeFile(t, content)
+		before := w.table.snapshot()
 		if code := w.run("--sync", path); code != 1 || w.stderr.String() != "eroute: --sync "+path+": "+want+"\n" {
 			t.Errorf("status %d, stderr %q, want %q", code, w.stderr.String(), want)
 		}
+		if diff := cmp.Diff(before, w.table.snapshot()); diff != "" {
+			t.Errorf("--sync of a bad file changed the table:\n%s", diff)
+		}
+	}
+	if code := w.run("--sync", "/nonexistent/eroutes"); code != 1 || w.stderr.String() != "eroute: --sync /nonexistent/eroutes: cannot read: no such file or directory\n" {
+		t.Errorf("missing file: status %d, stderr %q", code, w.stderr.String())
+	}
+	dir := t.TempDir()
+	if code := w.run("--sync", dir); code != 1 || w.stderr.String() != "eroute: --sync "+dir+": line 1: cannot read: is a directory\n" {
+		t.Errorf("a directory: status %d, stderr %q", code, w.stderr.String())
 	}
 	for args, want := range map[string]string{
 		"--dry-run --clear":          "eroute: --dry-run goes with --sync only\n",
