@@ -1,8 +1,14 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/eroute/eroute/pkg/eroute"
 )
@@ -93,4 +99,108 @@ func FuzzRun(f *testing.F) {
 			t.Fatalf("%q: status %d", args, code)
 		}
 	})
+}
+
+// FuzzParseBatch checks the chunked, concurrent batch reader against the
+// plain way of reading a file, one line after the other. The fuzzed text
+// goes twice into a file of generated good lines, in the first chunk and
+// in the third, so that bad lines fall in chunks that finish in any order:
+// the ops (with their line numbers) or the first error must be the same.
+func FuzzParseBatch(f *testing.F) {
+	for _, s := range []string{
+		"",
+		batchText,
+		"--add --src 10.0.0.0/33 --dst 10.1.0.0/16 --said %drop\n",
+		"--clear\n--del --src 10.0.0.0/8 --dst 10.1.0.0/16\r\n# comment\n\n   \t\n",
+		"--add \x00\n",
+		"--add \xff\xfe\n",
+		"--monitor\n",
+		"--sync x\n",
+		"--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\r\r\n--replace --src=10/8 --dst=10.1/16 --said=%pass",
+	} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	p := Parser{Resolver: manualHosts, Names: eroute.Names{}}
+	var good []string
+	for i := range 3 * chunkLines {
+		good = append(good, fmt.Sprintf("--add --src 10.%d.%d.0/24 --dst 172.16.0.0/16 --said %%drop", i>>8, i&255))
+	}
+	f.Fuzz(func(t *testing.T, text string, sync bool) {
+		if len(text) > 4096 {
+			return // long lines have their own unit tests
+		}
+		allowed := batchActions
+		if sync {
+			allowed = syncActions
+		}
+		lines := strings.SplitAfter(text, "\n")
+		if !strings.HasSuffix(text, "\n") {
+			lines[len(lines)-1] += "\n" // the file goes on after it
+		}
+		var b strings.Builder
+		for _, l := range slices.Concat(good[:100], lines, good[100:2*chunkLines+50], lines, good[2*chunkLines+50:]) {
+			if !strings.HasSuffix(l, "\n") {
+				l += "\n"
+			}
+			b.WriteString(l)
+		}
+		content := b.String()
+		path := filepath.Join(t.TempDir(), "batch")
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.parseBatch(path, nil, allowed)
+		want, wantErr := referenceParseBatch(p, content, allowed)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Fatalf("error %v, want %v", err, wantErr)
+		}
+		if wantErr == nil && !slices.Equal(got, want) {
+			t.Fatalf("%d ops, want %d; first difference at %d", len(got), len(want), firstDiff(got, want))
+		}
+	})
+}
+
+// referenceParseBatch reads a batch file's text one line after the other,
+// with the checks parseBatch makes (lines over 64 KiB aside).
+func referenceParseBatch(p Parser, content string, allowed map[Action]bool) ([]Op, error) {
+	var ops []Op
+	lines := strings.SplitAfter(content, "\n")
+	for i, line := range lines {
+		n := i + 1
+		if line == "" {
+			break // after the last "\n"
+		}
+		if strings.HasSuffix(line, "\n") {
+			line = strings.TrimRight(line, "\r\n")
+		}
+		switch {
+		case strings.Contains(line, "\x00"):
+			return nil, lineError(n, errors.New("binary data (NUL byte), not an eroute command"))
+		case !utf8.ValidString(line):
+			return nil, lineError(n, errors.New("not valid UTF-8 text"))
+		}
+		words := strings.Fields(line)
+		if len(words) == 0 || strings.HasPrefix(words[0], "#") {
+			continue
+		}
+		req, err := p.Parse(words)
+		if err == nil {
+			err = checkBatchRequest(req, allowed)
+		}
+		if err != nil {
+			return nil, lineError(n, err)
+		}
+		ops = append(ops, Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: n})
+	}
+	return ops, nil
+}
+
+func firstDiff(a, b []Op) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
