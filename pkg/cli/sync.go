@@ -106,8 +106,8 @@ func planSync(want []Op, sorted []keyed, have Entries, all bool) (Plan, error) {
 // runSync carries out --sync FILE (or prints its plan with --dry-run).
 func runSync(req Request, env Env, t Table) error {
 	defer collectLate()()
-	// The table is read while the file is checked: the two take about as
-	// long as each other for large tables, and use different cores.
+	// The table is read (a dump: mostly the kernel's time) while the file
+	// is checked (on every core): neither waits for the other.
 	type snapshot struct {
 		snap Snapshot
 		err  error
