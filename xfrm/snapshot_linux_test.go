@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/eroute/eroute/pkg/eroute"
+	"golang.org/x/sys/unix"
 )
 
 // TestKernelSnapshotEntries: a snapshot lists what Entries and List give,
@@ -130,8 +131,20 @@ func TestKernelBatchDeleteByIndex(t *testing.T) {
 		if via == "snapshot" {
 			apply = mustSnapshot(t, tb).Apply
 		}
+		watch, err := inNamespace(ns, watchSocket)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := apply(ops); err != nil {
 			t.Fatalf("Apply via the %s: %v", via, err)
+		}
+		// The kernel's own word: a delete by index is announced with the
+		// index and no selector (km_policy_notify's byid).
+		byIndex, bySelector := deletions(t, watch)
+		unix.Close(watch)
+		if byIndex != len(deleted) || bySelector != 0 {
+			t.Errorf("via the %s: the kernel announced %d deletes by index and %d by selector, want %d and 0",
+				via, byIndex, bySelector, len(deleted))
 		}
 		var got []eroute.Eroute
 		for _, e := range mustEntries(t, tb) {
@@ -144,6 +157,35 @@ func TestKernelBatchDeleteByIndex(t *testing.T) {
 		}
 		wantContains(t, policies(t, ns), "mark 0x5/0xff", "if_id 0x7", "src 10.200.0.0/16 dst 10.201.0.0/16 \n\tdir out priority 0 ptype main")
 		mustApply(t, tb, adds(deleted...))
+	}
+}
+
+// deletions counts the XFRM_MSG_DELPOLICY notifications queued on a
+// watchSocket, by how the policy was named.
+func deletions(t *testing.T, fd int) (byIndex, bySelector int) {
+	t.Helper()
+	buf := make([]byte, recvBufSize)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
+		if err == unix.EAGAIN {
+			return byIndex, bySelector
+		}
+		if err != nil {
+			t.Fatalf("reading the notifications: %v", err)
+		}
+		for m, rest, ok := nextMessage(buf[:n]); ok; m, rest, ok = nextMessage(rest) {
+			if m.typ != msgDelPolicy || len(m.data) < sizePolicyID {
+				continue
+			}
+			var zero [sizeSelector]byte
+			index := ne.Uint32(m.data[sizeSelector:])
+			switch {
+			case index != 0 && string(m.data[:sizeSelector]) == string(zero[:]):
+				byIndex++
+			default:
+				bySelector++
+			}
+		}
 	}
 }
 
