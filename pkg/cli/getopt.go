@@ -204,74 +204,26 @@ func preferKLIPS(matches []option) []option {
 	return klips
 }
 
-// optionNamed finds a whole option name without a scan or a hash: the
-// compiler makes the switch a search on the length and the bytes.
+// optionNamed finds a whole option name without a hash: among the few
+// options of the same length (at most six).
 func optionNamed(name string) (optID, bool) {
-	switch name {
-	case "add":
-		return optAdd, true
-	case "addin":
-		return optAddin, true
-	case "replace":
-		return optReplace, true
-	case "replacein":
-		return optReplacein, true
-	case "del":
-		return optDel, true
-	case "clear":
-		return optClear, true
-	case "help":
-		return optHelp, true
-	case "version":
-		return optVersion, true
-	case "eraf":
-		return optEraf, true
-	case "src":
-		return optSrc, true
-	case "dst":
-		return optDst, true
-	case "transport-proto":
-		return optTransportProto, true
-	case "src-port":
-		return optSrcPort, true
-	case "dst-port":
-		return optDstPort, true
-	case "af":
-		return optAf, true
-	case "edst":
-		return optEdst, true
-	case "spi":
-		return optSpi, true
-	case "proto":
-		return optProto, true
-	case "said":
-		return optSaid, true
-	case "debug":
-		return optDebug, true
-	case "label":
-		return optLabel, true
-	case "netns":
-		return optNetns, true
-	case "delin":
-		return optDelin, true
-	case "monitor":
-		return optMonitor, true
-	case "json":
-		return optJSON, true
-	case "hold-timeout":
-		return optHoldTimeout, true
-	case "exec":
-		return optExec, true
-	case "rcvbuf":
-		return optRcvbuf, true
-	case "batch":
-		return optBatch, true
-	case "sync":
-		return optSync, true
-	case "dry-run":
-		return optDryRun, true
-	case "all":
-		return optAll, true
+	if len(name) < len(optionsByLength) {
+		for _, id := range optionsByLength[len(name)] {
+			if longOptions[id].name == name {
+				return id, true
+			}
+		}
 	}
 	return 0, false
 }
+
+// optionsByLength lists the options by the length of their names.
+var optionsByLength = func() (by [][]optID) {
+	for _, o := range longOptions {
+		for len(by) <= len(o.name) {
+			by = append(by, nil)
+		}
+		by[len(o.name)] = append(by[len(o.name)], o.id)
+	}
+	return by
+}()

@@ -31,24 +31,23 @@ const (
 	Sync
 )
 
-// actionOptions are the options that choose the action.
-var actionOptions = map[optID]Action{
+// actionOf gives the action an option chooses; List (the zero Action, which
+// no option chooses) for the options that are not actions.
+var actionOf = [numOptions]Action{
 	optAdd: Add, optReplace: Replace, optDel: Delete, optClear: Clear,
 	optAddin: AddInbound, optReplacein: ReplaceInbound, optDelin: DeleteInbound, optMonitor: Monitor,
 	optBatch: Batch, optSync: Sync,
 }
 
-// actionOf is actionOptions as an array, for the parser's own lookups;
-// ok false for options that are not actions.
-var actionOf = func() (a [numOptions]struct {
-	action Action
-	ok     bool
-}) {
-	for id, act := range actionOptions {
-		a[id].action, a[id].ok = act, true
+// optionOf is the option that chooses an action.
+func optionOf(a Action) (optID, bool) {
+	for id, act := range actionOf {
+		if act == a && a != List {
+			return optID(id), true
+		}
 	}
-	return a
-}()
+	return 0, false
+}
 
 // Request is a checked command line.
 type Request struct {
@@ -127,12 +126,12 @@ func collect(opts []given, set *optionSet) (Request, error) {
 		}
 	}
 	for _, o := range opts {
-		if a := actionOf[o.id]; a.ok {
+		if a := actionOf[o.id]; a != List {
 			if req.Action != List {
 				return req, errors.New(msgOneAction)
 			}
-			req.Action = a.action
-			if a.action == Batch || a.action == Sync {
+			req.Action = a
+			if a == Batch || a == Sync {
 				set.set(o.id, o.value)
 			}
 			continue
@@ -214,7 +213,7 @@ func checkModeOptions(set *optionSet, req *Request) error {
 // --monitor.
 func onlyGlobal(set *optionSet, a Action) error {
 	for _, o := range longOptions {
-		if !set.given(o.id) || actionOf[o.id].ok || globalOptions[o.id] || modeOptions[o.id] != nil {
+		if !set.given(o.id) || actionOf[o.id] != List || globalOptions[o.id] || modeOptions[o.id] != nil {
 			continue
 		}
 		switch a {
@@ -262,53 +261,44 @@ func actionWord(a Action) string {
 // checkSAIDForm wants one SAID form, whole, for add and replace.
 func (p Parser) checkSAIDForm(set *optionSet, a Action) error {
 	said, hasSAID := set.get(optSaid)
-	partIDs := [...]optID{optAf, optEdst, optSpi, optProto}
-	nParts := 0
-	for _, o := range partIDs {
-		if set.given(o) {
-			nParts++
-		}
-	}
-	if hasSAID && nParts == 0 || !hasSAID && (nParts == len(partIDs) || a == Delete || a == DeleteInbound) {
-		return nil // the common cases, without building the lists below
-	}
-	var parts []optID
-	var missing []string
-	for _, o := range partIDs {
+	var partsBuf [len(saidParts)]optID
+	parts := partsBuf[:0]
+	for _, o := range saidParts {
 		if set.given(o) {
 			parts = append(parts, o)
-		} else {
-			missing = append(missing, "--"+o.String())
 		}
 	}
 	if hasSAID && len(parts) > 0 {
 		return fmt.Errorf("Error, --said %s and --%s %s both given: use either --said or %s",
 			said, parts[0], set.value(parts[0]), saidOptionsGroup)
 	}
-	if a == Delete || a == DeleteInbound || hasSAID || len(missing) == 0 {
+	if a == Delete || a == DeleteInbound || hasSAID || len(parts) == len(saidParts) {
 		return nil
 	}
 	if len(parts) == 0 {
 		return fmt.Errorf("%s Give --said or %s.", msgNeedSA, saidOptionsGroup)
 	}
+	var missing []string
+	for _, o := range saidParts {
+		if !set.given(o) {
+			missing = append(missing, "--"+o.String())
+		}
+	}
 	return fmt.Errorf("%s Missing %s.", msgNeedSA, strings.Join(missing, ", "))
 }
 
+// saidParts are the options of the second SAID form.
+var saidParts = [...]optID{optAf, optEdst, optSpi, optProto}
+
 // fileOf is the file of --batch or --sync.
 func fileOf(set *optionSet, a Action) string {
-	for id, act := range actionOptions {
-		if act == a {
-			return set.value(id)
-		}
-	}
-	return ""
+	id, _ := optionOf(a)
+	return set.value(id)
 }
 
 func actionName(a Action) string {
-	for id, act := range actionOptions {
-		if act == a {
-			return id.String()
-		}
+	if id, ok := optionOf(a); ok {
+		return id.String()
 	}
 	return ""
 }
