@@ -34,6 +34,16 @@ func benchOps(n int) []Op {
 	return ops
 }
 
+// loadedTable is a fresh namespace's table with benchN eroutes.
+func loadedTable(b *testing.B) (*Table, int) {
+	tb, _ := openTable(b)
+	n := benchN(b)
+	if err := tb.Apply(benchOps(n)); err != nil {
+		b.Fatal(err)
+	}
+	return tb, n
+}
+
 // BenchmarkKernelApplyAdds: N adds in one Apply, into an empty table.
 func BenchmarkKernelApplyAdds(b *testing.B) {
 	tb, _ := openTable(b)
@@ -60,11 +70,7 @@ func BenchmarkKernelApplyAdds(b *testing.B) {
 func BenchmarkKernelApplySync(b *testing.B) {
 	for _, via := range []string{"table", "snapshot"} {
 		b.Run(via, func(b *testing.B) {
-			tb, _ := openTable(b)
-			n := benchN(b)
-			if err := tb.Apply(benchOps(n)); err != nil {
-				b.Fatal(err)
-			}
+			tb, n := loadedTable(b)
 			var ops, back []Op
 			for i := 0; i < n; i += 200 {
 				e := genEroute(i)
@@ -101,11 +107,7 @@ func BenchmarkKernelApplySync(b *testing.B) {
 
 // BenchmarkKernelWalk: the listing of N eroutes, without printing.
 func BenchmarkKernelWalk(b *testing.B) {
-	tb, _ := openTable(b)
-	n := benchN(b)
-	if err := tb.Apply(benchOps(n)); err != nil {
-		b.Fatal(err)
-	}
+	tb, n := loadedTable(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -122,11 +124,7 @@ func BenchmarkKernelWalk(b *testing.B) {
 
 // BenchmarkKernelList: List, the slice form.
 func BenchmarkKernelList(b *testing.B) {
-	tb, _ := openTable(b)
-	n := benchN(b)
-	if err := tb.Apply(benchOps(n)); err != nil {
-		b.Fatal(err)
-	}
+	tb, n := loadedTable(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

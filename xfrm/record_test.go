@@ -323,16 +323,22 @@ func BenchmarkScanPolicy(b *testing.B) {
 	}
 }
 
-func BenchmarkSortRecords100k(b *testing.B) {
-	es := make([]eroute.Eroute, 100000)
+// shuffledRecords gives n records of genEroute, in a shuffled order.
+func shuffledRecords(n int) []record {
+	es := make([]eroute.Eroute, n)
 	for i := range es {
 		es[i] = genEroute(i)
 	}
 	rand.New(rand.NewSource(1)).Shuffle(len(es), func(i, j int) { es[i], es[j] = es[j], es[i] })
-	src := make([]record, len(es))
+	rs := make([]record, len(es))
 	for i, e := range es {
-		src[i] = recordOf(e, 0, uint32(i))
+		rs[i] = recordOf(e, 0, uint32(i))
 	}
+	return rs
+}
+
+func BenchmarkSortRecords100k(b *testing.B) {
+	src := shuffledRecords(100000)
 	rs := make([]record, len(src))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -342,15 +348,7 @@ func BenchmarkSortRecords100k(b *testing.B) {
 }
 
 func BenchmarkSortFunc100k(b *testing.B) {
-	es := make([]eroute.Eroute, 100000)
-	for i := range es {
-		es[i] = genEroute(i)
-	}
-	rand.New(rand.NewSource(1)).Shuffle(len(es), func(i, j int) { es[i], es[j] = es[j], es[i] })
-	src := make([]record, len(es))
-	for i, e := range es {
-		src[i] = recordOf(e, 0, uint32(i))
-	}
+	src := shuffledRecords(100000)
 	rs := make([]record, len(src))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
