@@ -227,13 +227,7 @@ func nested(t *testing.T, broad, narrow func(v6 bool) string, narrowFirst bool) 
 	}{{false, pairA4, pairB4}, {true, pairA6, pairB6}} {
 		broadArgs := erouteArgs("--add", host(fam.a), subnet(fam.b), broad(fam.v6))
 		narrowArgs := erouteArgs("--add", host(fam.a), host(fam.b), narrow(fam.v6))
-		if narrowFirst {
-			a.MustEroute(narrowArgs...)
-			a.MustEroute(broadArgs...)
-		} else {
-			a.MustEroute(broadArgs...)
-			a.MustEroute(narrowArgs...)
-		}
+		addInOrder(a, narrowFirst, narrowArgs, broadArgs)
 	}
 	t.Logf("eroutes on the sender:\n%s", a.Listing())
 
@@ -592,13 +586,7 @@ func TestPOP3PrecedenceTraffic(t *testing.T) {
 		for _, f := range fams {
 			pop3 := erouteArgs("--add", host(f.src), host(f.dst), f.pop3, "--transport-proto", "6", "--dst-port", "110")
 			pass := erouteArgs("--add", host(f.src), host(f.dst), "%pass")
-			if pop3First {
-				a.MustEroute(pop3...)
-				a.MustEroute(pass...)
-			} else {
-				a.MustEroute(pass...)
-				a.MustEroute(pop3...)
-			}
+			addInOrder(a, pop3First, pop3, pass)
 		}
 		t.Logf("eroutes on the sender:\n%s", a.Listing())
 
@@ -717,4 +705,14 @@ func TestNoLeakDuringReplace(t *testing.T) {
 		a.MustEroute(erouteArgs("--replace", host(s[0]), host(s[1]), "%pass")...)
 	}
 	deliverAll(t, 5, flows...)
+}
+
+// addInOrder runs the eroute commands x and y in ns, x first when xFirst:
+// the kernel must give the same result in either order.
+func addInOrder(ns *NS, xFirst bool, x, y []string) {
+	if !xFirst {
+		x, y = y, x
+	}
+	ns.MustEroute(x...)
+	ns.MustEroute(y...)
 }
