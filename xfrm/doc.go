@@ -81,11 +81,22 @@
 // stops after the datagram in which one came. NETLINK_CAP_ACK keeps the
 // refusals small. When one op was refused, Apply undoes the others exactly
 // (see Apply: the policy contents, indexes and the kernel's order) and
-// returns a *BatchError naming the first refused op.
+// returns a *BatchError naming the first refused op. A delete in a batch
+// names the policy by the index the batch's dump gave: the kernel finds a
+// subnet policy by selector only through its inexact tree, which it then
+// prunes (690 µs a delete in a table of 100,000, 16 µs by index).
+//
+// A Snapshot is one dump kept for a caller that reads, decides and then
+// changes the table (eroute --sync): its entries in List's order, and
+// Snapshot.Apply, which takes the kernel's order from the snapshot and
+// reads again only the policies its ops replace or delete, so that the
+// table is dumped once. A socket subscribed to XFRMNLGRP_POLICY and
+// XFRMNLGRP_EXPIRE from before the dump tells whether any policy changed
+// since; if one did, Apply dumps as a plain batch does.
 //
 // # Listings
 //
-// List, Walk and Entries read the dump as it arrives, straight from the
+// List, Walk, Entries and Snapshot read the dump as it arrives, straight from the
 // receive buffer (scanPolicy: no allocation per policy), into 64-byte
 // records without pointers, which are sorted by a sort written for them;
 // with 2,000 policies or more, a second goroutine reads the datagrams (the
