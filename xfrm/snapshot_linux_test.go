@@ -234,6 +234,12 @@ func TestKernelSnapshotDumps(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, replace(16, eroute.Drop), 1},
+		{"a target not where the snapshot saw it", func(s *Snapshot) {
+			// As if the index had been taken by another policy: the
+			// read-back finds no such policy there, and Apply dumps.
+			k := s.find(genEroute(20).Selector)
+			s.order[s.recs[k].pos] += 8 << 20
+		}, replace(20, eroute.Drop), 1},
 		{"a clear", func(*Snapshot) {}, []Op{{Kind: eroute.OpClear}}, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
