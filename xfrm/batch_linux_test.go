@@ -24,11 +24,14 @@ func tableText(t *testing.T, ns string) string {
 
 var addTime = regexp.MustCompile(`(?m)^\s+add \d{4}-\d\d-\d\d \d\d:\d\d:\d\d use .*\n`)
 
+// mustEntries is the table as a snapshot lists it.
 func mustEntries(t *testing.T, tb *Table) []Entry {
 	t.Helper()
-	es, err := tb.Entries()
-	if err != nil {
-		t.Fatalf("Entries: %v", err)
+	s := mustSnapshot(t, tb)
+	defer s.Close()
+	es := make([]Entry, s.Len())
+	for i := range es {
+		es[i] = s.Entry(i)
 	}
 	return es
 }

@@ -96,7 +96,7 @@
 //
 // # Listings
 //
-// List, Walk, Entries and Snapshot read the dump as it arrives, straight from the
+// List, Walk and Snapshot read the dump as it arrives, straight from the
 // receive buffer (scanPolicy: no allocation per policy), into 64-byte
 // records without pointers, which are sorted by a sort written for them;
 // with 2,000 policies or more, a second goroutine reads the datagrams (the

@@ -26,16 +26,9 @@ type Snapshot struct {
 // Snapshot dumps the table. It listens for changes to the policies before
 // it dumps, so that none can fall between the dump and the listening.
 func (t *Table) Snapshot() (*Snapshot, error) {
-	return t.snapshot(true)
-}
-
-// snapshot dumps the table, listening for changes first when watch is set.
-func (t *Table) snapshot(watch bool) (*Snapshot, error) {
 	s := &Snapshot{t: t, watch: -1}
-	if watch {
-		if fd, err := inNamespace(t.netns, watchSocket); err == nil {
-			s.watch = fd
-		}
+	if fd, err := inNamespace(t.netns, watchSocket); err == nil {
+		s.watch = fd
 	}
 	c := t.c
 	c.mu.Lock()

@@ -248,21 +248,6 @@ func (t *Table) Walk(fn func(eroute.Eroute) error) error {
 	return nil
 }
 
-// Entries gives what List gives, in the same order, with who made each
-// policy (Own) and whether Delete by its selector removes it (Deletable);
-// without the packet counts (Count is 0). See also Snapshot.
-func (t *Table) Entries() ([]Entry, error) {
-	s, err := t.snapshot(false)
-	if err != nil {
-		return nil, err
-	}
-	es := make([]Entry, s.Len())
-	for i := range es {
-		es[i] = s.Entry(i)
-	}
-	return es, nil
-}
-
 // listing is the table as List gives it, sorted, in compact records.
 type listing struct {
 	recs    []record

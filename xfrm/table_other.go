@@ -36,9 +36,6 @@ func (t *Table) List() ([]eroute.Eroute, error) { return nil, ErrNoXFRM }
 // Walk implements the Linux API.
 func (t *Table) Walk(fn func(eroute.Eroute) error) error { return ErrNoXFRM }
 
-// Entries implements the Linux API.
-func (t *Table) Entries() ([]Entry, error) { return nil, ErrNoXFRM }
-
 // Apply implements the Linux API.
 func (t *Table) Apply(ops []Op) error { return ErrNoXFRM }
 
