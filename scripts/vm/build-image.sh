@@ -13,13 +13,14 @@
 #
 # Usage: build-image.sh       (as root) prints the image directory on stdout
 # Environment: VM_CACHE, VM_MIRROR (a Debian mirror URL; default: the one apt
-# uses here), VM_SECURITY_MIRROR, VM_SUITE (default bookworm).
+# uses here), VM_SECURITY_MIRROR, VM_DEBIAN_SUITE (the Debian release;
+# default bookworm).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=${VM_CACHE:-$repo/.vm}
-suite=${VM_SUITE:-bookworm}
+suite=${VM_DEBIAN_SUITE:-bookworm}
 
 log() { printf 'build-image: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -38,8 +39,18 @@ security=${VM_SECURITY_MIRROR:-$(apt_uri '/debian-security/?$')}
 
 # Packages of the VM. linux-image-amd64 is Debian's stock kernel; initramfs-tools
 # makes the initrd that finds the virtio root disk; the rest is what suite.sh
-# runs (bash, ip, tcpdump, socat, ping, sysctl, modprobe).
-base_pkgs="iproute2,tcpdump,socat,iputils-ping,kmod,netbase,procps"
+# runs (bash, ip, tcpdump, socat, ping, sysctl, modprobe). One a line, so
+# that changes merge.
+vm_pkgs=(
+	iproute2
+	tcpdump
+	socat
+	iputils-ping
+	kmod
+	netbase
+	procps
+)
+base_pkgs=$(IFS=,; echo "${vm_pkgs[*]}")
 kernel_pkgs="linux-image-amd64 initramfs-tools"
 
 key=$(cat "$here/build-image.sh" "$here/init.sh" | sha256sum | cut -c1-16)

@@ -37,7 +37,7 @@ echo "== eroute-vm-suite begin"
 set -a
 [ -f /payload/env ] && . /payload/env
 set +a
-EROUTE=/payload/bin/eroute SUITE_SUMMARY=/payload/out/summary \
+EROUTE=/payload/bin/eroute IPSEC=/payload/bin/ipsec SUITE_SUMMARY=/payload/out/summary \
 	bash /payload/suite.sh 2>&1 | tee /payload/out/console.txt
 status=${PIPESTATUS[0]}
 echo "$status" >/payload/out/status

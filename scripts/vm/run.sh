@@ -15,12 +15,16 @@
 #   VM_SUITE_MUTATE=pass  write every SA eroute as %pass instead: the checks of
 #                   the wire must then FAIL (a test of the suite itself)
 #   EROUTE          the binary to test (default bin/eroute; must be static)
-#   VM_SUITE        the script the VM runs (default scripts/vm/suite.sh)
+#   IPSEC           the ipsec wrapper the VM gets as well (default bin/ipsec, if built)
+#   VM_SUITE        the script the VM runs (default scripts/vm/suite.sh); the
+#                   files of scripts/vm/suite.d/ go with it. (The Debian
+#                   release of the image is build-image.sh's VM_DEBIAN_SUITE.)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 eroute=${EROUTE:-$repo/bin/eroute}
+ipsec=${IPSEC:-$repo/bin/ipsec}
 qemu=${QEMU:-qemu-system-x86_64}
 
 say() { printf 'vm-test: %s\n' "$*" >&2; }
@@ -72,7 +76,10 @@ trap '[ -z "$qpid" ] || kill "$qpid" 2>/dev/null; rm -rf "$run"' EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$run/payload/bin" "$run/payload/out"
 cp "$eroute" "$run/payload/bin/eroute"
+[ ! -x "$ipsec" ] || cp "$ipsec" "$run/payload/bin/ipsec"
 cp "${VM_SUITE:-$here/suite.sh}" "$run/payload/suite.sh"
+mkdir -p "$run/payload/suite.d"
+cp "$here"/suite.d/*.sh "$run/payload/suite.d/" 2>/dev/null || true
 {
 	printf 'VM_SUITE_ONLY=%q\n' "${VM_SUITE_ONLY:-}"
 	printf 'VM_SUITE_MUTATE=%q\n' "${VM_SUITE_MUTATE:-}"

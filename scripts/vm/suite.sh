@@ -737,6 +737,27 @@ check_missing_sa() {
 	note "$n: $((f1 + f2)) of 6 sends failed at the sender; XfrmOutNoStates grew by $(($(xstat gw1 XfrmOutNoStates) - nostates0))"
 }
 
+# ---- more checks: suite.d/ ------------------------------------------------
+
+# Each file of suite.d/ (beside this script) defines check functions with the
+# plumbing above and registers them with `extra_check NAME FUNCTION [ARGS]`;
+# they run after the checks of this file, in the order of the files' names
+# and of registration. A topic of its own (an IKE daemon, `ipsec spi`,
+# packaging) goes in a file of its own there.
+EXTRA_NAMES=()
+EXTRA_FUNCS=()
+extra_check() { # extra_check NAME FUNCTION [ARGS...]
+	local name=$1
+	shift
+	EXTRA_NAMES+=("$name")
+	EXTRA_FUNCS+=("$*")
+}
+for f in "$here"/suite.d/*.sh; do
+	[ -f "$f" ] || continue
+	# shellcheck source=/dev/null
+	. "$f"
+done
+
 # ---- main ----------------------------------------------------------------
 
 echo "suite: kernel $(uname -r); eroute $("$EROUTE" --version 2>&1 | head -n 1)"
@@ -767,6 +788,9 @@ else
 	run_check pop3-tunnel-first check_pop3_tunnel_first
 	run_check pop3-pass-first check_pop3_pass_first
 	run_check missing-sa check_missing_sa
+	for i in "${!EXTRA_NAMES[@]}"; do
+		run_check "${EXTRA_NAMES[$i]}" "${EXTRA_FUNCS[$i]}"
+	done
 fi
 
 echo "suite: $(($(date +%s) - start)) s"
