@@ -259,6 +259,7 @@ func (t *Table) Shadow(e eroute.Eroute) (*Entry, error) {
 	}
 	prio := priority(e.Selector, kindOf(e.SAID))
 	var best *Entry
+	var bestPolicy Policy
 	var v policyView
 	err := c.dumpLocked(msgGetPolicy, func(typ uint16, b []byte) {
 		if typ != msgNewPolicy || scanPolicy(b, &v) != nil || v.Dir != DirOut || v.Priority >= prio ||
@@ -273,10 +274,16 @@ func (t *Table) Shadow(e eroute.Eroute) (*Entry, error) {
 			return
 		}
 		if f, ok := entryOf(p); ok {
-			best = &f
+			best, bestPolicy = &f, p
 		}
 	})
-	return best, kernelError(err, 0, nil)
+	if err != nil {
+		return nil, kernelError(err, 0, nil)
+	}
+	if best != nil {
+		c.resolveEntry(best, &bestPolicy)
+	}
+	return best, nil
 }
 
 // Delete deletes the eroute with this selector; ErrNotFound when none. A
