@@ -220,11 +220,11 @@ func TestListingFields(t *testing.T) {
 		t.Errorf("JSON listing:\n%s", w.stdout.String())
 	}
 	for args, want := range map[string]string{
-		"--add --src ::/0 --dst ::/0 --transport-proto 6 --icmp-type 1 --said %pass":  "--icmp-type needs --transport-proto icmp or ipv6-icmp (1 or 58) (--transport-proto is 6)",
+		"--add --src ::/0 --dst ::/0 --transport-proto 6 --icmp-type 1 --said %pass":    "--icmp-type needs --transport-proto icmp or ipv6-icmp (1 or 58) (--transport-proto is 6)",
 		"--add --src ::/0 --dst ::/0 --transport-proto 58 --icmp-code 256 --said %pass": `Invalid --icmp-code parameter "256"`,
-		"--add --src ::/0 --dst ::/0 --transport-proto 58 --src-port 1 --said %pass":  "--transport-proto with either UDP or TCP must be specified",
-		"--add --src ::/0 --dst ::/0 --gre-key 1 --said %pass":                         "--gre-key needs --transport-proto gre (47)",
-		"--add --src ::/0 --dst ::/0 --transport-proto 47 --mh-type 1 --said %pass":    "--mh-type needs --transport-proto ipv6-mh (135)",
+		"--add --src ::/0 --dst ::/0 --transport-proto 58 --src-port 1 --said %pass":    "--transport-proto with either UDP or TCP must be specified",
+		"--add --src ::/0 --dst ::/0 --gre-key 1 --said %pass":                          "--gre-key needs --transport-proto gre (47)",
+		"--add --src ::/0 --dst ::/0 --transport-proto 47 --mh-type 1 --said %pass":     "--mh-type needs --transport-proto ipv6-mh (135)",
 	} {
 		if code := w.run(strings.Fields(args)...); code != 1 || !strings.Contains(w.stderr.String(), want) {
 			t.Errorf("%s: status %d, stderr %q, want %q", args, code, w.stderr.String(), want)
