@@ -374,10 +374,11 @@ func tunnelConns(name, start string) (left, right IKEConn) {
 	return left, right
 }
 
-// ikeCapture watches the veth of a for IKE: UDP 500 and 4500.
+// ikeCapture watches the veth of a for IPv4: IKE (ikePackets) and anything
+// else that crosses.
 func ikeCapture(t *testing.T, a, b *NS) *Capture {
 	t.Helper()
-	return capture(t, a, vethName(a, b), "udp port 500 or udp port 4500")
+	return capture(t, a, vethName(a, b), "ip")
 }
 
 // ikePackets counts the IKE messages tcpdump saw: on port 500 (IKE_SA_INIT)

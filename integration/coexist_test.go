@@ -5,6 +5,7 @@ package integration
 // charon each, IKEv2 with a pre-shared key.
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -69,5 +70,58 @@ func TestCharonIKE(t *testing.T) {
 	}
 	if got, _ := os.ReadFile("/proc/sys/net/core/xfrm_acq_expires"); string(got) != string(hostAcq) {
 		t.Errorf("the host's net.core.xfrm_acq_expires changed from %q to %q", hostAcq, got)
+	}
+}
+
+// The hand-off: a %trap eroute, and `eroute --monitor --exec 'swanctl
+// --initiate --child t'` as the key manager's side. The first packet of the
+// flow gives the ACQUIRE; the monitor puts its hold and runs swanctl; charon
+// brings the IKE SA up. No IKE crosses the veth before the packet.
+func TestCharonHandOff(t *testing.T) {
+	a, b := ikePair(t)
+	left, right := tunnelConns("t", "")
+	ca, cb := startCharon(t, a), startCharon(t, b)
+	ca.Load(left)
+	cb.Load(right)
+	a.MustEroute(erouteArgs("--add", ikeLeftNet, ikeRightNet, "%trap")...)
+	mon := startMonitor(t, a, "--hold-timeout", "60",
+		"--exec", ca.SwanctlCommand("--initiate", "--child", "t", "--timeout", "30"))
+	c := ikeCapture(t, a, b)
+	time.Sleep(300 * time.Millisecond)
+	if p500, p4500 := ikePackets(c); p500+p4500 != 0 {
+		t.Fatalf("IKE on the veth before any packet of the flow:\n%s", strings.Join(c.Lines(), "\n"))
+	}
+
+	src, dst := netip.AddrPortFrom(ikeLeftHost, 40100), netip.AddrPortFrom(ikeRightHost, 5001)
+	send1(t, a, src, dst)
+	if !mon.WaitLines(1, 5*time.Second) {
+		t.Fatalf("the monitor printed no ACQUIRE line; stderr:\n%s", mon.Stderr())
+	}
+	if line := mon.Lines()[0]; !strings.Contains(line, "by "+ikeLeftNet+" -> "+ikeRightNet+" => %trap; hold placed") {
+		t.Errorf("the monitor's line: %q, want the ACQUIRE of the flow by the %%trap, hold placed", line)
+	}
+	wantListed(t, a, host(ikeLeftHost), host(ikeRightHost), "%hold", "after the ACQUIRE")
+	if !ca.WaitLog(`vici initiate CHILD_SA 't'`, 10*time.Second) {
+		t.Errorf("charon's log shows no initiate by vici:\n%s", ca.Log())
+	}
+	if !ca.WaitLog(`IKE_SA t\[\d+\] established between 10\.77\.0\.1\[left\]\.\.\.10\.77\.0\.2\[right\]`, 20*time.Second) {
+		t.Fatalf("the monitor's swanctl brought no IKE SA up; charon's log:\n%s", ca.Log())
+	}
+	if !waitFor(5*time.Second, func() bool { p500, p4500 := ikePackets(c); return p500 >= 2 && p4500 >= 2 }) {
+		p500, p4500 := ikePackets(c)
+		t.Errorf("IKE on the veth: %d packets on port 500, %d on 4500, want IKE_SA_INIT and IKE_AUTH:\n%s",
+			p500, p4500, strings.Join(c.Lines(), "\n"))
+	}
+	if sas := cb.MustSwanctl("--list-sas"); !strings.Contains(sas, "t: #1, ESTABLISHED, IKEv2") {
+		t.Errorf("the responder's swanctl --list-sas:\n%s\nwant the IKE SA t ESTABLISHED", sas)
+	}
+	// charon saw the ACQUIRE of eroute's trap too, and left it alone: the
+	// policy's reqid (0) names none of its own.
+	if strings.Contains(ca.Log(), "trap not found, unable to acquire reqid 0") {
+		t.Logf("charon, on the ACQUIRE of eroute's %%trap: trap not found, unable to acquire reqid 0")
+	}
+	// Nothing of the flow in the clear.
+	if n := c.Count(func(p Packet) bool { return p.Dst == ikeRightHost }); n != 0 {
+		t.Errorf("%d packets of the flow on the veth in the clear", n)
 	}
 }
