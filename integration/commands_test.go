@@ -13,13 +13,22 @@ import (
 // exit status 1, and that neither reader sees the table change.
 func assertUnchanged(t *testing.T, ns *NS, wantStderr string, args ...string) {
 	t.Helper()
+	assertRefused(t, ns, []string{wantStderr}, args...)
+}
+
+// assertRefused is assertUnchanged for a message that must contain each of
+// wants.
+func assertRefused(t *testing.T, ns *NS, wants []string, args ...string) {
+	t.Helper()
 	listing, policies := ns.Listing(), ns.IPPolicies()
 	r := ns.Eroute(args...)
 	if r.Code != 1 {
 		t.Errorf("eroute %s: exit %d, want 1", strings.Join(args, " "), r.Code)
 	}
-	if !strings.Contains(r.Stderr, wantStderr) || strings.Count(r.Stderr, "\n") != 1 {
-		t.Errorf("eroute %s: stderr %q, want one line containing %q", strings.Join(args, " "), r.Stderr, wantStderr)
+	for _, want := range wants {
+		if !strings.Contains(r.Stderr, want) || strings.Count(r.Stderr, "\n") != 1 {
+			t.Errorf("eroute %s: stderr %q, want one line containing %q", strings.Join(args, " "), r.Stderr, want)
+		}
 	}
 	if r.Stdout != "" {
 		t.Errorf("stdout %q, want nothing", r.Stdout)

@@ -198,18 +198,19 @@ func (b *batch) rawAt(pos int32) []byte {
 	return s.in(b.arena)
 }
 
-// send sends every op, and stops after the datagram in which the kernel
-// refused one.
+// send sends every op, in sendOrder, and stops after the datagram in which
+// the kernel refused one.
 func (b *batch) send() {
 	b.r = b.c.newRun(ackRoom)
 	var sim *simulation
 	if b.clears {
 		sim = b.newSimulation()
 	}
-	for i := 0; i < b.n; i++ {
+	for _, at := range sendOrder(b.n, b.op) {
 		if b.r.failure() {
 			break
 		}
+		i := int(at)
 		o := b.op(i)
 		op := &o
 		var err error

@@ -493,3 +493,54 @@ func TestKernelApplyAddsUndo(t *testing.T) {
 		t.Errorf("table changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
+
+// TestKernelApplySendOrder: the kernel made the policies of a batch of
+// adds in sendOrder (its indexes grow with each policy made, as `ip -s
+// xfrm policy` shows them), and an op refused after reordering is still
+// reported by its own place, with the table as it was.
+func TestKernelApplySendOrder(t *testing.T) {
+	tb, ns := openTable(t)
+	var ops []Op
+	for i, bits := range []int{30, 24, 8, 20, 12, 32, 16, 9, 28, 15} {
+		for j, sbits := range []int{32, 8, 20, 14} {
+			src := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), byte(j), 0}), sbits).Masked()
+			dst := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(20 + i), byte(j), 0, 0}), bits).Masked()
+			ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: eroute.Eroute{Selector: eroute.Selector{Src: src, Dst: dst}, SAID: eroute.Drop}})
+		}
+	}
+	mustApply(t, tb, ops)
+	var made []string // src dst, in the kernel's order of making
+	policy := regexp.MustCompile(`(?m)^src (\S+) dst (\S+) .*\n\s+dir out action \S+ index (\d+) `)
+	idx := map[string]int{}
+	for _, m := range policy.FindAllStringSubmatch(ipn(t, ns, "-s", "xfrm", "policy", "list"), -1) {
+		var n int
+		fmt.Sscan(m[3], &n)
+		idx[m[1]+" "+m[2]] = n
+		made = append(made, m[1]+" "+m[2])
+	}
+	slices.SortFunc(made, func(a, b string) int { return idx[a] - idx[b] })
+	var want []string
+	for _, i := range sendOrder(len(ops), func(i int) Op { return ops[i] }) {
+		want = append(want, ops[i].Eroute.Src.String()+" "+ops[i].Eroute.Dst.String())
+	}
+	if !slices.Equal(made, want) {
+		t.Fatalf("policies made in the order\n%s\nwant\n%s", strings.Join(made, "\n"), strings.Join(want, "\n"))
+	}
+
+	// A refused op late in the batch but sent early: reported by its place.
+	before := tableText(t, ns)
+	var more []Op
+	for i := 0; i < 2*runMaxMsgs; i++ {
+		more = append(more, Op{Kind: eroute.OpAdd, Eroute: genEroute(1000 + i)})
+	}
+	refused := len(more) - 1
+	more[refused] = ops[9] // 10.0.0.0/8 -> 22.0.0.0/8 exists, and goes first
+	err := tb.Apply(more)
+	var be *BatchError
+	if !errors.As(err, &be) || be.Index != refused || !errors.Is(err, ErrExists) {
+		t.Fatalf("Apply: %v, want ErrExists for op %d", err, refused)
+	}
+	if after := tableText(t, ns); after != before {
+		t.Errorf("table changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}

@@ -257,7 +257,7 @@ func TestBatchFirstBadLineOfMany(t *testing.T) {
 					b.WriteString(good(i) + "\n")
 				}
 			}
-			ops, err := Parser{Resolver: eroute.NoResolver{}}.parseBatch(writeFile(t, b.String()), nil, batchActions)
+			ops, err := Parser{Resolver: eroute.NoResolver{}}.parseBatch(writeFile(t, b.String()), nil, batchActions, nil)
 			if err == nil || !strings.HasPrefix(err.Error(), fmt.Sprintf("line %d: ", c.first)) {
 				t.Errorf("parseBatch: %d ops, %v; want an error for line %d", len(ops), err, c.first)
 			}
@@ -271,7 +271,7 @@ func TestBatchFirstBadLineOfMany(t *testing.T) {
 			b.WriteString(good(i) + "\n")
 		}
 	}
-	ops, err := Parser{Resolver: eroute.NoResolver{}}.parseBatch(writeFile(t, b.String()), nil, batchActions)
+	ops, err := Parser{Resolver: eroute.NoResolver{}}.parseBatch(writeFile(t, b.String()), nil, batchActions, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,8 @@ func planSync(want []Op, sorted []keyed, have Entries, all bool) (Plan, error) {
 
 // runSync carries out --sync FILE (or prints its plan with --dry-run).
 func runSync(req Request, env Env, t Table) error {
-	defer collectLate()()
+	budget := startBudget(true)
+	defer budget.stop()
 	// The table is read (a dump: mostly the kernel's time) while the file
 	// is checked (on every core): neither waits for the other.
 	type snapshot struct {
@@ -118,7 +119,7 @@ func runSync(req Request, env Env, t Table) error {
 		s, err := t.Snapshot()
 		current <- snapshot{s, err}
 	}()
-	want, err := env.Parser.parseBatch(req.File, env.Stdin, syncActions)
+	want, err := env.Parser.parseBatch(req.File, env.Stdin, syncActions, budget)
 	var sorted []keyed
 	if err == nil {
 		sorted, err = bySelector(want)
