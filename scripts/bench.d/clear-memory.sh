@@ -10,14 +10,16 @@
 # exactly the foreign policies are left.
 #
 # Usage (as root): scripts/bench.d/clear-memory.sh        (N=1000000)
-#                  N=100000 scripts/bench.d/clear-memory.sh   (a quick run)
-# Environment: N, EROUTE (bin/eroute), GOAL_KB (65536). Needs ip, awk and
-# GNU time (/usr/bin/time). Loading a million eroutes takes a while (about
-# a minute on the development machine); the namespace is always deleted.
+#                  QUICK=1 scripts/bench.d/clear-memory.sh   (N=100000)
+# make bench runs it after scripts/bench.sh (see README here).
+# Environment: N, QUICK, EROUTE (bin/eroute), GOAL_KB (65536). Needs ip, awk
+# and GNU time (/usr/bin/time). Loading a million eroutes takes about a
+# minute on the development machine; the namespace is always deleted. The
+# exit status is 0 when it measured, goal met or not (the report says).
 set -euo pipefail
 export LC_ALL=C
 
-N=${N:-1000000}
+if [ "${QUICK:-0}" = 1 ]; then N=${N:-100000}; else N=${N:-1000000}; fi
 EROUTE=${EROUTE:-bin/eroute}
 GOAL_KB=${GOAL_KB:-65536}
 TIME=/usr/bin/time
@@ -66,10 +68,9 @@ t2=$EPOCHREALTIME
 $TIME -o "$WORK/time" -f '%e %M' "$EROUTE" --netns "$NS" --clear
 t3=$EPOCHREALTIME
 left=$(outcount)
-[ "$left" = 3 ] || die "--clear left $left outbound policies, want the 3 foreign ones"
 peak=$(awk '{print $2}' "$WORK/time")
 awk -v n="$N" -v l0="$t0" -v l1="$t1" -v c0="$t2" -v c1="$t3" -v kb="$peak" -v goal="$GOAL_KB" 'BEGIN {
 	printf "clear-memory  N=%d  load (--batch) %.1f s  --clear %.2f s  peak RSS %.1f MB  goal <= %.0f MB: %s\n",
 		n, l1 - l0, c1 - c0, kb / 1024, goal / 1024, (kb <= goal) ? "met" : "MISSED"
-	exit (kb <= goal) ? 0 : 1
 }'
+[ "$left" = 3 ] || die "--clear left $left outbound policies, want the 3 foreign ones"
