@@ -458,18 +458,22 @@ func (l *listing) eroute(i int) eroute.Eroute {
 }
 
 func (l *listing) entry(i int) Entry {
-	return entryOfRecord(&l.recs[i], l.eroute(i), l.foreign)
+	return entryOfRecord(&l.recs[i], l.eroute(i), l.foreign, true)
 }
 
 // entryOfRecord gives the Entry of a listed record: a foreign policy's
-// facts from its detail, eroute's own from what eroute writes for it.
-func entryOfRecord(r *record, e eroute.Eroute, foreign map[uint32]*detail) Entry {
+// facts from its detail, eroute's own from what eroute writes for it
+// (only when full: --sync reads every entry and needs none of it).
+func entryOfRecord(r *record, e eroute.Eroute, foreign map[uint32]*detail, full bool) Entry {
 	en := Entry{Eroute: e, Own: r.flags&recOwn != 0, Deletable: r.flags&recDeletable != 0, Index: r.index}
 	if !en.Own {
 		if d := foreign[r.index]; d != nil {
 			p := &d.p
 			en.Priority, en.Mark, en.Mask, en.IfID, en.Tmpls = p.Priority, p.Mark, p.Mask, p.IfID, p.Tmpls
 		}
+		return en
+	}
+	if !full {
 		return en
 	}
 	k := kindOf(e.SAID)
