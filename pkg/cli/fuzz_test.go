@@ -134,6 +134,9 @@ func FuzzParseBatch(f *testing.F) {
 		"--monitor\n",
 		"--sync x\n",
 		"--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\r\r\n--replace --src=10/8 --dst=10.1/16 --said=%pass",
+		"--del --force --src 10.5.1.2/16 --dst 10.6.0.0/16\n--clear --all\n--replace --src 10/8 --dst 10.1/16 --said %pass --force\n",
+		"--del --src ::/0 --dst ::/0 --transport-proto 58 --icmp-type 135 --icmp-code 1 --force\n--add --src 10/8 --dst 10/8 --transport-proto 47 --gre-key 7 --said %drop\n",
+		"--add --force --src 10/8 --dst 10/8 --said %drop\n--clear --force\n",
 	} {
 		f.Add(s, false)
 		f.Add(s, true)
@@ -208,7 +211,11 @@ func referenceParseBatch(p Parser, content string, allowed map[Action]bool) ([]O
 		if err != nil {
 			return nil, lineError(n, err)
 		}
-		ops = append(ops, Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: n})
+		op := Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: n, Force: req.Force || req.All}
+		if req.Action == Delete && req.Force && req.Exact.Src.IsValid() {
+			op.Eroute.Selector = req.Exact // a foreign selector's host bits
+		}
+		ops = append(ops, op)
 	}
 	return ops, nil
 }
