@@ -266,11 +266,14 @@ func (p Parser) parseBatch(path string, stdin io.Reader, allowed map[Action]bool
 		pending[c.seq] = c
 		for c, ok := pending[next]; ok; c, ok = pending[next] {
 			if next == 0 {
+				// The lines the file is thought to hold have
+				// their room from the start: so has their budget.
 				ops = make([]Op, 0, estimateLines(size, c.text))
+				budget.lines(cap(ops))
 			}
 			if firstErr == nil {
 				ops = append(ops, c.ops...)
-				budget.lines(len(ops))
+				budget.lines(cap(ops))
 			}
 			delete(pending, next)
 			next++
