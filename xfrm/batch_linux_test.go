@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -34,6 +35,11 @@ func mustEntries(t *testing.T, tb *Table) []Entry {
 		es[i] = s.Entry(i)
 	}
 	return es
+}
+
+// sameEntry compares two entries whole, templates and shadow included.
+func sameEntry(a, b Entry) bool {
+	return reflect.DeepEqual(a, b)
 }
 
 func mustSnapshot(t *testing.T, tb *Table) *Snapshot {
@@ -229,7 +235,7 @@ func TestKernelApplyUndo(t *testing.T) {
 				if after := tableText(t, ns); after != before {
 					t.Errorf("table changed:\nbefore:\n%s\nafter:\n%s", before, after)
 				}
-				if got := mustEntries(t, tb); !slices.Equal(got, entries) {
+				if got := mustEntries(t, tb); !slices.EqualFunc(got, entries, sameEntry) {
 					t.Errorf("Entries changed:\n%v\nwant\n%v", got, entries)
 				}
 			})
@@ -282,6 +288,25 @@ func TestKernelApplyManyRefusals(t *testing.T) {
 	}
 }
 
+// TestKernelApplyClearOwn: a Clear without Force takes eroute's own
+// policies (those the batch made too), and leaves the foreign ones.
+func TestKernelApplyClearOwn(t *testing.T) {
+	tb, ns := openTable(t)
+	mustApply(t, tb, adds(genEroute(0), genEroute(1)))
+	addForeign(t, ns, foreignPolicies...)
+	var foreign []eroute.Eroute
+	for _, e := range mustEntries(t, tb) {
+		if !e.Own {
+			foreign = append(foreign, e.Eroute)
+		}
+	}
+	if len(foreign) != 5 {
+		t.Fatalf("want 5 foreign policies listed, got %v", foreign)
+	}
+	mustApply(t, tb, []Op{{Kind: eroute.OpAdd, Eroute: genEroute(10)}, {Kind: eroute.OpClear}, {Kind: eroute.OpAdd, Eroute: genEroute(2)}})
+	wantList(t, tb, append([]eroute.Eroute{genEroute(2)}, foreign...)...)
+}
+
 // TestKernelApplyClear clears inside a batch: what was there and what the
 // batch added before goes, outbound main policies only; what follows stays.
 func TestKernelApplyClear(t *testing.T) {
@@ -297,7 +322,7 @@ func TestKernelApplyClear(t *testing.T) {
 		{Kind: eroute.OpAdd, Eroute: genEroute(1)},
 		{Kind: eroute.OpAdd, Eroute: genEroute(20)},
 		{Kind: eroute.OpReplace, Eroute: genEroute(21)},
-		{Kind: eroute.OpClear},
+		{Kind: eroute.OpClear, Force: true},
 		{Kind: eroute.OpAdd, Eroute: genEroute(2)},
 		{Kind: eroute.OpReplace, Eroute: genEroute(1)},
 		{Kind: eroute.OpAdd, Eroute: genEroute(30)},
@@ -319,7 +344,7 @@ func TestKernelApplyClearUndo(t *testing.T) {
 	ops := []Op{
 		{Kind: eroute.OpReplace, Eroute: eroute.Eroute{Selector: genEroute(3).Selector, SAID: eroute.Drop}},
 		{Kind: eroute.OpAdd, Eroute: genEroute(500)},
-		{Kind: eroute.OpClear},
+		{Kind: eroute.OpClear, Force: true},
 		{Kind: eroute.OpAdd, Eroute: genEroute(3)},
 		{Kind: eroute.OpAdd, Eroute: genEroute(501)},
 		{Kind: eroute.OpDelete, Eroute: genEroute(502)}, // missing
@@ -333,7 +358,7 @@ func TestKernelApplyClearUndo(t *testing.T) {
 	if after := tableText(t, ns); after != before {
 		t.Errorf("table changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
-	if got := mustEntries(t, tb); !slices.Equal(got, entries) {
+	if got := mustEntries(t, tb); !slices.EqualFunc(got, entries, sameEntry) {
 		t.Errorf("Entries changed:\n%v\nwant\n%v", got, entries)
 	}
 	wantContains(t, policies(t, ns), "mark 0x5/0xff", "if_id 0x7")
@@ -411,7 +436,7 @@ func TestKernelEntries(t *testing.T) {
 	for _, e := range es {
 		key := e.Selector.String()
 		w, ok := want[key]
-		if key == "10.200.0.0/16 -> 10.201.0.0/16" && e.SAID.Dst == ip("2.2.2.3") {
+		if key == "10.200.0.0/16 -> 10.201.0.0/16" && e.Mark == 5 {
 			marked++
 			w = flags{false, false}
 		}

@@ -30,13 +30,9 @@ type Op struct {
 	Kind   eroute.OpKind
 	Eroute eroute.Eroute
 	Line   int // line number in the file, for messages
-}
-
-// Entry is one policy of the table, with whether eroute made it.
-type Entry struct {
-	eroute.Eroute
-	Own       bool // eroute wrote it: --sync may change it
-	Deletable bool // no mark nor if_id: a delete by selector removes it
+	// Force: the line may act on a policy eroute did not make (--del and
+	// --replace with --force, --clear --all).
+	Force bool
 }
 
 // BatchError says which op the kernel refused; the table is as it was.
@@ -147,8 +143,20 @@ func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
 			c.errLine, c.err = n, err
 			return
 		}
-		c.ops = append(c.ops, Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: n})
+		c.ops = append(c.ops, opOf(req, n))
 	}
+}
+
+// opOf gives the op of a checked batch line. A --del --force line whose
+// addresses have host bits acts on the selector as given, as a single
+// --del finds it: the policy someone else wrote with those bits (others
+// clear them, as KLIPS did).
+func opOf(req Request, line int) Op {
+	op := Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: line, Force: req.Force || req.All}
+	if req.Action == Delete && req.Force && req.Exact != (eroute.Selector{}) {
+		op.Eroute.Selector = req.Exact
+	}
+	return op
 }
 
 // readLine gives one line without its end, refusing one too long to be an
@@ -459,19 +467,19 @@ func runBatch(req Request, env Env, t Table) error {
 	if err != nil {
 		return fileError("--batch", req.File, err)
 	}
-	return applyAll(t, ops, "--batch", req.File)
+	return applyAll(t, t, ops, "--batch", req.File)
 }
 
 // applyAll sends ops; a signal meanwhile does not cut the batch in two: it
 // is noted, and reported once the kernel has the whole batch.
-func applyAll(t interface{ Apply([]Op) error }, ops []Op, option, file string) error {
+func applyAll(t interface{ Apply([]Op) error }, table Table, ops []Op, option, file string) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	err := t.Apply(ops)
 	var be *BatchError
 	if errors.As(err, &be) && be.Index >= 0 && be.Index < len(ops) {
-		return fileError(option, file, fmt.Errorf("line %d: %v (nothing was changed)", ops[be.Index].Line, be.Err))
+		return fileError(option, file, fmt.Errorf("line %d: %v (nothing was changed)", ops[be.Index].Line, lineRefusal(table, ops[be.Index], be.Err)))
 	}
 	if err != nil {
 		return err
@@ -482,6 +490,27 @@ func applyAll(t interface{ Apply([]Op) error }, ops []Op, option, file string) e
 	default:
 		return nil
 	}
+}
+
+// opOptions are the options of the batch ops, for messages.
+var opOptions = map[eroute.OpKind]string{eroute.OpAdd: "--add", eroute.OpReplace: "--replace",
+	eroute.OpDelete: "--del", eroute.OpClear: "--clear"}
+
+// lineRefusal completes the reason a batch line was refused: the option
+// --force would let act on a foreign policy, or the foreign policy that
+// holds the selector an --add found in use.
+func lineRefusal(t Table, op Op, err error) error {
+	var fe *ForeignError
+	if errors.As(err, &fe) {
+		fe.Option = opOptions[op.Kind]
+		return fe
+	}
+	if op.Kind == eroute.OpAdd && t != nil && strings.HasPrefix(err.Error(), msgInUse) {
+		if h, ok, lerr := t.Lookup(op.Eroute.Selector, false); lerr == nil && ok && !h.Own {
+			return fmt.Errorf("%v (the selector belongs to a policy eroute did not make: %s)", err, holderText(h))
+		}
+	}
+	return err
 }
 
 func fileError(option, file string, err error) error {
