@@ -71,9 +71,13 @@ $TIME -f %e true 2>/dev/null || die "needs GNU time as $TIME (Debian: apt-get in
 EROUTE=$(cd "$(dirname "$EROUTE")" && pwd)/$(basename "$EROUTE")
 
 WORK=$(mktemp -d /tmp/eroute-bench.XXXXXX)
-NAMESPACES=()
+# Namespaces are made in command substitutions, whose variables do not
+# come back: cleanup finds them by their names' prefix.
 cleanup() {
-	for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+	local ns
+	for ns in $(ip netns list | awk -v p="eroute-bench-$$-" 'index($1, p) == 1 { print $1 }'); do
+		ip netns del "$ns" 2>/dev/null || true
+	done
 	if [ "${KEEP:-0}" = 1 ]; then echo "files kept in $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -88,9 +92,8 @@ VISH=$WORK/vishloader
 
 # newns prints the name of a fresh namespace.
 newns() {
-	local ns="eroute-bench-$$-${#NAMESPACES[@]}-$RANDOM"
+	local ns="eroute-bench-$$-$RANDOM$RANDOM"
 	ip netns add "$ns"
-	NAMESPACES+=("$ns")
 	echo "$ns"
 }
 delns() { ip netns del "$1"; }
