@@ -455,6 +455,23 @@ func TestCharonTakeOverWithoutMonitor(t *testing.T) {
 	}
 }
 
+// Without a monitor, a broader eroute under the daemon's selector is the
+// safety net: charon takes the exact selector over and deletes it when it
+// goes, but the broader %trap still matches the flow, so nothing leaves in
+// the clear.
+func TestCharonTakeOverBroaderTrapHolds(t *testing.T) {
+	a, b := ikePair(t)
+	ca := startCharon(t, a)
+	a.MustEroute(erouteArgs("--add", ikeLeftNet, "10.77.0.0/16", "%trap")...)
+	takeOver(t, a, ca)
+	ca.MustSwanctl("--uninstall", "--child", "x")
+	wantListed(t, a, ikeLeftNet, ikeRightNet, "", "after charon's uninstall")
+	wantListed(t, a, ikeLeftNet, "10.77.0.0/16", "%trap", "after charon's uninstall")
+	if n := untrapped(t, a, b); n != 0 {
+		t.Errorf("%d packets of the flow on the veth in the clear under the broader %%trap, want 0", n)
+	}
+}
+
 // With a monitor running, the %trap comes back as soon as charon removes
 // its policy: the selector is never left empty, and the next packet of the
 // flow is trapped, not sent in the clear.
