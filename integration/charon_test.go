@@ -40,6 +40,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -423,24 +424,53 @@ func lastLines(s string, n int) string {
 }
 
 // Work of issue 9 that another branch brings. A test of such a feature
-// skips, saying what it waits for, until the feature is on main and its
-// entry says landed; EROUTE_TEST_PENDING=1 runs it anyway (to try the
-// branch that brings it).
+// skips, saying what it waits for, until the eroute under test has it:
+// landed looks for the feature's own options in `eroute --help`.
+// EROUTE_TEST_PENDING=1 runs them all anyway (to try a branch that brings
+// one).
 type feature struct {
 	what   string
-	landed bool
+	landed func(usage string) bool
 }
 
 var (
-	featMonitorOwn = feature{"the monitor acting only for its own traps (issue 9 item 2)", false}
-	featRestore    = feature{"the monitor putting an eroute back when a daemon leaves its selector (issue 9 item 5)", false}
-	featAcqWarning = feature{"the monitor's warning about net.core.xfrm_acq_expires (issue 9 item 6)", false}
+	// Item 2: the monitor acts only for its own traps, unless --all.
+	featMonitorOwn = feature{"the monitor acting only for its own traps (issue 9 item 2: --monitor [ --all ])",
+		func(u string) bool { return usageLine(u, "--monitor", "--all") }}
+	// Items 5 and 6 add no option; they come with item 2 (the mon branch
+	// brings all three).
+	featRestore = feature{"the monitor putting an eroute back when a daemon leaves its selector (issue 9 item 5)",
+		featMonitorOwn.landed}
+	featAcqWarning = feature{"the monitor's warning about net.core.xfrm_acq_expires (issue 9 item 6)",
+		featMonitorOwn.landed}
 )
 
-// needs skips the test unless f has landed.
+// usageLine tells whether a line of the usage that shows cmd also shows opt.
+func usageLine(usage, cmd, opt string) bool {
+	for _, l := range strings.Split(usage, "\n") {
+		if strings.Contains(l, "eroute "+cmd) && strings.Contains(l, opt) {
+			return true
+		}
+	}
+	return false
+}
+
+var erouteUsage struct {
+	once sync.Once
+	text string
+}
+
+// needs skips the test unless the eroute under test has f.
 func needs(t *testing.T, f feature) {
 	t.Helper()
-	if !f.landed && os.Getenv("EROUTE_TEST_PENDING") == "" {
+	if os.Getenv("EROUTE_TEST_PENDING") != "" {
+		return
+	}
+	erouteUsage.once.Do(func() {
+		out, _ := exec.Command(eroutePath, "--help").CombinedOutput()
+		erouteUsage.text = string(out)
+	})
+	if !f.landed(erouteUsage.text) {
 		t.Skip("skipped: waits for " + f.what + "; EROUTE_TEST_PENDING=1 runs it")
 	}
 }
