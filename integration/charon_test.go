@@ -437,8 +437,8 @@ var (
 	// Item 2: the monitor acts only for its own traps, unless --all.
 	featMonitorOwn = feature{"the monitor acting only for its own traps (issue 9 item 2: --monitor [ --all ])",
 		func(u string) bool { return usageLine(u, "--monitor", "--all") }}
-	// Items 5 and 6 add no option; they come with item 2 (the mon branch
-	// brings all three).
+	// Items 5 and 6 add no option; they landed with item 2 (the mon
+	// branch brought all three).
 	featRestore = feature{"the monitor putting an eroute back when a daemon leaves its selector (issue 9 item 5)",
 		featMonitorOwn.landed}
 	featAcqWarning = feature{"the monitor's warning about net.core.xfrm_acq_expires (issue 9 item 6)",
