@@ -138,6 +138,15 @@ until_s() {
 	done
 }
 
+# acquire_listener NS PID: PID has a NETLINK_XFRM socket in NS that has
+# joined XFRMNLGRP_ACQUIRE (group bit 0): from then on it gets every ACQUIRE.
+acquire_listener() {
+	local inodes
+	inodes=$(ls -l "/proc/$2/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ')
+	[ -n "$inodes" ] || return 1
+	nsx "$1" awk -v mine=" $inodes" '$2 == 6 && $4 ~ /[13579bdf]$/ && index(mine, " " $NF " ") { found = 1 } END { exit !found }' /proc/net/netlink
+}
+
 check_charon_chain() {
 	local n=charon
 	if ! charon_bin >/dev/null || ! command -v swanctl >/dev/null; then
@@ -153,7 +162,7 @@ check_charon_chain() {
 		--exec "STRONGSWAN_CONF=$d/strongswan.conf swanctl --initiate --child t --timeout 60 --uri unix://$d/charon.vici" \
 		>"$T/acq.mon" 2>"$T/acq.err"
 	local mon=${BG[-1]}
-	wait_for 20 eval 'nsx gw1 ss -Hxl | grep -q @eroute-monitor' || echo "  (the monitor did not start: $(cat "$T/acq.err"))"
+	until_s 20 acquire_listener gw1 "$mon" || echo "  (the monitor did not start: $(cat "$T/acq.err"))"
 	listen rcv udp4 5001
 	cap_start
 
