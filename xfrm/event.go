@@ -28,6 +28,9 @@ type Acquire struct {
 	Policy Policy
 	// Eroute is the trapping eroute in listing terms: ErouteOf(Policy).
 	Eroute eroute.Eroute
+	// Own tells that eroute made the trapping policy; a policy of an IKE
+	// daemon or of ip xfrm is foreign.
+	Own bool
 	// Tmpl is what the kernel wants an SA for: the acquire's id (daddr,
 	// SPI, protocol) and saddr, read with the family of the policy's
 	// template of that protocol and SPI, whose mode and reqid it has; the
@@ -63,11 +66,14 @@ func DecodeAcquire(b []byte) (*Acquire, error) {
 	if !ok {
 		return nil, errFlowFamily
 	}
+	v := viewOf(p)
+	e, own, _ := v.eroute()
 	return &Acquire{
 		Flow:   flow,
 		Sel:    sel,
 		Policy: p,
-		Eroute: ErouteOf(p),
+		Eroute: e,
+		Own:    own,
 		Tmpl:   acquireTmpl(b, sel.Family, p.Tmpls),
 		Seq:    ne.Uint32(b[offAcqSeq:]),
 	}, nil

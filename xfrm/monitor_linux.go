@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -201,4 +204,23 @@ func (c *claim) Close() error {
 	var err error
 	c.once.Do(func() { err = unix.Close(c.fd) })
 	return err
+}
+
+// AcquireExpiry reads net.core.xfrm_acq_expires of the network namespace
+// called netnsName ("" own): how long the kernel keeps the larval state
+// of a trapped flow, during which the flow ACQUIREs no more. /proc/sys/net
+// shows the namespace of the thread that opens it, so the file is opened
+// on a thread inside the namespace.
+func AcquireExpiry(netnsName string) (time.Duration, error) {
+	return inNamespace(netnsName, func() (time.Duration, error) {
+		b, err := os.ReadFile("/proc/sys/net/core/xfrm_acq_expires")
+		if err != nil {
+			return 0, err
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("net.core.xfrm_acq_expires: %w", err)
+		}
+		return time.Duration(n) * time.Second, nil
+	})
 }

@@ -304,7 +304,7 @@ func TestKernelHoldReaped(t *testing.T) {
 	ch := events(listen(t, ns, 0))
 	sel := withPorts(er(t, "10.55.0.1/32", "10.56.0.9/32", "%hold"), eroute.UDP, 40001, 9).Selector
 	start := time.Now()
-	if err := tb.AddHold(sel, 2*time.Second); err != nil {
+	if err := tb.AddHold(holdFor(sel), 2*time.Second); err != nil {
 		t.Fatalf("AddHold: %v", err)
 	}
 	hs, err := tb.Holds()
@@ -315,7 +315,7 @@ func TestKernelHoldReaped(t *testing.T) {
 	wantList(t, tb, eroute.Eroute{Selector: sel, SAID: eroute.Hold})
 	wantContains(t, ipn(t, ns, "-s", "xfrm", "policy"),
 		"src 10.55.0.1/32 dst 10.56.0.9/32 proto udp sport 40001 dport 9 ",
-		fmt.Sprintf("\tdir out action block index %d priority %d ", hs[0].Index, holdPolicy(sel, 2).Priority),
+		fmt.Sprintf("\tdir out action block index %d priority %d ", hs[0].Index, holdPolicy(holdFor(sel), 2).Priority),
 		"\t  expire add: soft 0(sec), hard 2(sec)\n")
 
 	ev := waitEvent(t, ch, 5*time.Second, "POLEXPIRE", func(ev Event) bool { _, ok := ev.(*PolicyExpire); return ok })
@@ -343,35 +343,35 @@ func TestKernelDeleteHold(t *testing.T) {
 	if err := tb.Add(admin); err != nil {
 		t.Fatal(err)
 	}
-	if err := tb.AddHold(sel, time.Minute); err != nil {
+	if err := tb.AddHold(holdFor(sel), time.Minute); err != nil {
 		t.Fatalf("AddHold: %v", err)
 	}
 	for _, s := range []eroute.Selector{sel, admin.Selector} {
-		if err := tb.AddHold(s, time.Minute); !errors.Is(err, ErrExists) {
+		if err := tb.AddHold(holdFor(s), time.Minute); !errors.Is(err, ErrExists) {
 			t.Errorf("AddHold(%v) over a policy: %v, want ErrExists", s, err)
 		}
 	}
-	if err := tb.AddHold(sel, 0); err == nil {
+	if err := tb.AddHold(holdFor(sel), 0); err == nil {
 		t.Error("AddHold with no timeout accepted")
 	}
-	if ok, err := tb.DeleteHold(sel); !ok || err != nil {
+	if ok, err := tb.DeleteHold(holdFor(sel)); !ok || err != nil {
 		t.Errorf("DeleteHold: %v, %v; want true", ok, err)
 	}
-	if ok, err := tb.DeleteHold(sel); ok || err != nil {
+	if ok, err := tb.DeleteHold(holdFor(sel)); ok || err != nil {
 		t.Errorf("DeleteHold of a deleted hold: %v, %v; want false, nil", ok, err)
 	}
-	if ok, err := tb.DeleteHold(admin.Selector); ok || err != nil {
+	if ok, err := tb.DeleteHold(holdFor(admin.Selector)); ok || err != nil {
 		t.Errorf("DeleteHold of a %%pass: %v, %v; want false, nil", ok, err)
 	}
 
-	if err := tb.AddHold(sel, time.Minute); err != nil {
+	if err := tb.AddHold(holdFor(sel), time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	drop := eroute.Eroute{Selector: sel, SAID: eroute.Drop}
 	if err := tb.Replace(drop); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := tb.DeleteHold(sel); ok || err != nil {
+	if ok, err := tb.DeleteHold(holdFor(sel)); ok || err != nil {
 		t.Errorf("DeleteHold of a replaced hold: %v, %v; want false, nil", ok, err)
 	}
 	wantList(t, tb, admin, drop)
@@ -382,7 +382,7 @@ func TestKernelDeleteHold(t *testing.T) {
 	if err := tb.Replace(eroute.Eroute{Selector: sel, SAID: eroute.Hold}); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := tb.DeleteHold(sel); ok || err != nil {
+	if ok, err := tb.DeleteHold(holdFor(sel)); ok || err != nil {
 		t.Errorf("DeleteHold of an administrator's %%hold: %v, %v; want false, nil", ok, err)
 	}
 	wantContains(t, policies(t, ns), "src 10.55.0.1/32 dst 10.56.0.9/32 \n\tdir out action block")

@@ -53,6 +53,9 @@ const (
 	optSync
 	optDryRun
 	optAll
+	optExecMax
+	optExecQueue
+	optExecTimeout
 	numOptions
 )
 
@@ -76,6 +79,7 @@ var longOptions = [numOptions]option{
 	{"json", false, true, optJSON}, {"hold-timeout", true, true, optHoldTimeout}, {"exec", true, true, optExec},
 	{"rcvbuf", true, true, optRcvbuf}, {"batch", true, true, optBatch}, {"sync", true, true, optSync},
 	{"dry-run", false, true, optDryRun}, {"all", false, true, optAll},
+	{"exec-max", true, true, optExecMax}, {"exec-queue", true, true, optExecQueue}, {"exec-timeout", true, true, optExecTimeout},
 }
 
 func (id optID) String() string { return longOptions[id].name }

@@ -12,7 +12,7 @@ const usage = `usage: eroute --{add,addin,replace,replacein} --eraf <inet | inet
        eroute --del --eraf <inet | inet6> --src <src>/<srcmaskbits>|<srcmask> --dst <dst>/<dstmaskbits>|<dstmask> [ --transport-proto <protocol> ] [ --src-port <source-port> ] [ --dst-port <dest-port> ]
        eroute --delin --eraf <inet | inet6> --src <src>/<srcmaskbits>|<srcmask> --dst <dst>/<dstmaskbits>|<dstmask> [ ... as --del ]
        eroute --clear
-       eroute --monitor [ --json ] [ --hold-timeout <seconds> ] [ --exec <command> ] [ --rcvbuf <bytes> ]
+       eroute --monitor [ --json ] [ --hold-timeout <seconds> ] [ --exec <command> [ --exec-max <n> (8) ] [ --exec-queue <n> (64) ] [ --exec-timeout <seconds> (60) ] ] [ --rcvbuf <bytes> ] [ --all ]
        eroute --batch <file|->
        eroute --sync <file|-> [ --dry-run ] [ --all ]
        eroute [ --json ]

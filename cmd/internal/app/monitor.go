@@ -6,13 +6,13 @@ import (
 	"time"
 
 	"github.com/eroute/eroute/pkg/cli"
-	"github.com/eroute/eroute/pkg/eroute"
 	"github.com/eroute/eroute/xfrm"
 )
 
 // kernelMonitor gives pkg/cli's --monitor the kernel: the namespace claimed
 // for one monitor, an ACQUIRE listener, and the table for the holds.
 type kernelMonitor struct {
+	netns    string
 	claim    io.Closer
 	listener *xfrm.Listener
 	table    *xfrm.Table
@@ -34,7 +34,7 @@ func openMonitor(netns string, rcvbuf int) (cli.MonitorKernel, error) {
 		claim.Close()
 		return nil, err
 	}
-	return &kernelMonitor{claim: claim, listener: listener, table: table}, nil
+	return &kernelMonitor{netns: netns, claim: claim, listener: listener, table: table}, nil
 }
 
 // Next translates the listener's events; policy expiries other than a
@@ -52,36 +52,53 @@ func (m *kernelMonitor) Next() (any, error) {
 		}
 		switch ev := ev.(type) {
 		case *xfrm.Acquire:
-			return &cli.Acquired{Flow: ev.Flow, Eroute: ev.Eroute}, nil
+			return acquired(ev), nil
 		case *xfrm.PolicyExpire:
 			if h, ok := xfrm.HoldOf(ev.Policy); ok && ev.Hard {
-				return &cli.HoldReaped{Selector: h.Selector}, nil
+				return &cli.HoldReaped{Hold: cliHold(h)}, nil
 			}
 		}
 	}
 }
 
+func acquired(ev *xfrm.Acquire) *cli.Acquired {
+	return &cli.Acquired{Flow: ev.Flow, Eroute: ev.Eroute, Foreign: !ev.Own,
+		Scope: cli.Scope(xfrm.ScopeOf(ev.Policy)), Priority: ev.Policy.Priority}
+}
+
+func cliHold(h xfrm.Hold) cli.Hold {
+	return cli.Hold{Selector: h.Selector, Scope: cli.Scope(h.Scope)}
+}
+
 func (m *kernelMonitor) StopListening() { m.listener.Close() }
 
-func (m *kernelMonitor) AddHold(sel eroute.Selector, timeout time.Duration) error {
-	err := m.table.AddHold(sel, timeout)
+func (m *kernelMonitor) AddHold(h cli.Hold, trap uint32, timeout time.Duration) error {
+	prio, ok := xfrm.HoldPriority(trap)
+	if !ok {
+		return cli.ErrCannotOutrank
+	}
+	err := m.table.AddHold(xfrm.Hold{Selector: h.Selector, Scope: xfrm.Scope(h.Scope), Priority: prio}, timeout)
 	if errors.Is(err, xfrm.ErrExists) {
 		return cli.ErrHoldExists
 	}
 	return err
 }
 
-func (m *kernelMonitor) DeleteHold(sel eroute.Selector) (bool, error) {
-	return m.table.DeleteHold(sel)
+func (m *kernelMonitor) DeleteHold(h cli.Hold) (bool, error) {
+	return m.table.DeleteHold(xfrm.Hold{Selector: h.Selector, Scope: xfrm.Scope(h.Scope)})
 }
 
-func (m *kernelMonitor) StaleHolds() ([]eroute.Selector, error) {
+func (m *kernelMonitor) StaleHolds() ([]cli.Hold, error) {
 	holds, err := m.table.Holds()
-	sels := make([]eroute.Selector, len(holds))
+	hs := make([]cli.Hold, len(holds))
 	for i, h := range holds {
-		sels[i] = h.Selector
+		hs[i] = cliHold(h)
 	}
-	return sels, err
+	return hs, err
+}
+
+func (m *kernelMonitor) AcquireExpiry() (time.Duration, error) {
+	return xfrm.AcquireExpiry(m.netns)
 }
 
 func (m *kernelMonitor) Close() error {
