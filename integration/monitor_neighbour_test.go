@@ -394,3 +394,45 @@ func TestMonitorOutputClosed(t *testing.T) {
 		t.Errorf("holds left:\n%s", p)
 	}
 }
+
+// Issue 10 item 3: a user who is not root cannot keep a monitor from
+// starting: not by binding the abstract socket older monitors claimed,
+// not by touching the lock, not by running a monitor.
+func TestMonitorLockNotTakenByOthers(t *testing.T) {
+	ns := trapNS(t)
+	nobody := []string{"ip", "netns", "exec", ns.Name, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
+	squat := exec.Command(nobody[0], append(nobody[1:], "perl", "-MSocket", "-e",
+		`socket(S, PF_UNIX, SOCK_DGRAM, 0) or die "socket: $!"; bind(S, pack_sockaddr_un("\0eroute-monitor")) or die "bind: $!"; $| = 1; print "bound\n"; sleep 60`)...)
+	out, err := squat.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var squatErr strings.Builder
+	squat.Stderr = &squatErr
+	if err := squat.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { squat.Process.Kill(); squat.Wait() })
+	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "bound\n" {
+		t.Fatalf("nobody could not bind @eroute-monitor: %q %s", line, squatErr.String())
+	}
+	for _, argv := range [][]string{
+		{"sh", "-c", "exec 9>>/run/eroute/squat.monitor.lock"},
+		{eroutePath, "--monitor"},
+	} {
+		if r := runBounded(t, 5*time.Second, append(nobody, argv...)...); r.Code == 0 {
+			t.Errorf("as nobody, %v succeeded: %+v", argv, r)
+		}
+	}
+	mon := startMonitor(t, ns)
+	send1(t, ns, netip.AddrPortFrom(trapLocal4, 40170), netip.AddrPortFrom(in4(170), 53))
+	if !mon.WaitLines(1, 5*time.Second) {
+		t.Errorf("the monitor does not answer; stderr:\n%s", mon.Stderr())
+	}
+	// Root's second monitor is still refused, naming the first.
+	r := runBounded(t, 5*time.Second, eroutePath, "--netns", ns.Name, "--monitor")
+	want := fmt.Sprintf("eroute: another eroute --monitor is running in this network namespace (pid %d)\n", mon.cmd.Process.Pid)
+	if r.Code != 1 || r.Stderr != want {
+		t.Errorf("second monitor: exit %d, stderr %q; want %q", r.Code, r.Stderr, want)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/eroute/eroute/internal/nslock"
 	"golang.org/x/sys/unix"
 )
 
@@ -156,53 +157,38 @@ func (l *Listener) Close() error {
 	return l.f.Close()
 }
 
-// monitorName is the abstract unix socket address a monitor holds.
-const monitorName = "@eroute-monitor"
-
-// ClaimMonitor makes sure one monitor runs per namespace, without any file:
-// it binds the abstract unix socket @eroute-monitor inside the namespace
-// called netnsName ("" own). Abstract unix addresses belong to a network
-// namespace and are released when the socket closes, which the kernel does
-// when the process dies, even by SIGKILL: no stale lock is possible. The
-// claim lasts until Close, or the end of the process; the socket is not
-// inherited by the commands the monitor starts. ErrMonitorRunning when the
-// namespace is claimed.
+// ClaimMonitor makes sure one monitor runs per namespace: it takes the
+// namespace's "monitor" lock (internal/nslock: a flock on a file in the
+// root-only /run/eroute, named by the namespace's inode), which only root
+// can take, so no other user can keep a monitor from starting (an
+// abstract unix socket, used before, could be bound by anyone). The kernel
+// releases the lock when the process dies, even by SIGKILL: no stale lock
+// is possible; the descriptor is not inherited by the commands the monitor
+// starts. ErrMonitorRunning when the namespace is claimed.
 func ClaimMonitor(netnsName string) (io.Closer, error) {
-	fd, err := inNamespace(netnsName, claimSocket)
-	if err != nil {
-		return nil, err
-	}
-	return &claim{fd: fd}, nil
-}
-
-func claimSocket() (int, error) {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("cannot make the monitor's unix socket: %w", err)
-	}
-	err = unix.Bind(fd, &unix.SockaddrUnix{Name: monitorName})
+	l, err := nslock.Acquire(netnsName, "monitor", 0)
+	var busy *nslock.BusyError
 	switch {
-	case errors.Is(err, unix.EADDRINUSE):
-		unix.Close(fd)
-		return -1, sentinel{ErrMonitorRunning, err}
+	case errors.As(err, &busy) && busy.PID > 0:
+		return nil, sentinel{fmt.Errorf("%w (pid %d)", ErrMonitorRunning, busy.PID), err}
+	case errors.Is(err, nslock.ErrBusy):
+		return nil, sentinel{ErrMonitorRunning, err}
 	case err != nil:
-		unix.Close(fd)
-		return -1, fmt.Errorf("cannot bind %s: %w", monitorName, err)
+		return nil, fmt.Errorf("cannot take the monitor lock: %w", err)
 	}
-	return fd, nil
+	return &claim{l: l}, nil
 }
 
-// claim keeps the bare descriptor, not an *os.File, whose finalizer would
-// close it, and give up the claim, once the caller dropped the Closer.
+// claim is a monitor's lock.
 type claim struct {
 	once sync.Once
-	fd   int
+	l    *nslock.Lock
 }
 
 // Close gives up the claim; later calls do nothing.
 func (c *claim) Close() error {
 	var err error
-	c.once.Do(func() { err = unix.Close(c.fd) })
+	c.once.Do(func() { err = c.l.Release() })
 	return err
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eroute/eroute/internal/nslock"
 	"github.com/eroute/eroute/pkg/eroute"
 	"golang.org/x/sys/unix"
 )
@@ -476,8 +477,8 @@ func TestKernelClaimMonitor(t *testing.T) {
 		t.Fatalf("ClaimMonitor(%s): %v", ns1, err)
 	}
 	_, err = ClaimMonitor(ns1)
-	if !errors.Is(err, ErrMonitorRunning) || !errors.Is(err, unix.EADDRINUSE) ||
-		err.Error() != "another eroute --monitor is running in this network namespace" {
+	if !errors.Is(err, ErrMonitorRunning) || !errors.Is(err, nslock.ErrBusy) ||
+		err.Error() != fmt.Sprintf("another eroute --monitor is running in this network namespace (pid %d)", os.Getpid()) {
 		t.Errorf("second ClaimMonitor(%s): %v", ns1, err)
 	}
 	other, err := ClaimMonitor(ns2)

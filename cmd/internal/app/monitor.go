@@ -18,20 +18,23 @@ type kernelMonitor struct {
 	table    *xfrm.Table
 }
 
+// openMonitor opens the table and the listener before it takes the
+// monitor lock, so that a namespace that does not exist, or a user who may
+// not listen, hears that rather than a message about the lock.
 func openMonitor(netns string, rcvbuf int) (cli.MonitorKernel, error) {
-	claim, err := xfrm.ClaimMonitor(netns)
-	if err != nil {
-		return nil, err
-	}
 	table, err := xfrm.Open(netns)
 	if err != nil {
-		claim.Close()
 		return nil, err
 	}
 	listener, err := xfrm.Listen(netns, rcvbuf)
 	if err != nil {
 		table.Close()
-		claim.Close()
+		return nil, err
+	}
+	claim, err := xfrm.ClaimMonitor(netns)
+	if err != nil {
+		listener.Close()
+		table.Close()
 		return nil, err
 	}
 	return &kernelMonitor{netns: netns, claim: claim, listener: listener, table: table}, nil
