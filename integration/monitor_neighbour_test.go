@@ -436,3 +436,142 @@ func TestMonitorLockNotTakenByOthers(t *testing.T) {
 		t.Errorf("second monitor: exit %d, stderr %q; want %q", r.Code, r.Stderr, want)
 	}
 }
+
+// daemonPriority is the priority strongSwan gives an IPsec policy of a
+// /24 to /24 selector: far below eroute's band, as a daemon's are.
+const daemonPriority = "375423"
+
+// takeOver does what charon does when its CHILD SA's policy meets an
+// eroute on the same selector: UPDPOLICY, which replaces it.
+func takeOver(ns *NS, src, dst string, extra ...string) {
+	ns.IP(append([]string{"xfrm", "policy", "update", "src", src, "dst", dst}, append(extra, "dir", "out", "priority", daemonPriority,
+		"tmpl", "src", "10.66.0.1", "dst", "10.66.0.2", "proto", "esp", "mode", "tunnel", "reqid", "7")...)...)
+}
+
+// leave does what charon does on --terminate: DELPOLICY by selector.
+func leave(ns *NS, src, dst string, extra ...string) {
+	ns.IP(append([]string{"xfrm", "policy", "delete", "src", src, "dst", dst}, append(extra, "dir", "out")...)...)
+}
+
+// waitListed polls the listing until src -> dst shows said.
+func waitListed(t *testing.T, ns *NS, src, dst, said string) bool {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if got := listedSAIDs(ns.Listing(), src, dst); len(got) == 1 && got[0] == said {
+			return true
+		}
+	}
+	return false
+}
+
+// Issue 9 item 5: an eroute a daemon took over comes back at once when the
+// daemon removes its policy: a %trap (then a packet ACQUIREs again rather
+// than leaving in the clear) and a tun eroute (with its own SAID).
+func TestMonitorPutsBackTakenOverEroutes(t *testing.T) {
+	ns := trapNS(t)
+	const tunDst = "10.66.0.128/25"
+	ns.MustEroute("--replace", "--src", trapNet4, "--dst", tunDst, "--said", "tun0x200@10.66.0.9")
+	mon := startMonitor(t, ns)
+
+	takeOver(ns, trapNet4, trapNet4)
+	takeOver(ns, trapNet4, tunDst)
+	if !mon.WaitStderr(trapNet4+" -> "+tunDst+" => tun0x200@10.66.0.9 was replaced by a policy eroute did not make (tun0x0@10.66.0.2)", 5*time.Second) ||
+		!mon.WaitStderr(trapNet4+" -> "+trapNet4+" => %trap was replaced by a policy eroute did not make", time.Second) {
+		t.Fatalf("take-overs not noticed:\n%s", mon.Stderr())
+	}
+	wantListed(t, ns, trapNet4, trapNet4, "tun0x0@10.66.0.2", "taken over")
+
+	leave(ns, trapNet4, trapNet4)
+	leave(ns, trapNet4, tunDst)
+	if !waitListed(t, ns, trapNet4, trapNet4, "%trap") || !waitListed(t, ns, trapNet4, tunDst, "tun0x200@10.66.0.9") {
+		t.Fatalf("eroutes not put back:\n%s\nstderr:\n%s", ns.Listing(), mon.Stderr())
+	}
+	wantTrapPolicy(t, ns, trapNet4, "after the daemon left")
+	if text, ok := ipPolicy(t, ns, trapNet4, tunDst); !ok || !strings.Contains(text, "spi 0x00000200") {
+		t.Errorf("ip xfrm policy of the tun eroute: %q (present %v)", text, ok)
+	}
+	for _, want := range []string{"put back " + trapNet4 + " -> " + trapNet4 + " => %trap: the policy that had replaced it was removed",
+		"put back " + trapNet4 + " -> " + tunDst + " => tun0x200@10.66.0.9"} {
+		if !mon.WaitStderr(want, time.Second) {
+			t.Errorf("stderr lacks %q:\n%s", want, mon.Stderr())
+		}
+	}
+	// The %trap works again: the next packet of a flow ACQUIREs.
+	send1(t, ns, netip.AddrPortFrom(trapLocal4, 40180), netip.AddrPortFrom(in4(18), 53))
+	if !mon.WaitLines(1, 5*time.Second) || !strings.HasSuffix(mon.Lines()[0], "=> %trap; hold placed") {
+		t.Errorf("after the put-back: %q", mon.Stdout())
+	}
+	// A foreign policy with a mark never replaces an eroute, and its
+	// removal puts nothing back.
+	ns.IP("xfrm", "policy", "add", "src", trapNet4, "dst", "10.66.0.0/26", "dir", "out", "mark", "5", "mask", "0xff", "action", "block")
+	ns.IP("xfrm", "policy", "delete", "src", trapNet4, "dst", "10.66.0.0/26", "dir", "out", "mark", "5", "mask", "0xff")
+	time.Sleep(200 * time.Millisecond)
+	wantListed(t, ns, trapNet4, "10.66.0.0/26", "", "after a marked policy came and went")
+}
+
+// An eroute deleted by eroute itself, or replaced by eroute, is not put back.
+func TestMonitorLeavesOwnChangesAlone(t *testing.T) {
+	ns := trapNS(t)
+	mon := startMonitor(t, ns)
+	takeOver(ns, trapNet4, trapNet4)
+	if !mon.WaitStderr("was replaced", 5*time.Second) {
+		t.Fatal(mon.Stderr())
+	}
+	ns.MustEroute("--replace", "--src", trapNet4, "--dst", trapNet4, "--said", "%drop")
+	ns.MustEroute("--del", "--src", trapNet4, "--dst", trapNet4)
+	time.Sleep(300 * time.Millisecond)
+	wantListed(t, ns, trapNet4, trapNet4, "", "after eroute replaced then deleted it")
+	if strings.Contains(mon.Stderr(), "monitor: put back") {
+		t.Errorf("an eroute put back after eroute's own changes:\n%s", mon.Stderr())
+	}
+}
+
+// The take-overs survive a monitor restart: the daemon leaves while no
+// monitor runs, and the next monitor puts the eroute back as it starts.
+// Without any monitor the selector stays empty (documented).
+func TestMonitorTakeoverSurvivesRestart(t *testing.T) {
+	ns := trapNS(t)
+	const other = "10.66.0.64/26"
+	ns.MustEroute("--add", "--src", trapNet4, "--dst", other, "--said", "%drop")
+	mon := startMonitor(t, ns)
+	takeOver(ns, trapNet4, trapNet4)
+	if !mon.WaitStderr("was replaced", 5*time.Second) {
+		t.Fatal(mon.Stderr())
+	}
+	mon.Signal(syscall.SIGTERM)
+	if st := mon.WaitExit(10 * time.Second); st == nil || st.ExitCode() != 0 {
+		t.Fatalf("SIGTERM: %v", st)
+	}
+	leave(ns, trapNet4, trapNet4)
+	// A take-over and a leave with no monitor at all: nothing remembers.
+	takeOver(ns, trapNet4, other)
+	leave(ns, trapNet4, other)
+	wantListed(t, ns, trapNet4, trapNet4, "", "with no monitor running")
+
+	again := startMonitor(t, ns)
+	if !waitListed(t, ns, trapNet4, trapNet4, "%trap") {
+		t.Fatalf("not put back by the restarted monitor:\n%s\nstderr:\n%s", ns.Listing(), again.Stderr())
+	}
+	wantListed(t, ns, trapNet4, other, "", "taken over and left while no monitor ran")
+	if !again.WaitStderr("put back "+trapNet4+" -> "+trapNet4+" => %trap", time.Second) {
+		t.Errorf("stderr %q", again.Stderr())
+	}
+	// Taken over again, then the kernel and the file disagree: the file
+	// names the daemon's policy, the kernel has another eroute of eroute's
+	// there (the daemon left and an administrator added it while no
+	// monitor ran). The kernel wins: it stays as it is.
+	takeOver(ns, trapNet4, trapNet4)
+	if !again.WaitStderr(trapNet4+" -> "+trapNet4+" => %trap was replaced", 5*time.Second) {
+		t.Fatal(again.Stderr())
+	}
+	again.Signal(syscall.SIGTERM)
+	again.WaitExit(10 * time.Second)
+	leave(ns, trapNet4, trapNet4)
+	ns.MustEroute("--add", "--src", trapNet4, "--dst", trapNet4, "--said", "%pass")
+	third := startMonitor(t, ns)
+	time.Sleep(300 * time.Millisecond)
+	wantListed(t, ns, trapNet4, trapNet4, "%pass", "the kernel wins over the state file")
+	if strings.Contains(third.Stderr(), "monitor: put back") {
+		t.Errorf("third monitor: %s", third.Stderr())
+	}
+}

@@ -35,7 +35,7 @@ func TestCaptureTestdata(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l := listen(t, ns, 0)
+	l := listenT(t, ns, 0)
 	for _, c := range []struct {
 		file     string
 		proto    int

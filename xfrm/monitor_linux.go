@@ -39,10 +39,15 @@ type Listener struct {
 // (SO_RCVBUFFORCE, which passes net.core.rmem_max; the kernel doubles the
 // value and applies its minimum); 0 keeps the kernel's default.
 func Listen(netnsName string, rcvbuf int) (*Listener, error) {
+	return listen(netnsName, rcvbuf, 1<<(grpAcquire-1)|1<<(grpExpire-1))
+}
+
+// listen opens a listener subscribed to groups (a bit mask of XFRMNLGRP_*).
+func listen(netnsName string, rcvbuf int, groups uint32) (*Listener, error) {
 	if rcvbuf < 0 {
 		return nil, fmt.Errorf("receive buffer of %d bytes", rcvbuf)
 	}
-	fd, err := inNamespace(netnsName, func() (int, error) { return listenSocket(rcvbuf) })
+	fd, err := inNamespace(netnsName, func() (int, error) { return listenSocket(rcvbuf, groups) })
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +62,7 @@ func Listen(netnsName string, rcvbuf int) (*Listener, error) {
 
 // listenSocket makes the subscribed socket in the calling thread's
 // namespace. Joining XFRM groups takes CAP_NET_ADMIN (EPERM otherwise).
-func listenSocket(rcvbuf int) (int, error) {
+func listenSocket(rcvbuf int, groups uint32) (int, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_XFRM)
 	if err != nil {
 		return -1, socketError(err, "")
@@ -66,7 +71,6 @@ func listenSocket(rcvbuf int) (int, error) {
 		unix.Close(fd)
 		return -1, err
 	}
-	groups := uint32(1<<(grpAcquire-1) | 1<<(grpExpire-1))
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
 		unix.Close(fd)
 		return -1, socketError(err, "")

@@ -93,7 +93,7 @@ func send(t *testing.T, ns string, proto int, from, to netip.AddrPort) {
 }
 
 // listen opens a Listener in ns, closed at the end of the test.
-func listen(t *testing.T, ns string, rcvbuf int) *Listener {
+func listenT(t *testing.T, ns string, rcvbuf int) *Listener {
 	t.Helper()
 	l, err := Listen(ns, rcvbuf)
 	if err != nil {
@@ -233,7 +233,7 @@ func TestKernelAcquireIPv4(t *testing.T) {
 	if err := tb.Add(trap); err != nil {
 		t.Fatal(err)
 	}
-	ch := events(listen(t, ns, 0))
+	ch := events(listenT(t, ns, 0))
 	ipOut := ipMonitor(t, ns, "acquire")
 	send(t, ns, eroute.UDP, addrPort("10.55.0.1:40001"), addrPort("10.56.0.9:9"))
 	a := waitEvent(t, ch, 5*time.Second, "ACQUIRE", isAcquire).(*Acquire)
@@ -262,7 +262,7 @@ func TestKernelAcquireIPv6(t *testing.T) {
 	if err := tb.Add(trap); err != nil {
 		t.Fatal(err)
 	}
-	ch := events(listen(t, ns, 0))
+	ch := events(listenT(t, ns, 0))
 	ipOut := ipMonitor(t, ns, "acquire")
 	send(t, ns, eroute.TCP, addrPort("[fd00:55::1]:40002"), addrPort("[fd00:56::9]:80"))
 	a := waitEvent(t, ch, 5*time.Second, "ACQUIRE", isAcquire).(*Acquire)
@@ -290,7 +290,7 @@ func TestKernelAcquireTunnelFamily(t *testing.T) {
 	if err := tb.Add(tun); err != nil {
 		t.Fatal(err)
 	}
-	ch := events(listen(t, ns, 0))
+	ch := events(listenT(t, ns, 0))
 	send(t, ns, eroute.UDP, addrPort("10.55.0.1:40003"), addrPort("10.58.0.7:53"))
 	a := waitEvent(t, ch, 5*time.Second, "ACQUIRE", isAcquire).(*Acquire)
 	want := saTemplate(tun.SAID, AFInet)
@@ -302,7 +302,7 @@ func TestKernelAcquireTunnelFamily(t *testing.T) {
 
 func TestKernelHoldReaped(t *testing.T) {
 	tb, ns := openTable(t)
-	ch := events(listen(t, ns, 0))
+	ch := events(listenT(t, ns, 0))
 	sel := withPorts(er(t, "10.55.0.1/32", "10.56.0.9/32", "%hold"), eroute.UDP, 40001, 9).Selector
 	start := time.Now()
 	if err := tb.AddHold(holdFor(sel), 2*time.Second); err != nil {
@@ -396,7 +396,7 @@ func TestKernelOverrun(t *testing.T) {
 	if err := tb.Add(er(t, "10.55.0.0/24", "10.56.0.0/16", "%trap")); err != nil {
 		t.Fatal(err)
 	}
-	l := listen(t, ns, 1)
+	l := listenT(t, ns, 1)
 	rcvbuf := 0
 	l.rc.Control(func(fd uintptr) { rcvbuf, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) })
 	t.Logf("receive buffer asked 1 byte, got %d", rcvbuf)
@@ -431,7 +431,7 @@ func TestKernelOverrun(t *testing.T) {
 
 func TestListenerCloseUnblocksNext(t *testing.T) {
 	ns := newNetns(t)
-	l := listen(t, ns, 0)
+	l := listenT(t, ns, 0)
 	done := make(chan error, 1)
 	go func() {
 		_, err := l.Next()

@@ -5,17 +5,30 @@ import (
 	"io"
 	"time"
 
+	"github.com/eroute/eroute/internal/nslock"
 	"github.com/eroute/eroute/pkg/cli"
 	"github.com/eroute/eroute/xfrm"
 )
 
 // kernelMonitor gives pkg/cli's --monitor the kernel: the namespace claimed
-// for one monitor, an ACQUIRE listener, and the table for the holds.
+// for one monitor, an ACQUIRE listener, the table for the holds, and the
+// guard that puts back eroutes whose selector a foreign policy took over
+// and then left. The listener and the guard each run on a goroutine of
+// their own, feeding one channel, so that a long read of the table by the
+// guard never delays an ACQUIRE.
 type kernelMonitor struct {
 	netns    string
 	claim    io.Closer
 	listener *xfrm.Listener
 	table    *xfrm.Table
+	guard    *xfrm.Guard
+	events   chan monitorItem
+	done     chan struct{}
+}
+
+type monitorItem struct {
+	ev  any
+	err error
 }
 
 // openMonitor opens the table and the listener before it takes the
@@ -37,31 +50,89 @@ func openMonitor(netns string, rcvbuf int) (cli.MonitorKernel, error) {
 		table.Close()
 		return nil, err
 	}
-	return &kernelMonitor{netns: netns, claim: claim, listener: listener, table: table}, nil
+	m := &kernelMonitor{netns: netns, claim: claim, listener: listener, table: table,
+		events: make(chan monitorItem, 16), done: make(chan struct{})}
+	state, err := nslock.File(netns, "monitor", "takeovers")
+	if err != nil {
+		state = "" // the guard still works, without surviving a restart
+	}
+	if m.guard, err = xfrm.OpenGuard(netns, state); err != nil {
+		m.Close()
+		return nil, err
+	}
+	go m.pumpAcquires()
+	go m.pumpGuard()
+	return m, nil
 }
 
-// Next translates the listener's events; policy expiries other than a
-// monitor hold's are skipped.
-func (m *kernelMonitor) Next() (any, error) {
+// send hands an item to Next, unless the monitor is closing.
+func (m *kernelMonitor) send(ev any, err error) bool {
+	select {
+	case m.events <- monitorItem{ev, err}:
+		return true
+	case <-m.done:
+		return false
+	}
+}
+
+// pumpAcquires translates the listener's events; policy expiries other
+// than a monitor hold's are skipped.
+func (m *kernelMonitor) pumpAcquires() {
 	for {
 		ev, err := m.listener.Next()
 		switch {
 		case errors.Is(err, xfrm.ErrOverrun):
-			return nil, cli.ErrOverrun
+			err = cli.ErrOverrun
 		case errors.Is(err, xfrm.ErrClosed):
-			return nil, cli.ErrStopped
+			m.send(nil, cli.ErrStopped)
+			return
 		case err != nil:
-			return nil, err
+			m.send(nil, err)
+			return
 		}
+		var out any
 		switch ev := ev.(type) {
 		case *xfrm.Acquire:
-			return acquired(ev), nil
+			out = acquired(ev)
 		case *xfrm.PolicyExpire:
 			if h, ok := xfrm.HoldOf(ev.Policy); ok && ev.Hard {
-				return &cli.HoldReaped{Hold: cliHold(h)}, nil
+				out = &cli.HoldReaped{Hold: cliHold(h)}
 			}
 		}
+		if (out != nil || err != nil) && !m.send(out, err) {
+			return
+		}
 	}
+}
+
+// pumpGuard reports what the guard did.
+func (m *kernelMonitor) pumpGuard() {
+	for {
+		ev, err := m.guard.Next()
+		if err != nil {
+			if !errors.Is(err, xfrm.ErrClosed) {
+				m.send(&cli.Note{Text: "the policy table is no longer watched: " + err.Error()}, nil)
+			}
+			return
+		}
+		var out any
+		switch ev := ev.(type) {
+		case *xfrm.TakenOver:
+			out = &cli.TakenOver{Eroute: ev.Eroute, By: ev.By}
+		case *xfrm.Restored:
+			out = &cli.Restored{Eroute: ev.Eroute, Err: ev.Err}
+		case *xfrm.GuardNote:
+			out = &cli.Note{Text: ev.Text}
+		}
+		if out != nil && !m.send(out, nil) {
+			return
+		}
+	}
+}
+
+func (m *kernelMonitor) Next() (any, error) {
+	it := <-m.events
+	return it.ev, it.err
 }
 
 func acquired(ev *xfrm.Acquire) *cli.Acquired {
@@ -105,7 +176,11 @@ func (m *kernelMonitor) AcquireExpiry() (time.Duration, error) {
 }
 
 func (m *kernelMonitor) Close() error {
+	close(m.done)
 	m.listener.Close()
+	if m.guard != nil {
+		m.guard.Close()
+	}
 	m.table.Close()
 	return m.claim.Close()
 }
