@@ -160,6 +160,7 @@ func runMonitor(req Request, env Env, prog string) error {
 	pipe := make(chan os.Signal, 1)
 	signal.Notify(pipe, syscall.SIGPIPE)
 	defer signal.Stop(pipe)
+	defer limitMemory()()
 	k, err := env.OpenMonitor(req.Netns, req.Rcvbuf)
 	if err != nil {
 		return err
