@@ -575,3 +575,30 @@ func TestMonitorTakeoverSurvivesRestart(t *testing.T) {
 		t.Errorf("third monitor: %s", third.Stderr())
 	}
 }
+
+// A flood of changes (a large --batch while the monitor runs) may overrun
+// the monitor's policy socket; it reads the table again once the flood is
+// over, and still knows every eroute of it.
+func TestMonitorGuardAfterFlood(t *testing.T) {
+	ns := trapNS(t)
+	mon := startMonitor(t, ns)
+	var b strings.Builder
+	const n = 20000
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "--add --src 11.0.%d.%d/32 --dst 12.0.0.0/8 --said tun0x%x@10.66.0.9\n", i/256, i%256, 0x100+i)
+	}
+	file := filepath.Join(t.TempDir(), "batch")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ns.MustEroute("--batch", file)
+	const last = "11.0.78.31/32" // line n: 78*256+31 = 19999
+	takeOver(ns, last, "12.0.0.0/8")
+	if !mon.WaitStderr(last+" -> 12.0.0.0/8 => tun0x4f1f@10.66.0.9 was replaced", 10*time.Second) {
+		t.Fatalf("take-over after the flood not noticed:\n%s", mon.Stderr())
+	}
+	leave(ns, last, "12.0.0.0/8")
+	if !waitListed(t, ns, last, "12.0.0.0/8", "tun0x4f1f@10.66.0.9") {
+		t.Errorf("not put back after the flood:\n%s", mon.Stderr())
+	}
+}

@@ -37,12 +37,14 @@ type Guard struct {
 	l     *Listener // policy notifications
 	path  string    // the state file; "" keeps none
 
-	mu    sync.Mutex // guards the rest
-	own   *ownIndex
-	taken map[uint32]takeover // by the index of the foreign policy in place
-	out   []Event             // what happened, not yet returned by Next
-	dirty bool                // taken changed since the state file was written
-	timer *time.Timer         // writes the state file a moment after a change
+	mu        sync.Mutex // guards the rest
+	own       *ownIndex
+	taken     map[uint32]takeover // by the index of the foreign policy in place
+	out       []Event             // what happened, not yet returned by Next
+	dirty     bool                // taken changed since the state file was written
+	stale     bool                // notifications were lost: read the table once they calm down
+	lossNoted time.Time           // when lost notifications were last reported
+	timer     *time.Timer         // writes the state file a moment after a change
 }
 
 // takeover is an eroute that a foreign policy replaced.
@@ -121,15 +123,27 @@ func (g *Guard) Next() (Event, error) {
 			g.mu.Unlock()
 			return ev, nil
 		}
+		if g.stale && g.l.drained() {
+			g.stale = false
+			if err := g.reconcile(true); err != nil {
+				g.notef("cannot read the table again: %v", err)
+			}
+			g.mu.Unlock()
+			continue
+		}
 		g.mu.Unlock()
 		ev, err := g.l.Next()
 		g.mu.Lock()
 		switch {
 		case errors.Is(err, ErrOverrun):
-			g.notef("policy notifications lost (socket buffer overrun): the table is read again")
-			if err := g.reconcile(true); err != nil {
-				g.notef("cannot read the table again: %v", err)
+			// A flood of changes (a large --batch): reading the table
+			// while it lasts would cost a dump per overrun. The table is
+			// read once, when the socket is drained.
+			if !g.stale && time.Since(g.lossNoted) > 10*time.Second {
+				g.notef("policy notifications lost (socket buffer overrun): the table is read again when the changes calm down")
+				g.lossNoted = time.Now()
 			}
+			g.stale = true
 		case err != nil:
 			g.mu.Unlock()
 			return nil, err

@@ -116,6 +116,23 @@ func (l *Listener) Next() (Event, error) {
 	return nil, ErrClosed
 }
 
+// drained tells whether nothing is waiting to be read: no decoded event,
+// no datagram in the socket.
+func (l *Listener) drained() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.pending) > 0 {
+		return false
+	}
+	empty := true
+	var one [1]byte
+	l.rc.Control(func(fd uintptr) {
+		_, _, err := unix.Recvfrom(int(fd), one[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		empty = err == unix.EAGAIN
+	})
+	return empty
+}
+
 // receive reads one datagram: nil for one to skip (not from the kernel,
 // or cut short by the buffer). The wait is the runtime poller's, so that
 // Close, which evicts the file from the poller, ends it.
