@@ -441,15 +441,15 @@ func TestMonitorLockNotTakenByOthers(t *testing.T) {
 // /24 to /24 selector: far below eroute's band, as a daemon's are.
 const daemonPriority = "375423"
 
-// takeOver does what charon does when its CHILD SA's policy meets an
+// daemonUpdate does what charon does when its CHILD SA's policy meets an
 // eroute on the same selector: UPDPOLICY, which replaces it.
-func takeOver(ns *NS, src, dst string, extra ...string) {
+func daemonUpdate(ns *NS, src, dst string, extra ...string) {
 	ns.IP(append([]string{"xfrm", "policy", "update", "src", src, "dst", dst}, append(extra, "dir", "out", "priority", daemonPriority,
 		"tmpl", "src", "10.66.0.1", "dst", "10.66.0.2", "proto", "esp", "mode", "tunnel", "reqid", "7")...)...)
 }
 
-// leave does what charon does on --terminate: DELPOLICY by selector.
-func leave(ns *NS, src, dst string, extra ...string) {
+// daemonDelete does what charon does on --terminate: DELPOLICY by selector.
+func daemonDelete(ns *NS, src, dst string, extra ...string) {
 	ns.IP(append([]string{"xfrm", "policy", "delete", "src", src, "dst", dst}, append(extra, "dir", "out")...)...)
 }
 
@@ -473,16 +473,16 @@ func TestMonitorPutsBackTakenOverEroutes(t *testing.T) {
 	ns.MustEroute("--replace", "--src", trapNet4, "--dst", tunDst, "--said", "tun0x200@10.66.0.9")
 	mon := startMonitor(t, ns)
 
-	takeOver(ns, trapNet4, trapNet4)
-	takeOver(ns, trapNet4, tunDst)
+	daemonUpdate(ns, trapNet4, trapNet4)
+	daemonUpdate(ns, trapNet4, tunDst)
 	if !mon.WaitStderr(trapNet4+" -> "+tunDst+" => tun0x200@10.66.0.9 was replaced by a policy eroute did not make (tun0x0@10.66.0.2)", 5*time.Second) ||
 		!mon.WaitStderr(trapNet4+" -> "+trapNet4+" => %trap was replaced by a policy eroute did not make", time.Second) {
 		t.Fatalf("take-overs not noticed:\n%s", mon.Stderr())
 	}
 	wantListed(t, ns, trapNet4, trapNet4, "tun0x0@10.66.0.2", "taken over")
 
-	leave(ns, trapNet4, trapNet4)
-	leave(ns, trapNet4, tunDst)
+	daemonDelete(ns, trapNet4, trapNet4)
+	daemonDelete(ns, trapNet4, tunDst)
 	if !waitListed(t, ns, trapNet4, trapNet4, "%trap") || !waitListed(t, ns, trapNet4, tunDst, "tun0x200@10.66.0.9") {
 		t.Fatalf("eroutes not put back:\n%s\nstderr:\n%s", ns.Listing(), mon.Stderr())
 	}
@@ -513,7 +513,7 @@ func TestMonitorPutsBackTakenOverEroutes(t *testing.T) {
 func TestMonitorLeavesOwnChangesAlone(t *testing.T) {
 	ns := trapNS(t)
 	mon := startMonitor(t, ns)
-	takeOver(ns, trapNet4, trapNet4)
+	daemonUpdate(ns, trapNet4, trapNet4)
 	if !mon.WaitStderr("was replaced", 5*time.Second) {
 		t.Fatal(mon.Stderr())
 	}
@@ -534,7 +534,7 @@ func TestMonitorTakeoverSurvivesRestart(t *testing.T) {
 	const other = "10.66.0.64/26"
 	ns.MustEroute("--add", "--src", trapNet4, "--dst", other, "--said", "%drop")
 	mon := startMonitor(t, ns)
-	takeOver(ns, trapNet4, trapNet4)
+	daemonUpdate(ns, trapNet4, trapNet4)
 	if !mon.WaitStderr("was replaced", 5*time.Second) {
 		t.Fatal(mon.Stderr())
 	}
@@ -542,10 +542,10 @@ func TestMonitorTakeoverSurvivesRestart(t *testing.T) {
 	if st := mon.WaitExit(10 * time.Second); st == nil || st.ExitCode() != 0 {
 		t.Fatalf("SIGTERM: %v", st)
 	}
-	leave(ns, trapNet4, trapNet4)
+	daemonDelete(ns, trapNet4, trapNet4)
 	// A take-over and a leave with no monitor at all: nothing remembers.
-	takeOver(ns, trapNet4, other)
-	leave(ns, trapNet4, other)
+	daemonUpdate(ns, trapNet4, other)
+	daemonDelete(ns, trapNet4, other)
 	wantListed(t, ns, trapNet4, trapNet4, "", "with no monitor running")
 
 	again := startMonitor(t, ns)
@@ -560,13 +560,13 @@ func TestMonitorTakeoverSurvivesRestart(t *testing.T) {
 	// names the daemon's policy, the kernel has another eroute of eroute's
 	// there (the daemon left and an administrator added it while no
 	// monitor ran). The kernel wins: it stays as it is.
-	takeOver(ns, trapNet4, trapNet4)
+	daemonUpdate(ns, trapNet4, trapNet4)
 	if !again.WaitStderr(trapNet4+" -> "+trapNet4+" => %trap was replaced", 5*time.Second) {
 		t.Fatal(again.Stderr())
 	}
 	again.Signal(syscall.SIGTERM)
 	again.WaitExit(10 * time.Second)
-	leave(ns, trapNet4, trapNet4)
+	daemonDelete(ns, trapNet4, trapNet4)
 	ns.MustEroute("--add", "--src", trapNet4, "--dst", trapNet4, "--said", "%pass")
 	third := startMonitor(t, ns)
 	time.Sleep(300 * time.Millisecond)
@@ -593,11 +593,11 @@ func TestMonitorGuardAfterFlood(t *testing.T) {
 	}
 	ns.MustEroute("--batch", file)
 	const last = "11.0.78.31/32" // line n: 78*256+31 = 19999
-	takeOver(ns, last, "12.0.0.0/8")
+	daemonUpdate(ns, last, "12.0.0.0/8")
 	if !mon.WaitStderr(last+" -> 12.0.0.0/8 => tun0x4f1f@10.66.0.9 was replaced", 10*time.Second) {
 		t.Fatalf("take-over after the flood not noticed:\n%s", mon.Stderr())
 	}
-	leave(ns, last, "12.0.0.0/8")
+	daemonDelete(ns, last, "12.0.0.0/8")
 	if !waitListed(t, ns, last, "12.0.0.0/8", "tun0x4f1f@10.66.0.9") {
 		t.Errorf("not put back after the flood:\n%s", mon.Stderr())
 	}

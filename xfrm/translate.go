@@ -240,6 +240,9 @@ func (v *policyView) wrote(own eroute.Eroute, k kind) bool {
 		return false // a SAID of another kind's shape: PolicyOf writes that kind
 	}
 	want, t, hasT := shapeOfKind(own, k)
+	if v.Dir == DirIn {
+		want.Dir = DirIn // an --addin policy: the eroute's, inbound
+	}
 	got := &v.Policy
 	sameTmpls := v.nTmpls == 0 && !hasT || v.nTmpls == 1 && hasT && v.first == t
 	return sameTmpls && want.Sel == got.Sel && want.Dir == got.Dir && want.Type == got.Type &&

@@ -53,6 +53,11 @@ const (
 	optSync
 	optDryRun
 	optAll
+	optForce
+	optICMPType
+	optICMPCode
+	optGREKey
+	optMHType
 	optExecMax
 	optExecQueue
 	optExecTimeout
@@ -79,6 +84,8 @@ var longOptions = [numOptions]option{
 	{"json", false, true, optJSON}, {"hold-timeout", true, true, optHoldTimeout}, {"exec", true, true, optExec},
 	{"rcvbuf", true, true, optRcvbuf}, {"batch", true, true, optBatch}, {"sync", true, true, optSync},
 	{"dry-run", false, true, optDryRun}, {"all", false, true, optAll},
+	{"force", false, true, optForce}, {"icmp-type", true, true, optICMPType}, {"icmp-code", true, true, optICMPCode},
+	{"gre-key", true, true, optGREKey}, {"mh-type", true, true, optMHType},
 	{"exec-max", true, true, optExecMax}, {"exec-queue", true, true, optExecQueue}, {"exec-timeout", true, true, optExecTimeout},
 }
 

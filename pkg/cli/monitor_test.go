@@ -92,6 +92,8 @@ func (f *fakeMonitor) StaleHolds() ([]Hold, error) {
 
 func (f *fakeMonitor) AcquireExpiry() (time.Duration, error) { return f.acqExpires, nil }
 
+func (f *fakeMonitor) Tracked() int { return 0 }
+
 func (f *fakeMonitor) Close() error { f.closed = true; return nil }
 
 func msel(src, dst string, proto uint8, sport, dport uint16) eroute.Selector {

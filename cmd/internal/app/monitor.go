@@ -171,6 +171,8 @@ func (m *kernelMonitor) StaleHolds() ([]cli.Hold, error) {
 	return hs, err
 }
 
+func (m *kernelMonitor) Tracked() int { return m.guard.Own() }
+
 func (m *kernelMonitor) AcquireExpiry() (time.Duration, error) {
 	return xfrm.AcquireExpiry(m.netns)
 }
