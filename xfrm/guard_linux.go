@@ -53,23 +53,6 @@ type takeover struct {
 	By     eroute.Eroute // the foreign policy, as the listing shows it
 }
 
-// TakenOver is what a Guard reports when a foreign policy replaced an eroute.
-type TakenOver struct{ Eroute, By eroute.Eroute }
-
-// Restored is what a Guard reports when it put an eroute back (Err when it
-// could not).
-type Restored struct {
-	Eroute eroute.Eroute
-	Err    error
-}
-
-// GuardNote is something else a Guard has to say.
-type GuardNote struct{ Text string }
-
-func (*TakenOver) isEvent() {}
-func (*Restored) isEvent()  {}
-func (*GuardNote) isEvent() {}
-
 // guardRcvbuf is the receive buffer of the guard's socket: a batch of
 // changes arrives far faster than one at a time; an overrun costs a dump.
 const guardRcvbuf = 4 << 20

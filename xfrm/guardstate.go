@@ -9,6 +9,23 @@ import (
 	"github.com/eroute/eroute/pkg/eroute"
 )
 
+// TakenOver is what a Guard reports when a foreign policy replaced an eroute.
+type TakenOver struct{ Eroute, By eroute.Eroute }
+
+// Restored is what a Guard reports when it put an eroute back (Err when it
+// could not).
+type Restored struct {
+	Eroute eroute.Eroute
+	Err    error
+}
+
+// GuardNote is something else a Guard has to say.
+type GuardNote struct{ Text string }
+
+func (*TakenOver) isEvent() {}
+func (*Restored) isEvent()  {}
+func (*GuardNote) isEvent() {}
+
 // The guard's state file has one line per take-over: the index of the
 // foreign policy in place, then the eroute to put back as SRC DST PROTO
 // SPORT DPORT SAID. Lines starting with # are comments.
