@@ -28,6 +28,7 @@ type record struct {
 const (
 	recOwn       = 1 << iota // eroute wrote the policy
 	recDeletable             // Delete by its selector finds it
+	recGroup                 // its SAID is an SA group's head (groupTemplates)
 )
 
 // recordOf packs an eroute; flags as above.

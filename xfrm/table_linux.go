@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"runtime"
 	"strings"
 	"time"
@@ -42,7 +43,11 @@ func (t *Table) Close() error {
 // Add adds an eroute; ErrExists when one with the same selector exists
 // (XFRM_MSG_NEWPOLICY is exclusive).
 func (t *Table) Add(e eroute.Eroute) error {
-	err := t.c.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, encodePolicy(PolicyOf(e)))
+	p, err := t.policyFor(e, DirOut)
+	if err != nil {
+		return err
+	}
+	err = t.c.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, encodePolicy(p))
 	return kernelError(err, unix.EEXIST, ErrExists)
 }
 
@@ -50,22 +55,59 @@ func (t *Table) Add(e eroute.Eroute) error {
 // XFRM_MSG_UPDPOLICY, so that no packet ever meets a gap. The kernel
 // replaces by selector (and mark, if_id, type), whatever the old priority.
 func (t *Table) Replace(e eroute.Eroute) error {
-	err := t.c.request(msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, encodePolicy(PolicyOf(e)))
+	p, err := t.policyFor(e, DirOut)
+	if err != nil {
+		return err
+	}
+	err = t.c.request(msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, encodePolicy(p))
 	return kernelError(err, 0, nil)
 }
 
-// AddInbound adds (or with replace, replaces) the inbound policy of a
-// tunnel, as KLIPS --addin and --replacein did: the same policy as the
-// eroute's, with direction in, so that the kernel accepts the selector's
-// traffic only when it arrived through the SA the SAID names.
-func (t *Table) AddInbound(e eroute.Eroute, replace bool) error {
+// policyFor gives the policy of an eroute in direction dir: PolicyOf's,
+// with the templates of the SA group its SAID heads, if the SA table holds
+// one (see groupTemplates).
+func (t *Table) policyFor(e eroute.Eroute, dir uint8) (Policy, error) {
 	p := PolicyOf(e)
-	p.Dir = DirIn
-	if replace {
-		return kernelError(t.c.request(msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, encodePolicy(p)), 0, nil)
+	p.Dir = dir
+	if !namesSA(e.SAID) {
+		return p, nil
 	}
-	err := t.c.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, encodePolicy(p))
-	return kernelError(err, unix.EEXIST, ErrExists)
+	t.c.mu.Lock()
+	groups, err := t.c.groupsFor([]eroute.SAID{e.SAID})
+	t.c.mu.Unlock()
+	if err != nil {
+		return Policy{}, err
+	}
+	return withGroup(p, groups[e.SAID]), nil
+}
+
+// AddInbound adds (or with replace, replaces) the inbound policy of a
+// tunnel, as KLIPS --addin and --replacein did: the eroute's policy with
+// direction in, and the same with direction forward, so that the kernel
+// accepts the selector's traffic only when it arrived through the SAs the
+// SAID names, whether it is for this host (in) or for a subnet behind it
+// (forward: XFRM drops decapsulated packets no forward policy allows).
+// If the forward policy cannot be added, the new in policy goes again.
+func (t *Table) AddInbound(e eroute.Eroute, replace bool) error {
+	p, err := t.policyFor(e, DirIn)
+	if err != nil {
+		return err
+	}
+	typ, flags := uint16(msgNewPolicy), uint16(unix.NLM_F_CREATE|unix.NLM_F_EXCL)
+	if replace {
+		typ, flags = msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE
+	}
+	if err := t.c.request(typ, flags, encodePolicy(p)); err != nil {
+		return kernelError(err, unix.EEXIST, ErrExists)
+	}
+	p.Dir = DirFwd
+	if err := t.c.request(typ, flags, encodePolicy(p)); err != nil {
+		if !replace {
+			t.deleteDir(e.Selector, DirIn)
+		}
+		return kernelError(err, unix.EEXIST, ErrExists)
+	}
+	return nil
 }
 
 // AddHold puts a monitor hold on sel (see Hold): a %hold that the kernel
@@ -149,10 +191,17 @@ func (t *Table) Delete(s eroute.Selector) error {
 	return t.deleteDir(s, DirOut)
 }
 
-// DeleteInbound deletes the inbound policy --addin made for this selector;
-// ErrNotFound when none.
+// DeleteInbound deletes the in and forward policies --addin made for this
+// selector; ErrNotFound when there is no in policy. A missing forward
+// policy (an --addin of an older eroute made none) is no error.
 func (t *Table) DeleteInbound(s eroute.Selector) error {
-	return t.deleteDir(s, DirIn)
+	if err := t.deleteDir(s, DirIn); err != nil {
+		return err
+	}
+	if err := t.deleteDir(s, DirFwd); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 func (t *Table) deleteDir(s eroute.Selector, dir uint8) error {
@@ -252,6 +301,7 @@ func (t *Table) Walk(fn func(eroute.Eroute) error) error {
 type listing struct {
 	recs    []record
 	packets map[saKey]uint64 // the SAs' packet counts; nil when none is needed
+	outer   map[groupKey]outerSA
 }
 
 func (l *listing) eroute(i int) eroute.Eroute {
@@ -259,9 +309,38 @@ func (l *listing) eroute(i int) eroute.Eroute {
 	if l.packets != nil {
 		if k, ok := saKeyOf(e.SAID); ok {
 			e.Count = l.packets[k]
+			if l.recs[i].flags&recGroup != 0 {
+				e.Count = l.outer[groupKey{e.SAID.Dst, e.SAID.SPI}].packets
+			}
 		}
 	}
 	return e
+}
+
+// groupKey names an SA group by destination and handle (reqid).
+type groupKey struct {
+	dst   netip.Addr
+	reqid uint32
+}
+
+// outerSA is the outermost SA of a group seen so far: the one whose
+// packets go on the wire, which an eroute to the group counts.
+type outerSA struct {
+	rank    int
+	packets uint64
+}
+
+// countSA notes an SA's packets for the listing: by its key, and for its
+// group (reqid 0x100 or more) if it is the outermost member so far.
+func (l *listing) countSA(k saKey, reqid uint32, packets uint64) {
+	l.packets[k] += packets
+	if reqid < eroute.MinSPI {
+		return
+	}
+	g := groupKey{k.dst, reqid}
+	if o, seen := l.outer[g]; !seen || protoRank(k.proto) > o.rank {
+		l.outer[g] = outerSA{protoRank(k.proto), packets}
+	}
 }
 
 // overlapFrom is the table size from which a listing reads the dump on a
@@ -281,10 +360,10 @@ func (t *Table) listing() (*listing, error) {
 	}
 	l := &listing{recs: d.recs}
 	if d.names {
-		l.packets = map[saKey]uint64{}
+		l.packets, l.outer = map[saKey]uint64{}, map[groupKey]outerSA{}
 		err := c.dumpLocked(msgGetSA, func(typ uint16, b []byte) {
 			if k, n, err := decodeSA(b); typ == msgNewSA && err == nil {
-				l.packets[k] += n
+				l.countSA(k, ne.Uint32(b[offSAReqid:]), n)
 			}
 		})
 		if err != nil {
@@ -340,6 +419,9 @@ func (c *conn) records(keepOrder bool) (recordDump, error) {
 		}
 		if v.deletable(e.Selector) {
 			flags |= recDeletable
+		}
+		if own && v.isGroup {
+			flags |= recGroup
 		}
 		d.recs = append(d.recs, recordOf(e, flags, pos))
 		if !d.names {
