@@ -54,7 +54,7 @@ vet:
 # fuzz runs every fuzz target for FUZZTIME each (the seeds also run in `make test`).
 FUZZTIME ?= 20s
 fuzz:
-	@for pkg in ./pkg/eroute ./pkg/cli ./xfrm; do \
+	@for pkg in ./pkg/eroute ./pkg/cli ./pkg/spi ./xfrm; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; \
 	    $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
