@@ -73,7 +73,7 @@ func TestReplace(t *testing.T) {
 	ns := newNS(t, "")
 	sel := []string{"--src", "10.0.0.0/8", "--dst", "10.1.0.0/16"}
 	ns.MustEroute(append([]string{"--replace"}, append(sel, "--said", "%drop")...)...)
-	for _, said := range []string{"tun0x135@10.9.9.9", "%reject", "%pass", "esp0x200@10.1.0.1", "%hold", "%trap", "%drop"} {
+	for _, said := range []string{"tun0x135@10.9.9.9", "%reject", "%pass", "tun0x200@10.1.0.1", "%hold", "%trap", "%drop"} {
 		ns.MustEroute(append([]string{"--replace"}, append(sel, "--said", said)...)...)
 		want := "0          10.0.0.0/8         -> 10.1.0.0/16        => " + said + "\n"
 		if got := ns.Listing(); got != want {
