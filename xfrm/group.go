@@ -1,6 +1,7 @@
 package xfrm
 
 import (
+	"net/netip"
 	"slices"
 
 	"github.com/eroute/eroute/pkg/eroute"
@@ -133,4 +134,16 @@ func protoRank(p uint8) int {
 		return 2
 	}
 	return -1
+}
+
+// outer gives the packets of a group's outermost SA (AH, else ESP, else
+// IPCOMP with that destination and reqid): the SA whose packets go on the
+// wire, which an eroute to the group counts.
+func (x *saIndex) outer(dst netip.Addr, reqid uint32) uint64 {
+	for _, p := range [...]uint8{protoAH, protoESP, protoComp} {
+		if n, ok := x.byReqid[saKey{dst: dst, spi: reqid, proto: p}]; ok {
+			return n
+		}
+	}
+	return 0
 }

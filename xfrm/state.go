@@ -48,7 +48,6 @@ const (
 	offSACurAdd     = 176 // curlft.add_time
 	offSACurUse     = 184 // curlft.use_time
 	offSAStats      = 192 // stats: replay_window, replay, integrity_failed
-	offSAReqid      = 208
 	offSAMode       = 214
 	offSAReplayWin  = 215
 	offSAFlags      = 216

@@ -50,9 +50,8 @@ func digitValue(c byte) int {
 	return 99
 }
 
-// ParseUint reads an unsigned number as KLIPS's ttoul did with base 0
-// (0x hexadecimal, leading-0 octal, else decimal), up to max. The SA
-// commands read --replay_window, --life values and spigrp's SPIs with it.
-func ParseUint(s string, max uint64) (uint64, error) {
+// ParseNumber reads a base-0 number (0x hexadecimal, leading-0 octal, else
+// decimal) from 0 to max, as the numeric options take them.
+func ParseNumber(s string, max uint64) (uint64, error) {
 	return parseBase0(s, max)
 }

@@ -40,7 +40,7 @@ func ParseLife(s string) (soft, hard Limits, note string, err error) {
 			return soft, hard, "", fmt.Errorf("Error, lifetime parameter redefined:%s, already defined as:%s", item, old)
 		}
 		seen[key] = value
-		n, err := eroute.ParseUint(value, ^uint64(0))
+		n, err := eroute.ParseNumber(value, ^uint64(0))
 		if err != nil {
 			return soft, hard, "", fmt.Errorf("Invalid number for lifetime option parameter %s in parameter string \"%s\": %v", item, s, err)
 		}

@@ -351,7 +351,7 @@ func parseAdd(req *Request, set map[string]string) error {
 		}
 	}
 	if v, ok := set["replay_window"]; ok {
-		n, err := eroute.ParseUint(v, 1<<32-1)
+		n, err := eroute.ParseNumber(v, 1<<32-1)
 		if err != nil {
 			return fmt.Errorf("Invalid replay_window parameter: %v", err)
 		}
@@ -403,7 +403,7 @@ func natt(set map[string]string) (*Encap, error) {
 	case "nonike":
 		e.Type = EncapNonIKE
 	default:
-		n, err := eroute.ParseUint(v, 2)
+		n, err := eroute.ParseNumber(v, 2)
 		if err != nil || n == 0 {
 			return nil, fmt.Errorf("Invalid character in natt parameter \"%s\": want nonesp, nonike or none", v)
 		}
@@ -414,7 +414,7 @@ func natt(set map[string]string) (*Encap, error) {
 		port       *uint16
 	}{{"sport", "source", &e.SrcPort}, {"dport", "destination", &e.DstPort}} {
 		if v, ok := set[p.name]; ok {
-			n, err := eroute.ParseUint(v, 0xffff)
+			n, err := eroute.ParseNumber(v, 0xffff)
 			if err != nil {
 				return nil, fmt.Errorf("Invalid %s port parameter \"%s\": %v", p.what, v, err)
 			}

@@ -99,7 +99,7 @@ func positionalSAID(w []string, nth int, r eroute.Resolver) (eroute.SAID, error)
 	if err != nil {
 		return eroute.SAID{}, fmt.Errorf("Error, %v converting %s address argument:%s", err, ordinal(nth), w[1])
 	}
-	n, err := eroute.ParseUint(w[2], 0xffffffff)
+	n, err := eroute.ParseNumber(w[2], 0xffffffff)
 	switch {
 	case err != nil:
 		return eroute.SAID{}, fmt.Errorf("Badly formed spi: %v \"%s\"", err, w[2])
