@@ -16,14 +16,15 @@ const (
 	msgDelSA   = 0x11 // XFRM_MSG_DELSA
 	msgFlushSA = 0x1c // XFRM_MSG_FLUSHSA
 
-	attrAlgAuth      = 1  // XFRMA_ALG_AUTH: xfrm_algo (the kernel's default ICV)
-	attrAlgCrypt     = 2  // XFRMA_ALG_CRYPT: xfrm_algo
-	attrAlgComp      = 3  // XFRMA_ALG_COMP: xfrm_algo
-	attrEncap        = 4  // XFRMA_ENCAP: xfrm_encap_tmpl
-	attrReplayVal    = 10 // XFRMA_REPLAY_VAL: xfrm_replay_state
-	attrLastUsed     = 15 // XFRMA_LASTUSED: u64 seconds
-	attrAlgAuthTrunc = 20 // XFRMA_ALG_AUTH_TRUNC: xfrm_algo_auth
-	attrReplayESN    = 23 // XFRMA_REPLAY_ESN_VAL: xfrm_replay_state_esn
+	attrAlgAuth       = 1  // XFRMA_ALG_AUTH: xfrm_algo (the kernel's default ICV)
+	attrAlgCrypt      = 2  // XFRMA_ALG_CRYPT: xfrm_algo
+	attrAlgComp       = 3  // XFRMA_ALG_COMP: xfrm_algo
+	attrEncap         = 4  // XFRMA_ENCAP: xfrm_encap_tmpl
+	attrReplayVal     = 10 // XFRMA_REPLAY_VAL: xfrm_replay_state
+	attrLastUsed      = 15 // XFRMA_LASTUSED: u64 seconds
+	attrAlgAuthTrunc  = 20 // XFRMA_ALG_AUTH_TRUNC: xfrm_algo_auth
+	attrReplayESN     = 23 // XFRMA_REPLAY_ESN_VAL: xfrm_replay_state_esn
+	attrAddressFilter = 26 // XFRMA_ADDRESS_FILTER: xfrm_address_filter, for dumps
 
 	ipsecProtoAny = 255 // IPSEC_PROTO_ANY: AH, ESP and IPCOMP, for FLUSHSA
 
@@ -35,12 +36,13 @@ const (
 // Sizes and offsets of xfrm_usersa_info (224 bytes on 64-bit ABIs) and the
 // structures around it.
 const (
-	sizeSAInfo   = 224
-	sizeSAID     = 24 // xfrm_usersa_id: daddr, spi, family, proto
-	sizeAlgName  = 64 // the name field of xfrm_algo and xfrm_algo_auth
-	sizeEncap    = 24 // xfrm_encap_tmpl
-	sizeReplay   = 12 // xfrm_replay_state
-	sizeReplayES = 24 // xfrm_replay_state_esn without its bitmap
+	sizeSAInfo     = 224
+	sizeSAID       = 24 // xfrm_usersa_id: daddr, spi, family, proto
+	sizeAlgName    = 64 // the name field of xfrm_algo and xfrm_algo_auth
+	sizeEncap      = 24 // xfrm_encap_tmpl
+	sizeReplay     = 12 // xfrm_replay_state
+	sizeReplayES   = 24 // xfrm_replay_state_esn without its bitmap
+	sizeAddrFilter = 36 // xfrm_address_filter
 
 	offSASaddr      = 80
 	offSALft        = 96  // xfrm_lifetime_cfg: soft/hard byte, packet, add, use
@@ -143,6 +145,17 @@ func algo(a *spi.Alg, trunc bool) []byte {
 	}
 	copy(v[head:], a.Key)
 	return v
+}
+
+// addressFilter gives the attributes of an SA dump that asks only for the
+// SAs to dst: XFRMA_ADDRESS_FILTER, an xfrm_address_filter (saddr, daddr,
+// family, splen, dplen) with any source and dst as a host prefix.
+func addressFilter(dst netip.Addr) []byte {
+	var v [sizeAddrFilter]byte
+	putAddr(v[16:], dst)
+	ne.PutUint16(v[32:], familyOf(dst))
+	v[35] = uint8(dst.BitLen())
+	return appendAttr(nil, attrAddressFilter, v[:])
 }
 
 // appendSAID appends an xfrm_usersa_id: what DELSA and GETSA find an SA by.

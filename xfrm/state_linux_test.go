@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/eroute/eroute/pkg/eroute"
 	"github.com/eroute/eroute/pkg/spi"
 	"github.com/vishvananda/netlink/nl"
 )
@@ -47,6 +48,8 @@ func TestStateLayoutMatchesNl(t *testing.T) {
 		{"XFRMA_LASTUSED", attrLastUsed, nl.XFRMA_LASTUSED},
 		{"XFRMA_ALG_AUTH_TRUNC", attrAlgAuthTrunc, nl.XFRMA_ALG_AUTH_TRUNC},
 		{"XFRMA_REPLAY_ESN_VAL", attrReplayESN, nl.XFRMA_REPLAY_ESN_VAL},
+		{"XFRMA_ADDRESS_FILTER", attrAddressFilter, nl.XFRMA_ADDRESS_FILTER},
+		{"xfrm_address_filter", sizeAddrFilter, 2*16 + 2 + 1 + 1},
 	} {
 		if p.ours != p.nls {
 			t.Errorf("%s: %d here, %d in nl", p.name, p.ours, p.nls)
@@ -97,6 +100,15 @@ func TestKernelStates(t *testing.T) {
 	}
 	if err := tb.FlushSAs(); err != nil {
 		t.Errorf("FlushSAs: %v", err)
+	}
+	// The filtered dump an --add of a tun SAID makes is one the kernel takes.
+	for _, s := range []string{"tun.200@192.0.2.2", "tun:200@3049:9::2"} {
+		tb.c.mu.Lock()
+		groups, err := tb.c.groupsFor([]eroute.SAID{mustSAID(t, s)})
+		tb.c.mu.Unlock()
+		if err != nil || len(groups) != 0 {
+			t.Errorf("groupsFor(%s): %v, %v", s, groups, err)
+		}
 	}
 	if hasESP(t, tb) {
 		t.Skip("this kernel has ESP: the refusals below are of kernels without")
