@@ -140,3 +140,39 @@ func TestKernelStates(t *testing.T) {
 		t.Errorf("refused adds left SAs: %v", sas)
 	}
 }
+
+// A policy with a group's templates (what --add of a group's head writes,
+// made here without SAs: this kernel may have none) reads back as the head's
+// SAID, as eroute's own, with the group's templates in its entry; ip xfrm
+// sees the reqid; Lookup of the in policy finds it own too.
+func TestKernelGroupPolicyReadBack(t *testing.T) {
+	tb, ns := openTable(t)
+	gw := "192.0.2.2"
+	esp := testSA(t, "esp.301@"+gw, "192.0.2.1")
+	ah := testSA(t, "ah.302@"+gw, "192.0.2.1")
+	ah.Tunnel = false
+	ts, ok := groupTemplates([]spi.SA{esp, ah}, mustSAID(t, "tun.300@"+gw))
+	if !ok {
+		t.Fatal("no group")
+	}
+	e := eroute.Eroute{Selector: eroute.Selector{Src: netip.MustParsePrefix("10.1.0.0/16"), Dst: netip.MustParsePrefix("10.2.0.0/16")},
+		SAID: mustSAID(t, "tun.300@"+gw)}
+	for _, dir := range []uint8{DirOut, DirIn} {
+		p := PolicyOf(e)
+		p.Dir = dir
+		if err := tb.c.request(msgNewPolicy, 0, encodePolicy(withGroup(p, ts))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []Entry
+	if err := tb.WalkEntries(func(en Entry) error { got = append(got, en); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Eroute != e || !got[0].Own || len(got[0].Tmpls) != 2 || got[0].Tmpls[1].Proto != protoAH {
+		t.Fatalf("entries %+v; want %v, own, with the group's two templates", got, e)
+	}
+	wantContains(t, policies(t, ns), "proto esp reqid 768 mode tunnel", "proto ah reqid 768 mode transport")
+	if in, ok, err := tb.Lookup(e.Selector, true); err != nil || !ok || !in.Own || in.SAID != e.SAID {
+		t.Errorf("Lookup of the in policy: %+v %v %v", in, ok, err)
+	}
+}

@@ -529,6 +529,9 @@ func entryOfRecord(r *record, e eroute.Eroute, foreign map[uint32]*detail) Entry
 	}
 	en.Priority = priority(e.Selector, k)
 	en.Tmpls = PolicyOf(eroute.Eroute{Selector: e.Selector, SAID: e.SAID}).Tmpls
+	if d := foreign[r.index]; r.flags&recGroup != 0 && d != nil {
+		en.Tmpls = d.p.Tmpls
+	}
 	return en
 }
 
@@ -613,7 +616,15 @@ func (c *conn) records(keepOrder, counts bool) (recordDump, error) {
 			flags |= recDeletable
 		}
 		if own && v.isGroup {
+			// Its templates are the group's, which the record does not
+			// hold: kept beside the foreign ones for the JSON listing.
 			flags |= recGroup
+			if p, err := decodePolicy(b); err == nil {
+				if d.foreign == nil {
+					d.foreign = map[uint32]*detail{}
+				}
+				d.foreign[v.Index] = &detail{p: p}
+			}
 		}
 		r := recordOf(e, flags, pos)
 		r.index = v.Index
