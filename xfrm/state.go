@@ -22,6 +22,7 @@ const (
 	attrEncap         = 4  // XFRMA_ENCAP: xfrm_encap_tmpl
 	attrReplayVal     = 10 // XFRMA_REPLAY_VAL: xfrm_replay_state
 	attrLastUsed      = 15 // XFRMA_LASTUSED: u64 seconds
+	attrAlgAEAD       = 18 // XFRMA_ALG_AEAD: xfrm_algo_aead (combined-mode ciphers)
 	attrAlgAuthTrunc  = 20 // XFRMA_ALG_AUTH_TRUNC: xfrm_algo_auth
 	attrReplayESN     = 23 // XFRMA_REPLAY_ESN_VAL: xfrm_replay_state_esn
 	attrAddressFilter = 26 // XFRMA_ADDRESS_FILTER: xfrm_address_filter, for dumps
@@ -93,7 +94,9 @@ func appendSA(b []byte, sa *spi.SA) []byte {
 	} else {
 		b = appendReplayESN(b, sa.ReplayWindow)
 	}
-	if a := sa.Enc; a != nil {
+	if a := sa.Enc; a != nil && a.TruncBits != 0 { // combined mode (ip xfrm's aead)
+		b = appendAttr(b, attrAlgAEAD, algo(a, true))
+	} else if a != nil {
 		b = appendAttr(b, attrAlgCrypt, algo(a, false))
 	}
 	if a := sa.Auth; a != nil {
@@ -219,6 +222,8 @@ func decodeStateAttr(sa *spi.SA, typ uint16, v []byte) {
 	switch typ {
 	case attrAlgCrypt:
 		sa.Enc = getAlgo(v, false)
+	case attrAlgAEAD:
+		sa.Enc = getAlgo(v, true) // xfrm_algo_aead: name, key_len, icv_len, key
 	case attrAlgAuth:
 		if sa.Auth == nil { // the kernel sends both; AUTH_TRUNC has the ICV
 			sa.Auth = getAlgo(v, false)

@@ -49,6 +49,7 @@ func TestStateLayoutMatchesNl(t *testing.T) {
 		{"XFRMA_ALG_AUTH_TRUNC", attrAlgAuthTrunc, nl.XFRMA_ALG_AUTH_TRUNC},
 		{"XFRMA_REPLAY_ESN_VAL", attrReplayESN, nl.XFRMA_REPLAY_ESN_VAL},
 		{"XFRMA_ADDRESS_FILTER", attrAddressFilter, nl.XFRMA_ADDRESS_FILTER},
+		{"XFRMA_ALG_AEAD", attrAlgAEAD, nl.XFRMA_ALG_AEAD},
 		{"xfrm_address_filter", sizeAddrFilter, 2*16 + 2 + 1 + 1},
 	} {
 		if p.ours != p.nls {

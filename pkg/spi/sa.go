@@ -14,7 +14,7 @@ type SA struct {
 	SAID eroute.SAID // esp, ah or comp; SPI; destination (--edst)
 	Src  netip.Addr  // --src: the tunnel's outer source; invalid when none
 
-	Enc  *Alg // ESP cipher (ecb(cipher_null) for none)
+	Enc  *Alg // ESP cipher (ecb(cipher_null) for none); with TruncBits, a combined-mode (AEAD) cipher
 	Auth *Alg // ESP or AH integrity; nil for none
 	Comp *Alg // IPCOMP algorithm
 
