@@ -89,3 +89,6 @@ func (s *Snapshot) Apply(ops []Op) error { return ErrNoXFRM }
 
 // ApplyFunc implements the Linux API.
 func (s *Snapshot) ApplyFunc(n int, op func(i int) Op) error { return ErrNoXFRM }
+
+// Inbound implements the Linux API.
+func (t *Table) Inbound() ([]Entry, error) { return nil, ErrNoXFRM }

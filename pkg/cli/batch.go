@@ -28,7 +28,8 @@ const MaxLineLength = 64 * 1024
 type Op struct {
 	Kind   eroute.OpKind
 	Eroute eroute.Eroute
-	Line   int // line number in the file, for messages
+	Line   int  // line number in the file, for messages
+	In     bool // on the inbound policy (a --sync file's --addin line)
 }
 
 // Entry is one policy of the table, with whether eroute made it.
@@ -47,7 +48,8 @@ type BatchError struct {
 func (e *BatchError) Error() string { return e.Err.Error() }
 func (e *BatchError) Unwrap() error { return e.Err }
 
-var opOfAction = map[Action]eroute.OpKind{Add: eroute.OpAdd, Replace: eroute.OpReplace, Delete: eroute.OpDelete, Clear: eroute.OpClear}
+var opOfAction = map[Action]eroute.OpKind{Add: eroute.OpAdd, Replace: eroute.OpReplace, Delete: eroute.OpDelete, Clear: eroute.OpClear,
+	AddInbound: eroute.OpAdd}
 
 // A batch file is read by one goroutine, which checks the text and cuts it
 // into chunks of whole lines, and parsed by up to maxParsers others, one
@@ -146,7 +148,7 @@ func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
 			c.errLine, c.err = n, err
 			return
 		}
-		c.ops = append(c.ops, Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: n})
+		c.ops = append(c.ops, Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: n, In: req.Action == AddInbound})
 	}
 }
 
@@ -349,15 +351,15 @@ func checkBatchRequest(req Request, allowed map[Action]bool) error {
 }
 
 func allowedText(allowed map[Action]bool) string {
-	if len(allowed) == 1 {
-		return "a --sync line must be an --add command"
+	if !allowed[Replace] {
+		return "a --sync line must be an --add or --addin command"
 	}
 	return "a batch line must be an --add, --replace, --del or --clear command"
 }
 
 var (
 	batchActions = map[Action]bool{Add: true, Replace: true, Delete: true, Clear: true}
-	syncActions  = map[Action]bool{Add: true}
+	syncActions  = map[Action]bool{Add: true, AddInbound: true}
 )
 
 // batchMemoryLimit is the soft memory limit of a --batch run.

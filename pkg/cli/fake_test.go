@@ -32,6 +32,10 @@ type fakeTable struct {
 	failOpen error
 	failList error
 	foreign  map[eroute.Selector]bool // policies "someone else" made
+	holds    map[eroute.Selector]bool // %hold eroutes a monitor put
+	// failApply, when set, is what Apply answers (for its first op),
+	// changing nothing.
+	failApply error
 }
 
 func newFakeTable() *fakeTable {
@@ -122,6 +126,9 @@ func (t *fakeTable) AddInbound(e eroute.Eroute, replace bool) error {
 // Apply applies ops in order on a copy, and keeps the copy only when every
 // op succeeded: all or nothing, as the kernel driver promises.
 func (t *fakeTable) Apply(ops []Op) error {
+	if t.failApply != nil {
+		return &BatchError{Index: 0, Err: t.failApply}
+	}
 	saved := maps.Clone(t.out)
 	for i, op := range ops {
 		var err error
@@ -168,6 +175,24 @@ func (t *fakeTable) Snapshot() (Snapshot, error) {
 		entries[i] = Entry{Eroute: e, Own: !t.foreign[e.Selector], Deletable: true}
 	}
 	return fakeSnapshot{t, entries}, err
+}
+
+// InboundEntries lists the inbound eroutes, all eroute's own.
+func (t *fakeTable) InboundEntries() ([]Entry, error) {
+	var es []Entry
+	for _, e := range sorted(t.in) {
+		es = append(es, Entry{Eroute: e, Own: true, Deletable: true})
+	}
+	return es, nil
+}
+
+// MonitorHolds gives the %hold eroutes in holds.
+func (t *fakeTable) MonitorHolds() ([]eroute.Selector, error) {
+	var sels []eroute.Selector
+	for s := range t.holds {
+		sels = append(sels, s)
+	}
+	return sels, nil
 }
 
 type fakeSnapshot struct {

@@ -53,6 +53,8 @@ const (
 	optSync
 	optDryRun
 	optAll
+	optSave
+	optDetailedExitcode
 	numOptions
 )
 
@@ -76,6 +78,7 @@ var longOptions = [numOptions]option{
 	{"json", false, true, optJSON}, {"hold-timeout", true, true, optHoldTimeout}, {"exec", true, true, optExec},
 	{"rcvbuf", true, true, optRcvbuf}, {"batch", true, true, optBatch}, {"sync", true, true, optSync},
 	{"dry-run", false, true, optDryRun}, {"all", false, true, optAll},
+	{"save", false, true, optSave}, {"detailed-exitcode", false, true, optDetailedExitcode},
 }
 
 func (id optID) String() string { return longOptions[id].name }

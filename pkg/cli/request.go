@@ -29,6 +29,7 @@ const (
 	Monitor
 	Batch
 	Sync
+	Save
 )
 
 // actionOf gives the action an option chooses; List (the zero Action, which
@@ -36,7 +37,7 @@ const (
 var actionOf = [numOptions]Action{
 	optAdd: Add, optReplace: Replace, optDel: Delete, optClear: Clear,
 	optAddin: AddInbound, optReplacein: ReplaceInbound, optDelin: DeleteInbound, optMonitor: Monitor,
-	optBatch: Batch, optSync: Sync,
+	optBatch: Batch, optSync: Sync, optSave: Save,
 }
 
 // optionOf is the option that chooses an action.
@@ -68,6 +69,9 @@ type Request struct {
 	File   string
 	DryRun bool
 	All    bool
+	// DetailedExit: --sync exits 2 when the table needed changes (see
+	// ErrChanged).
+	DetailedExit bool
 }
 
 // Messages that KLIPS scripts grep for, kept word for word.
@@ -105,7 +109,7 @@ func (p Parser) Parse(args []string) (Request, error) {
 	if req.Action == Batch || req.Action == Sync {
 		req.File = fileOf(&set, req.Action)
 	}
-	if req.Action == List || req.Action == Clear || req.Action == Monitor || req.Action == Batch || req.Action == Sync {
+	if req.Action == List || req.Action == Clear || req.Action == Monitor || req.Action == Batch || req.Action == Sync || req.Action == Save {
 		return req, onlyGlobal(&set, req.Action)
 	}
 	req.Eroute, err = p.erouteOf(&set, req.Action)
@@ -160,16 +164,17 @@ var globalOptions = map[optID]bool{optNetns: true, optLabel: true, optDebug: tru
 
 // modeOptions are the options that only some actions take.
 var modeOptions = map[optID][]Action{
-	optJSON:        {List, Monitor},
-	optHoldTimeout: {Monitor},
-	optExec:        {Monitor},
-	optRcvbuf:      {Monitor},
-	optDryRun:      {Sync},
-	optAll:         {Sync},
+	optJSON:             {List, Monitor, Sync},
+	optHoldTimeout:      {Monitor},
+	optExec:             {Monitor},
+	optRcvbuf:           {Monitor},
+	optDryRun:           {Sync},
+	optAll:              {Sync, Save},
+	optDetailedExitcode: {Sync},
 }
 
 // modeOptionOrder is the order in which misplaced mode options are reported.
-var modeOptionOrder = []optID{optJSON, optHoldTimeout, optExec, optRcvbuf, optDryRun, optAll}
+var modeOptionOrder = []optID{optJSON, optHoldTimeout, optExec, optRcvbuf, optDryRun, optAll, optDetailedExitcode}
 
 // checkModeOptions reads the listing's and the monitor's own options, and
 // refuses them with other actions.
@@ -179,14 +184,12 @@ func checkModeOptions(set *optionSet, req *Request) error {
 		if !set.given(id) || slices.Contains(actions, req.Action) {
 			continue
 		}
-		if len(actions) == 1 {
-			return fmt.Errorf("--%s goes with --%s only", id, actionName(actions[0]))
-		}
-		return fmt.Errorf("--%s goes with the listing and --monitor only", id)
+		return fmt.Errorf("--%s goes with %s only", id, actionList(actions))
 	}
 	req.JSON = set.given(optJSON)
 	req.DryRun = set.given(optDryRun)
 	req.All = set.given(optAll)
+	req.DetailedExit = set.given(optDetailedExitcode)
 	req.Exec = set.value(optExec)
 	if req.Action == Monitor {
 		req.HoldTimeout = DefaultHoldTimeout
@@ -223,6 +226,8 @@ func onlyGlobal(set *optionSet, a Action) error {
 			return fmt.Errorf("--monitor watches the whole table and takes no --%s", o.name)
 		case Batch, Sync:
 			return fmt.Errorf("--%s takes its eroutes from the file, not --%s", actionName(a), o.name)
+		case Save:
+			return fmt.Errorf("--save writes the whole table and takes no --%s", o.name)
 		}
 		return errors.New(msgNeedAction)
 	}
@@ -294,6 +299,22 @@ var saidParts = [...]optID{optAf, optEdst, optSpi, optProto}
 func fileOf(set *optionSet, a Action) string {
 	id, _ := optionOf(a)
 	return set.value(id)
+}
+
+// actionList names actions for a message: "--sync", "--sync and --save",
+// "the listing, --monitor and --sync".
+func actionList(actions []Action) string {
+	names := make([]string, len(actions))
+	for i, a := range actions {
+		names[i] = "the listing"
+		if a != List {
+			names[i] = "--" + actionName(a)
+		}
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func actionName(a Action) string {

@@ -14,7 +14,8 @@ const usage = `usage: eroute --{add,addin,replace,replacein} --eraf <inet | inet
        eroute --clear
        eroute --monitor [ --json ] [ --hold-timeout <seconds> ] [ --exec <command> ] [ --rcvbuf <bytes> ]
        eroute --batch <file|->
-       eroute --sync <file|-> [ --dry-run ] [ --all ]
+       eroute --sync <file|-> [ --dry-run ] [ --all ] [ --json ] [ --detailed-exitcode ]
+       eroute --save [ --all ]
        eroute [ --json ]
        eroute --help
        eroute --version

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/eroute/eroute/pkg/cli"
+	"github.com/eroute/eroute/pkg/eroute"
 	"github.com/eroute/eroute/xfrm"
 )
 
@@ -33,14 +34,43 @@ func (t table) Snapshot() (cli.Snapshot, error) {
 	return snapshot{s}, nil
 }
 
+// InboundEntries gives pkg/cli the inbound policies.
+func (t table) InboundEntries() ([]cli.Entry, error) {
+	es, err := t.Table.Inbound()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cli.Entry, len(es))
+	for i, e := range es {
+		out[i] = cliEntry(e)
+	}
+	return out, nil
+}
+
+// MonitorHolds gives pkg/cli the selectors of the monitor's holds.
+func (t table) MonitorHolds() ([]eroute.Selector, error) {
+	hs, err := t.Table.Holds()
+	if err != nil {
+		return nil, err
+	}
+	sels := make([]eroute.Selector, len(hs))
+	for i, h := range hs {
+		sels[i] = h.Selector
+	}
+	return sels, nil
+}
+
+func cliEntry(e xfrm.Entry) cli.Entry {
+	return cli.Entry{Eroute: e.Eroute, Own: e.Own, Deletable: e.Deletable}
+}
+
 // snapshot gives pkg/cli a snapshot of the XFRM table.
 type snapshot struct {
 	*xfrm.Snapshot
 }
 
 func (s snapshot) Entry(i int) cli.Entry {
-	e := s.Snapshot.Entry(i)
-	return cli.Entry{Eroute: e.Eroute, Own: e.Own, Deletable: e.Deletable}
+	return cliEntry(s.Snapshot.Entry(i))
 }
 
 func (s snapshot) Apply(ops []cli.Op) error {
