@@ -6,8 +6,9 @@ set -eu
 # Debian packages: iproute2 (ip netns, ip xfrm: the independent reader),
 # tcpdump (captures at the receiver), netbase (/etc/protocols, /etc/services),
 # procps (sysctl), make and ca-certificates (Go module downloads), time
-# (GNU time: peak RSS in make bench).
-packages="iproute2 tcpdump netbase procps make ca-certificates time"
+# (GNU time: peak RSS in make bench), bash-completion (the completion's
+# tests), ansible-core (the Ansible example's test), lintian (make deb).
+packages="iproute2 tcpdump netbase procps make ca-certificates time bash-completion ansible-core lintian"
 extra=""
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
 	extra="golang-go"
