@@ -12,7 +12,7 @@ import (
 
 const (
 	bashCompletion   = "/usr/share/bash-completion/bash_completion"
-	erouteCompletion = "../../dist/bash-completion/eroute"
+	erouteCompletion = "../../packaging/bash-completion/eroute"
 )
 
 // complete runs the bash completion of eroute for a command line whose
