@@ -109,6 +109,6 @@ clean:
 # scripts/vm/suite.sh there: SA eroutes checked on the wire (root). KVM when
 # usable, else TCG; VM_ACCEL=tcg|kvm, VM_SUITE_ONLY=REGEXP: see scripts/vm/run.sh.
 .PHONY: vm-test
-vm-test: build
+vm-test: build deb
 	./scripts/deps-vm.sh
 	./scripts/vm/run.sh
