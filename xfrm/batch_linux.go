@@ -78,6 +78,9 @@ func (t *Table) apply(snap *Snapshot, n int, op func(i int) Op) error {
 			return err
 		}
 	}
+	if err := b.checkOwners(); err != nil {
+		return err
+	}
 	b.send()
 	return b.outcome()
 }
@@ -99,6 +102,7 @@ type batch struct {
 	arena    []byte                    // holds raw's bytes
 	listPos  []int32                   // positions of the listed policies (when the batch clears)
 	clearPos map[int]int32             // request of a Clear: the position it deletes, -1 one the batch made
+	foreign  map[int32]bool            // positions of policies eroute did not make (targets, listed)
 
 	tmpl [1]Template // PolicyOf's template, without allocating
 }
@@ -116,6 +120,7 @@ func (b *batch) snapshot() error {
 		}
 	}
 	b.raw = map[int32]span{}
+	b.foreign = map[int32]bool{}
 	var v policyView
 	err := b.c.dumpLocked(msgGetPolicy, func(typ uint16, m []byte) {
 		if typ != msgNewPolicy || scanPolicy(m, &v) != nil {
@@ -125,6 +130,9 @@ func (b *batch) snapshot() error {
 		b.order = append(b.order, v.Index)
 		if !listed(&v) {
 			return
+		}
+		if _, own, _ := v.eroute(); !own {
+			b.foreign[pos] = true
 		}
 		kept := b.clears
 		if b.clears {
@@ -141,6 +149,33 @@ func (b *batch) snapshot() error {
 		}
 	})
 	return kernelError(err, 0, nil)
+}
+
+// checkOwners refuses, before anything is sent, a Replace or Delete
+// without Force whose policy eroute did not make: the first such op in the
+// batch, with the policy as the listing shows it.
+func (b *batch) checkOwners() error {
+	if len(b.foreign) == 0 {
+		return nil
+	}
+	for i := 0; i < b.n; i++ {
+		op := b.op(i)
+		if op.Force || op.Kind != eroute.OpReplace && op.Kind != eroute.OpDelete {
+			continue
+		}
+		pos, ok := b.targets[op.Eroute.Selector]
+		if !ok || pos < 0 || !b.foreign[pos] {
+			continue
+		}
+		p, err := decodePolicy(b.rawAt(pos))
+		if err != nil {
+			return err
+		}
+		holder, _ := entryOf(p)
+		b.c.resolveEntry(&holder, &p)
+		return &BatchError{Index: i, Err: &ForeignError{Holder: holder}}
+	}
+	return nil
 }
 
 // span is where bytes kept in an arena are.
@@ -163,18 +198,19 @@ func (b *batch) rawAt(pos int32) []byte {
 	return s.in(b.arena)
 }
 
-// send sends every op, and stops after the datagram in which the kernel
-// refused one.
+// send sends every op, in sendOrder, and stops after the datagram in which
+// the kernel refused one.
 func (b *batch) send() {
 	b.r = b.c.newRun(ackRoom)
 	var sim *simulation
 	if b.clears {
 		sim = b.newSimulation()
 	}
-	for i := 0; i < b.n; i++ {
+	for _, at := range sendOrder(b.n, b.op) {
 		if b.r.failure() {
 			break
 		}
+		i := int(at)
 		o := b.op(i)
 		op := &o
 		var err error
@@ -284,10 +320,12 @@ func (s *simulation) step(op *Op) {
 	}
 }
 
-// clear sends the deletes a Clear at op i stands for.
+// clear sends the deletes a Clear at op i stands for: eroute's own
+// policies, and with Force (--clear --all) the others too.
 func (s *simulation) clear(i int) error {
+	all := s.b.op(i).Force
 	for _, pos := range s.b.listPos {
-		if !s.live[pos] {
+		if !s.live[pos] || !all && s.b.foreign[pos] {
 			continue
 		}
 		s.b.clearPos[s.b.r.n] = pos
@@ -301,7 +339,15 @@ func (s *simulation) clear(i int) error {
 			return err
 		}
 	}
-	clear(s.live)
+	if all {
+		clear(s.live)
+	} else {
+		for pos := range s.live {
+			if !s.b.foreign[pos] {
+				delete(s.live, pos)
+			}
+		}
+	}
 	clear(s.created)
 	return nil
 }

@@ -26,12 +26,16 @@ func (t *Table) Inbound() ([]Entry, error) {
 		if typ != msgNewPolicy || scanPolicy(b, &v) != nil || v.Dir != DirIn || v.Type != TypeMain {
 			return
 		}
+		p, err := decodePolicy(b)
+		if err != nil {
+			return
+		}
 		// Read as the outbound policy it mirrors: PolicyOf's shape is
 		// the same but for the direction.
-		v.Dir = DirOut
-		e, own, ok := v.eroute()
-		if ok {
-			es = append(es, Entry{Eroute: e, Own: own, Deletable: v.deletable(e.Selector)})
+		p.Dir = DirOut
+		if e, ok := entryOf(p); ok {
+			e.Inbound = true
+			es = append(es, e)
 		}
 	})
 	if err != nil {

@@ -69,6 +69,14 @@ type Request struct {
 	File   string
 	DryRun bool
 	All    bool
+	// Force lets --del, --delin, --replace and --replacein act on a
+	// policy eroute did not make; with --clear, All takes those too.
+	Force bool
+	// Exact is the eroute's selector with the host bits of --src and
+	// --dst as given (Eroute.Selector has them cleared): the selector of a
+	// policy someone else wrote, as the listing shows it. Zero when the
+	// addresses given have no host bits.
+	Exact eroute.Selector
 	// DetailedExit: --sync exits 2 when the table needed changes (see
 	// ErrChanged).
 	DetailedExit bool
@@ -112,7 +120,10 @@ func (p Parser) Parse(args []string) (Request, error) {
 	if req.Action == List || req.Action == Clear || req.Action == Monitor || req.Action == Batch || req.Action == Sync || req.Action == Save {
 		return req, onlyGlobal(&set, req.Action)
 	}
-	req.Eroute, err = p.erouteOf(&set, req.Action)
+	req.Eroute, req.Exact, err = p.erouteOf(&set, req.Action)
+	if req.Exact == req.Eroute.Selector {
+		req.Exact = eroute.Selector{}
+	}
 	return req, err
 }
 
@@ -169,12 +180,13 @@ var modeOptions = map[optID][]Action{
 	optExec:             {Monitor},
 	optRcvbuf:           {Monitor},
 	optDryRun:           {Sync},
-	optAll:              {Sync, Save},
+	optAll:              {Sync, Clear, Save},
+	optForce:            {Delete, DeleteInbound, Replace, ReplaceInbound},
 	optDetailedExitcode: {Sync},
 }
 
 // modeOptionOrder is the order in which misplaced mode options are reported.
-var modeOptionOrder = []optID{optJSON, optHoldTimeout, optExec, optRcvbuf, optDryRun, optAll, optDetailedExitcode}
+var modeOptionOrder = []optID{optJSON, optHoldTimeout, optExec, optRcvbuf, optDryRun, optAll, optForce, optDetailedExitcode}
 
 // checkModeOptions reads the listing's and the monitor's own options, and
 // refuses them with other actions.
@@ -189,6 +201,7 @@ func checkModeOptions(set *optionSet, req *Request) error {
 	req.JSON = set.given(optJSON)
 	req.DryRun = set.given(optDryRun)
 	req.All = set.given(optAll)
+	req.Force = set.given(optForce)
 	req.DetailedExit = set.given(optDetailedExitcode)
 	req.Exec = set.value(optExec)
 	if req.Action == Monitor {
@@ -234,28 +247,27 @@ func onlyGlobal(set *optionSet, a Action) error {
 	return nil
 }
 
-func (p Parser) erouteOf(set *optionSet, a Action) (eroute.Eroute, error) {
-	var e eroute.Eroute
+func (p Parser) erouteOf(set *optionSet, a Action) (e eroute.Eroute, exact eroute.Selector, err error) {
 	if err := p.checkSAIDForm(set, a); err != nil {
-		return e, err
+		return e, exact, err
 	}
 	for _, end := range [...]optID{optSrc, optDst} {
 		if !set.given(end) {
-			return e, fmt.Errorf("Error -- %s option '--%s' is required.", actionWord(a), end)
+			return e, exact, fmt.Errorf("Error -- %s option '--%s' is required.", actionWord(a), end)
 		}
 	}
 	family, err := erouteFamily(set)
 	if err != nil {
-		return e, err
+		return e, exact, err
 	}
-	if e.Selector, err = p.selector(set, family); err != nil {
-		return e, err
+	if e.Selector, exact, err = p.selector(set, family); err != nil {
+		return eroute.Eroute{}, eroute.Selector{}, err
 	}
 	e.SAID, err = p.said(set, e.Selector.Family())
 	if err != nil || a == Delete || a == DeleteInbound {
-		return eroute.Eroute{Selector: e.Selector}, err
+		return eroute.Eroute{Selector: e.Selector}, exact, err
 	}
-	return e, checkSAIDFamily(e)
+	return e, exact, checkSAIDFamily(e)
 }
 
 func actionWord(a Action) string {
@@ -301,14 +313,14 @@ func fileOf(set *optionSet, a Action) string {
 	return set.value(id)
 }
 
-// actionList names actions for a message: "--sync", "--sync and --save",
-// "the listing, --monitor and --sync".
+// actionList names actions as options: "--sync and --clear", "the
+// listing and --monitor".
 func actionList(actions []Action) string {
 	names := make([]string, len(actions))
 	for i, a := range actions {
-		names[i] = "the listing"
-		if a != List {
-			names[i] = "--" + actionName(a)
+		names[i] = "--" + actionName(a)
+		if a == List {
+			names[i] = "the listing"
 		}
 	}
 	if len(names) == 1 {

@@ -70,7 +70,7 @@ func applySync(t Table, snap Snapshot, inbound []Entry, ops []Op, file string) e
 	if len(out) == 0 {
 		return nil
 	}
-	if err := applyAll(snap, out, "--sync", file); err != nil {
+	if err := applyAll(snap, t, out, "--sync", file); err != nil {
 		var be *BatchError
 		if uerr := undo(); uerr != nil && errors.As(err, &be) {
 			return fmt.Errorf("%v; undoing the inbound changes failed (%v): the table is not as it was", err, uerr)
@@ -83,15 +83,15 @@ func applySync(t Table, snap Snapshot, inbound []Entry, ops []Op, file string) e
 // applyInbound makes the inbound changes, and gives what undoes them. When
 // one is refused, those before it are undone and the error names its line.
 func applyInbound(t Table, have []Entry, ops []Op) (undo func() error, err error) {
-	old := map[eroute.Selector]eroute.Eroute{}
+	old := map[eroute.Selector]Entry{}
 	for _, e := range have {
-		old[e.Selector] = e.Eroute
+		old[e.Selector] = e
 	}
 	var done []Op
 	undo = func() error {
 		var errs []error
 		for i := len(done) - 1; i >= 0; i-- {
-			errs = append(errs, undoInbound(t, done[i], old[done[i].Eroute.Selector]))
+			errs = append(errs, undoInbound(t, done[i], old[done[i].Eroute.Selector].Eroute))
 		}
 		return errors.Join(errs...)
 	}
@@ -103,7 +103,7 @@ func applyInbound(t Table, have []Entry, ops []Op) (undo func() error, err error
 		case eroute.OpReplace:
 			err = t.AddInbound(op.Eroute, true)
 		case eroute.OpDelete:
-			err = t.DeleteInbound(op.Eroute.Selector)
+			err = t.DeleteEntries([]Entry{old[op.Eroute.Selector]})
 		}
 		if err != nil {
 			what := fmt.Sprintf("the inbound policy of %s", op.Eroute.Selector)
@@ -124,7 +124,11 @@ func applyInbound(t Table, have []Entry, ops []Op) (undo func() error, err error
 func undoInbound(t Table, op Op, was eroute.Eroute) error {
 	switch op.Kind {
 	case eroute.OpAdd:
-		return t.DeleteInbound(op.Eroute.Selector)
+		e, ok, err := t.Lookup(op.Eroute.Selector, true)
+		if err != nil || !ok {
+			return err // gone already
+		}
+		return t.DeleteEntries([]Entry{e})
 	case eroute.OpReplace:
 		return t.AddInbound(was, true)
 	default:

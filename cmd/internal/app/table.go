@@ -8,7 +8,7 @@ import (
 	"github.com/eroute/eroute/xfrm"
 )
 
-// table gives pkg/cli the XFRM table, translating the batch types.
+// table gives pkg/cli the XFRM table, translating the batch and entry types.
 type table struct {
 	*xfrm.Table
 }
@@ -34,6 +34,42 @@ func (t table) Snapshot() (cli.Snapshot, error) {
 	return snapshot{s}, nil
 }
 
+func (t table) WalkEntries(fn func(cli.Entry) error) error {
+	return t.Table.WalkEntries(func(e xfrm.Entry) error { return fn(entry(e)) })
+}
+
+func (t table) Lookup(sel eroute.Selector, inbound bool) (cli.Entry, bool, error) {
+	e, ok, err := t.Table.Lookup(sel, inbound)
+	return entry(e), ok, err
+}
+
+func (t table) Find(sel eroute.Selector, inbound bool) ([]cli.Entry, error) {
+	es, err := t.Table.Find(sel, inbound)
+	out := make([]cli.Entry, len(es))
+	for i, e := range es {
+		out[i] = entry(e)
+	}
+	return out, err
+}
+
+func (t table) DeleteEntries(es []cli.Entry) error {
+	xs := make([]xfrm.Entry, len(es))
+	for i, e := range es {
+		xs[i] = xfrm.Entry{Eroute: e.Eroute, Own: e.Own, Inbound: e.Inbound, Index: e.Index,
+			Mark: e.Mark, Mask: e.Mask, IfID: e.IfID}
+	}
+	return t.Table.DeleteEntries(xs)
+}
+
+func (t table) Shadow(e eroute.Eroute) (*cli.Entry, error) {
+	h, err := t.Table.Shadow(e)
+	if h == nil || err != nil {
+		return nil, err
+	}
+	c := entry(*h)
+	return &c, nil
+}
+
 // InboundEntries gives pkg/cli the inbound policies.
 func (t table) InboundEntries() ([]cli.Entry, error) {
 	es, err := t.Table.Inbound()
@@ -42,7 +78,7 @@ func (t table) InboundEntries() ([]cli.Entry, error) {
 	}
 	out := make([]cli.Entry, len(es))
 	for i, e := range es {
-		out[i] = cliEntry(e)
+		out[i] = entry(e)
 	}
 	return out, nil
 }
@@ -60,17 +96,13 @@ func (t table) MonitorHolds() ([]eroute.Selector, error) {
 	return sels, nil
 }
 
-func cliEntry(e xfrm.Entry) cli.Entry {
-	return cli.Entry{Eroute: e.Eroute, Own: e.Own, Deletable: e.Deletable}
-}
-
 // snapshot gives pkg/cli a snapshot of the XFRM table.
 type snapshot struct {
 	*xfrm.Snapshot
 }
 
 func (s snapshot) Entry(i int) cli.Entry {
-	return cliEntry(s.Snapshot.Entry(i))
+	return entry(s.Snapshot.Entry(i))
 }
 
 func (s snapshot) Apply(ops []cli.Op) error {
@@ -78,13 +110,32 @@ func (s snapshot) Apply(ops []cli.Op) error {
 }
 
 func opFunc(ops []cli.Op) func(i int) xfrm.Op {
-	return func(i int) xfrm.Op { return xfrm.Op{Kind: ops[i].Kind, Eroute: ops[i].Eroute} }
+	return func(i int) xfrm.Op { return xfrm.Op{Kind: ops[i].Kind, Eroute: ops[i].Eroute, Force: ops[i].Force} }
 }
 
-// batchError gives pkg/cli the op the kernel refused.
+// entry gives pkg/cli an entry of the driver's.
+func entry(e xfrm.Entry) cli.Entry {
+	c := cli.Entry{Eroute: e.Eroute, Own: e.Own, Deletable: e.Deletable, Inbound: e.Inbound,
+		Priority: e.Priority, Index: e.Index, Mark: e.Mark, Mask: e.Mask, IfID: e.IfID}
+	for _, t := range e.Tmpls {
+		c.Templates = append(c.Templates, cli.Template{Proto: t.Proto, Mode: t.Mode, SPI: t.SPI, Reqid: t.Reqid, Src: t.Src, Dst: t.Dst})
+	}
+	if e.ShadowedBy != nil {
+		s := entry(*e.ShadowedBy)
+		c.ShadowedBy = &s
+	}
+	return c
+}
+
+// batchError gives pkg/cli the op the kernel refused, or the op refused
+// because its policy is not eroute's.
 func batchError(err error) error {
 	var be *xfrm.BatchError
 	if errors.As(err, &be) {
+		var fe *xfrm.ForeignError
+		if errors.As(be.Err, &fe) {
+			return &cli.BatchError{Index: be.Index, Err: &cli.ForeignError{Holder: entry(fe.Holder)}}
+		}
 		return &cli.BatchError{Index: be.Index, Err: be.Err}
 	}
 	return err // *xfrm.UndoError: the table is NOT as it was
