@@ -108,6 +108,10 @@ func (s *saver) summary() {
 		fmt.Fprintf(s.w, "# %d %%hold of eroute --monitor left out: holds time out, a restored one would not\n", s.held)
 	}
 	if s.foreign > 0 {
-		fmt.Fprintf(s.w, "# %d policies not made by eroute left out (eroute --save --all writes the outbound ones)\n", s.foreign)
+		noun := "policies"
+		if s.foreign == 1 {
+			noun = "policy"
+		}
+		fmt.Fprintf(s.w, "# %d %s not made by eroute left out (eroute --save --all writes the outbound ones)\n", s.foreign, noun)
 	}
 }
