@@ -33,6 +33,7 @@ type Op struct {
 	// Force: the line may act on a policy eroute did not make (--del and
 	// --replace with --force, --clear --all).
 	Force bool
+	In    bool // on the inbound policy (a --sync file's --addin line)
 }
 
 // BatchError says which op the kernel refused; the table is as it was.
@@ -44,7 +45,8 @@ type BatchError struct {
 func (e *BatchError) Error() string { return e.Err.Error() }
 func (e *BatchError) Unwrap() error { return e.Err }
 
-var opOfAction = map[Action]eroute.OpKind{Add: eroute.OpAdd, Replace: eroute.OpReplace, Delete: eroute.OpDelete, Clear: eroute.OpClear}
+var opOfAction = map[Action]eroute.OpKind{Add: eroute.OpAdd, Replace: eroute.OpReplace, Delete: eroute.OpDelete, Clear: eroute.OpClear,
+	AddInbound: eroute.OpAdd}
 
 // A batch file is read by one goroutine, which checks the text and cuts it
 // into chunks of whole lines, and parsed by up to maxParsers others, one
@@ -157,7 +159,7 @@ func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
 // --del finds it: the policy someone else wrote with those bits (others
 // clear them, as KLIPS did).
 func opOf(req Request, line int) Op {
-	op := Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: line, Force: req.Force || req.All}
+	op := Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: line, Force: req.Force || req.All, In: req.Action == AddInbound}
 	if req.Action == Delete && req.Force && req.Exact != (eroute.Selector{}) {
 		op.Eroute.Selector = req.Exact
 	}
@@ -425,15 +427,15 @@ func checkBatchRequest(req Request, allowed map[Action]bool) error {
 }
 
 func allowedText(allowed map[Action]bool) string {
-	if len(allowed) == 1 {
-		return "a --sync line must be an --add command"
+	if !allowed[Replace] {
+		return "a --sync line must be an --add or --addin command"
 	}
 	return "a batch line must be an --add, --replace, --del or --clear command"
 }
 
 var (
 	batchActions = map[Action]bool{Add: true, Replace: true, Delete: true, Clear: true}
-	syncActions  = map[Action]bool{Add: true}
+	syncActions  = map[Action]bool{Add: true, AddInbound: true}
 )
 
 // A --batch or --sync run has a soft memory limit of a base and so much
@@ -463,8 +465,9 @@ type memoryBudget struct {
 	collectOff bool
 }
 
-// startBudget sets the limit for the run; collectOff also holds the
-// collector off until the limit is reached (--sync, whose goal is time).
+// startBudget sets the limit for the run (perLine 0: memoryBase alone, as
+// the monitor has); collectOff also holds the collector off until the
+// limit is reached (--sync, whose goal is time).
 // The returned budget's stop puts back the settings before it (the
 // command line runs in tests and fuzzing too).
 func startBudget(perLine int64, collectOff bool) *memoryBudget {

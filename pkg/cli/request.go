@@ -29,6 +29,7 @@ const (
 	Monitor
 	Batch
 	Sync
+	Save
 )
 
 // actionOf gives the action an option chooses; List (the zero Action, which
@@ -36,7 +37,7 @@ const (
 var actionOf = [numOptions]Action{
 	optAdd: Add, optReplace: Replace, optDel: Delete, optClear: Clear,
 	optAddin: AddInbound, optReplacein: ReplaceInbound, optDelin: DeleteInbound, optMonitor: Monitor,
-	optBatch: Batch, optSync: Sync,
+	optBatch: Batch, optSync: Sync, optSave: Save,
 }
 
 // optionOf is the option that chooses an action.
@@ -61,6 +62,9 @@ type Request struct {
 	// The --monitor options.
 	HoldTimeout time.Duration
 	Exec        string
+	ExecMax     int           // hooks at once
+	ExecQueue   int           // ACQUIREs waiting for a hook
+	ExecTimeout time.Duration // a hook's time limit
 	Rcvbuf      int
 	// The --batch and --sync options: the file ("-" for standard input),
 	// and for --sync whether to only print the plan, and whether policies
@@ -76,6 +80,9 @@ type Request struct {
 	// policy someone else wrote, as the listing shows it. Zero when the
 	// addresses given have no host bits.
 	Exact eroute.Selector
+	// DetailedExit: --sync exits 2 when the table needed changes (see
+	// ErrChanged).
+	DetailedExit bool
 }
 
 // Messages that KLIPS scripts grep for, kept word for word.
@@ -113,7 +120,7 @@ func (p Parser) Parse(args []string) (Request, error) {
 	if req.Action == Batch || req.Action == Sync {
 		req.File = fileOf(&set, req.Action)
 	}
-	if req.Action == List || req.Action == Clear || req.Action == Monitor || req.Action == Batch || req.Action == Sync {
+	if req.Action == List || req.Action == Clear || req.Action == Monitor || req.Action == Batch || req.Action == Sync || req.Action == Save {
 		return req, onlyGlobal(&set, req.Action)
 	}
 	req.Eroute, req.Exact, err = p.erouteOf(&set, req.Action)
@@ -171,17 +178,21 @@ var globalOptions = map[optID]bool{optNetns: true, optLabel: true, optDebug: tru
 
 // modeOptions are the options that only some actions take.
 var modeOptions = map[optID][]Action{
-	optJSON:        {List, Monitor},
-	optHoldTimeout: {Monitor},
-	optExec:        {Monitor},
-	optRcvbuf:      {Monitor},
-	optDryRun:      {Sync},
-	optAll:         {Sync, Clear},
-	optForce:       {Delete, DeleteInbound, Replace, ReplaceInbound},
+	optJSON:             {List, Monitor, Sync},
+	optHoldTimeout:      {Monitor},
+	optExec:             {Monitor},
+	optRcvbuf:           {Monitor},
+	optDryRun:           {Sync},
+	optAll:              {Sync, Clear, Monitor, Save},
+	optForce:            {Delete, DeleteInbound, Replace, ReplaceInbound},
+	optExecMax:          {Monitor},
+	optExecQueue:        {Monitor},
+	optExecTimeout:      {Monitor},
+	optDetailedExitcode: {Sync},
 }
 
 // modeOptionOrder is the order in which misplaced mode options are reported.
-var modeOptionOrder = []optID{optJSON, optHoldTimeout, optExec, optRcvbuf, optDryRun, optAll, optForce}
+var modeOptionOrder = []optID{optJSON, optHoldTimeout, optExec, optRcvbuf, optDryRun, optAll, optForce, optExecMax, optExecQueue, optExecTimeout, optDetailedExitcode}
 
 // checkModeOptions reads the listing's and the monitor's own options, and
 // refuses them with other actions.
@@ -197,9 +208,14 @@ func checkModeOptions(set *optionSet, req *Request) error {
 	req.DryRun = set.given(optDryRun)
 	req.All = set.given(optAll)
 	req.Force = set.given(optForce)
+	req.DetailedExit = set.given(optDetailedExitcode)
 	req.Exec = set.value(optExec)
 	if req.Action == Monitor {
 		req.HoldTimeout = DefaultHoldTimeout
+		req.ExecMax, req.ExecQueue, req.ExecTimeout = DefaultExecMax, DefaultExecQueue, DefaultExecTimeout
+	}
+	if err := checkExecOptions(set, req); err != nil {
+		return err
 	}
 	if v, ok := set.get(optHoldTimeout); ok {
 		n, err := strconv.ParseUint(v, 10, 32)
@@ -214,6 +230,35 @@ func checkModeOptions(set *optionSet, req *Request) error {
 			return fmt.Errorf("Invalid --rcvbuf parameter %q: want a number of bytes from 1", v)
 		}
 		req.Rcvbuf = int(n)
+	}
+	return nil
+}
+
+// checkExecOptions reads the bounds of --exec, which mean nothing without it.
+func checkExecOptions(set *optionSet, req *Request) error {
+	for _, o := range []struct {
+		id   optID
+		min  uint64
+		max  uint64
+		unit string
+		to   func(n uint64)
+	}{
+		{optExecMax, 1, 4096, "a number of hooks from 1 to 4096", func(n uint64) { req.ExecMax = int(n) }},
+		{optExecQueue, 0, 1 << 20, "a number of ACQUIREs from 0 to 1048576", func(n uint64) { req.ExecQueue = int(n) }},
+		{optExecTimeout, 1, 1 << 31, "a whole number of seconds from 1", func(n uint64) { req.ExecTimeout = time.Duration(n) * time.Second }},
+	} {
+		v, ok := set.get(o.id)
+		if !ok {
+			continue
+		}
+		if !set.given(optExec) {
+			return fmt.Errorf("--%s goes with --exec only", o.id)
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n < o.min || n > o.max {
+			return fmt.Errorf("Invalid --%s parameter %q: want %s", o.id, v, o.unit)
+		}
+		o.to(n)
 	}
 	return nil
 }
@@ -233,6 +278,8 @@ func onlyGlobal(set *optionSet, a Action) error {
 			return fmt.Errorf("--monitor watches the whole table and takes no --%s", o.name)
 		case Batch, Sync:
 			return fmt.Errorf("--%s takes its eroutes from the file, not --%s", actionName(a), o.name)
+		case Save:
+			return fmt.Errorf("--save writes the whole table and takes no --%s", o.name)
 		}
 		return errors.New(msgNeedAction)
 	}
