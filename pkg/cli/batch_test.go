@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 
@@ -288,5 +289,17 @@ func TestBatchFirstBadLineOfMany(t *testing.T) {
 	}
 	if k != len(ops) {
 		t.Errorf("%d ops, want %d", len(ops), k)
+	}
+}
+
+// TestAppendFields: the words of a line as strings.Fields cuts them,
+// Unicode spaces included, after the words already there.
+func TestAppendFields(t *testing.T) {
+	for _, line := range []string{"", "  ", "--add", " --add  --src\t10.0.0.0/8 \r", "a\u00a0b c", "a\u2003b\u0085c d", "x\v\fy"} {
+		got := appendFields([]string{"before"}, line)
+		want := append([]string{"before"}, strings.Fields(line)...)
+		if !slices.Equal(got, want) {
+			t.Errorf("appendFields(%q): %q, want %q", line, got, want)
+		}
 	}
 }
