@@ -409,7 +409,7 @@ func TestKernelEntries(t *testing.T) {
 	tb, ns := openTable(t)
 	own := []eroute.Eroute{genEroute(0), genEroute(1), genEroute(2), genEroute(3), genEroute(4), genEroute(6)}
 	mustApply(t, tb, adds(own...))
-	if err := tb.AddHold(genEroute(7).Selector, 30e9); err != nil {
+	if err := tb.AddHold(holdFor(genEroute(7).Selector), 30e9); err != nil {
 		t.Fatal(err)
 	}
 	addForeign(t, ns, foreignPolicies...)

@@ -31,6 +31,7 @@ const (
 	attrSPDInfo = 1 // XFRMA_SPD_INFO: xfrmu_spdinfo, six u32 counts
 
 	attrTmpl       = 5  // XFRMA_TMPL: xfrm_user_tmpl[]
+	attrPolicy     = 7  // XFRMA_POLICY: xfrm_userpolicy_info (in DELPOLICY)
 	attrSecCtx     = 8  // XFRMA_SEC_CTX
 	attrPolicyType = 16 // XFRMA_POLICY_TYPE: xfrm_userpolicy_type
 	attrMark       = 21 // XFRMA_MARK: xfrm_mark

@@ -68,47 +68,51 @@ func (t *Table) AddInbound(e eroute.Eroute, replace bool) error {
 	return kernelError(err, unix.EEXIST, ErrExists)
 }
 
-// AddHold puts a monitor hold on sel (see Hold): a %hold that the kernel
-// deletes after timeout, rounded up to whole seconds. ErrExists when a
-// policy with the same selector exists: another hold, or an eroute someone
-// made (XFRM_MSG_NEWPOLICY is exclusive whatever the priority).
-func (t *Table) AddHold(sel eroute.Selector, timeout time.Duration) error {
+// AddHold puts a monitor hold in place (see Hold): a %hold on h.Selector,
+// with h's scope and priority, that the kernel deletes after timeout,
+// rounded up to whole seconds. ErrExists when a policy with the same
+// selector and scope exists: another hold, or an eroute someone made
+// (XFRM_MSG_NEWPOLICY is exclusive whatever the priority).
+func (t *Table) AddHold(h Hold, timeout time.Duration) error {
 	secs, err := holdSeconds(timeout)
 	if err != nil {
 		return err
 	}
-	err = t.c.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, encodePolicy(holdPolicy(sel, secs)))
+	err = t.c.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, encodePolicy(holdPolicy(h, secs)))
 	return kernelError(err, unix.EEXIST, ErrExists)
 }
 
-// Holds gives the monitor holds in the table, in the kernel's order.
+// Holds gives the monitor holds in the table, in the kernel's order. The
+// dump is read as it comes: only the holds are kept, whatever the size of
+// the table.
 func (t *Table) Holds() ([]Hold, error) {
-	ps, err := t.outPolicies()
-	if err != nil {
-		return nil, err
-	}
 	var hs []Hold
-	for _, p := range ps {
-		if h, ok := HoldOf(p); ok {
+	var v policyView
+	err := t.c.dump(msgGetPolicy, func(typ uint16, b []byte) {
+		if typ != msgNewPolicy || scanPolicy(b, &v) != nil || !v.isMonitorHold() {
+			return
+		}
+		p, err := decodePolicy(b)
+		if h, ok := HoldOf(p); err == nil && ok {
 			hs = append(hs, h)
 		}
-	}
-	return hs, nil
+	})
+	return hs, kernelError(err, 0, nil)
 }
 
-// DeleteHold deletes the policy with this selector only if it is still a
-// monitor hold: false, nil when it is gone (the kernel reaped it) or was
-// replaced, say by eroute --replace, which writes another kind. The kernel
-// cannot compare and delete in one message: DeleteHold reads the policy,
-// then deletes it by its index. A replace between the two (the kernel keeps
-// the index on replace) would be deleted in the hold's place; the window is
-// one netlink round trip.
-func (t *Table) DeleteHold(sel eroute.Selector) (bool, error) {
-	p, ok, err := t.get(sel)
+// DeleteHold deletes the policy with this selector and scope only if it is
+// still a monitor hold: false, nil when it is gone (the kernel reaped it)
+// or was replaced, say by eroute --replace, which writes another kind. The
+// kernel cannot compare and delete in one message: DeleteHold reads the
+// policy, then deletes it by its index. A replace between the two (the
+// kernel keeps the index on replace) would be deleted in the hold's place;
+// the window is one netlink round trip.
+func (t *Table) DeleteHold(h Hold) (bool, error) {
+	p, ok, err := t.get(holdPolicy(h, 0))
 	if err != nil || !ok {
 		return false, err
 	}
-	if _, ok := HoldOf(p); !ok {
+	if !IsMonitorHold(p) {
 		return false, nil
 	}
 	err = t.c.request(msgDelPolicy, 0, encodePolicyID(p))
@@ -118,19 +122,20 @@ func (t *Table) DeleteHold(sel eroute.Selector) (bool, error) {
 	return err == nil, kernelError(err, 0, nil)
 }
 
-// get reads the policy with this selector, direction out, no mark
-// (XFRM_MSG_GETPOLICY); false when there is none.
-func (t *Table) get(sel eroute.Selector) (Policy, bool, error) {
-	return t.getDir(sel, DirOut)
+// getDir reads the eroute policy with this selector and direction, no
+// mark (XFRM_MSG_GETPOLICY); false when there is none.
+func (t *Table) getDir(sel eroute.Selector, dir uint8) (Policy, bool, error) {
+	return t.get(Policy{Sel: selectorOf(sel), Dir: dir, Type: TypeMain})
 }
 
-// getDir is get for a direction.
-func (t *Table) getDir(sel eroute.Selector, dir uint8) (Policy, bool, error) {
+// get reads the policy with id's selector, direction, type, mark and if_id
+// (XFRM_MSG_GETPOLICY); false when there is none.
+func (t *Table) get(id Policy) (Policy, bool, error) {
 	var p Policy
 	found := false
 	var derr error
-	id := encodePolicyID(Policy{Sel: selectorOf(sel), Dir: dir, Type: TypeMain})
-	err := t.c.get(msgGetPolicy, id, func(typ uint16, b []byte) {
+	id.Index = 0
+	err := t.c.get(msgGetPolicy, encodePolicyID(id), func(typ uint16, b []byte) {
 		if typ == msgNewPolicy && !found {
 			p, derr = decodePolicy(b)
 			found = true
@@ -259,6 +264,7 @@ func (t *Table) Shadow(e eroute.Eroute) (*Entry, error) {
 	}
 	prio := priority(e.Selector, kindOf(e.SAID))
 	var best *Entry
+	var bestPolicy Policy
 	var v policyView
 	err := c.dumpLocked(msgGetPolicy, func(typ uint16, b []byte) {
 		if typ != msgNewPolicy || scanPolicy(b, &v) != nil || v.Dir != DirOut || v.Priority >= prio ||
@@ -273,10 +279,16 @@ func (t *Table) Shadow(e eroute.Eroute) (*Entry, error) {
 			return
 		}
 		if f, ok := entryOf(p); ok {
-			best = &f
+			best, bestPolicy = &f, p
 		}
 	})
-	return best, kernelError(err, 0, nil)
+	if err != nil {
+		return nil, kernelError(err, 0, nil)
+	}
+	if best != nil {
+		c.resolveEntry(best, &bestPolicy)
+	}
+	return best, nil
 }
 
 // Delete deletes the eroute with this selector; ErrNotFound when none. A
@@ -451,18 +463,22 @@ func (l *listing) eroute(i int) eroute.Eroute {
 }
 
 func (l *listing) entry(i int) Entry {
-	return entryOfRecord(&l.recs[i], l.eroute(i), l.foreign)
+	return entryOfRecord(&l.recs[i], l.eroute(i), l.foreign, true)
 }
 
 // entryOfRecord gives the Entry of a listed record: a foreign policy's
-// facts from its detail, eroute's own from what eroute writes for it.
-func entryOfRecord(r *record, e eroute.Eroute, foreign map[uint32]*detail) Entry {
+// facts from its detail, eroute's own from what eroute writes for it
+// (only when full: --sync reads every entry and needs none of it).
+func entryOfRecord(r *record, e eroute.Eroute, foreign map[uint32]*detail, full bool) Entry {
 	en := Entry{Eroute: e, Own: r.flags&recOwn != 0, Deletable: r.flags&recDeletable != 0, Index: r.index}
 	if !en.Own {
 		if d := foreign[r.index]; d != nil {
 			p := &d.p
 			en.Priority, en.Mark, en.Mask, en.IfID, en.Tmpls = p.Priority, p.Mark, p.Mask, p.IfID, p.Tmpls
 		}
+		return en
+	}
+	if !full {
 		return en
 	}
 	k := kindOf(e.SAID)
@@ -594,22 +610,6 @@ func (c *conn) saIndex() (*saIndex, error) {
 		return nil, kernelError(err, 0, nil)
 	}
 	return x, nil
-}
-
-// outPolicies dumps the table and keeps the policies List shows, in the
-// kernel's order.
-func (t *Table) outPolicies() ([]Policy, error) {
-	var ps []Policy
-	err := t.c.dump(msgGetPolicy, func(typ uint16, b []byte) {
-		if typ != msgNewPolicy {
-			return
-		}
-		p, err := decodePolicy(b)
-		if _, ok := erouteOf(p); err == nil && ok && p.Dir == DirOut && p.Type == TypeMain {
-			ps = append(ps, p)
-		}
-	})
-	return ps, kernelError(err, 0, nil)
 }
 
 // inNamespace runs mk, which makes a socket, in the named namespace ("" the
