@@ -364,7 +364,6 @@ func selArgs(action, src, dst string, extra ...string) []string {
 // negotiates), while eroute's own %trap on another selector still gets
 // both.
 func TestCharonForeignAcquire(t *testing.T) {
-	needs(t, featMonitorOwn)
 	a, _, ca, _ := charonTrap(t)
 	a.MustEroute(erouteArgs("--add", ikeLeftNet, ikeOtherNet, "%trap")...)
 	dir := t.TempDir()
@@ -476,7 +475,6 @@ func TestCharonTakeOverBroaderTrapHolds(t *testing.T) {
 // its policy: the selector is never left empty, and the next packet of the
 // flow is trapped, not sent in the clear.
 func TestCharonTakeOverMonitorRestores(t *testing.T) {
-	needs(t, featRestore)
 	a, b := ikePair(t)
 	ca := startCharon(t, a)
 	mon := startMonitor(t, a, "--hold-timeout", "60")
@@ -501,7 +499,6 @@ func TestCharonTakeOverMonitorRestores(t *testing.T) {
 // charon leaves net.core.xfrm_acq_expires at 165 in its namespace; a
 // monitor whose holds time out sooner says so once when it starts.
 func TestCharonAcqExpiresWarning(t *testing.T) {
-	needs(t, featAcqWarning)
 	a, _ := ikePair(t)
 	startCharon(t, a)
 	if got := sysctlValue(t, a, "net.core.xfrm_acq_expires"); got != 165 {
