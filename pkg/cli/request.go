@@ -198,11 +198,12 @@ var modeOptionOrder = []optID{optJSON, optHoldTimeout, optExec, optRcvbuf, optDr
 // refuses them with other actions.
 func checkModeOptions(set *optionSet, req *Request) error {
 	for _, id := range modeOptionOrder {
-		actions := modeOptions[id]
-		if !set.given(id) || slices.Contains(actions, req.Action) {
+		if !set.given(id) { // before the map: a batch line has none of them
 			continue
 		}
-		return fmt.Errorf("--%s goes with %s only", id, actionList(actions))
+		if actions := modeOptions[id]; !slices.Contains(actions, req.Action) {
+			return fmt.Errorf("--%s goes with %s only", id, actionList(actions))
+		}
 	}
 	req.JSON = set.given(optJSON)
 	req.DryRun = set.given(optDryRun)
