@@ -237,6 +237,9 @@ func checkModeOptions(set *optionSet, req *Request) error {
 
 // checkExecOptions reads the bounds of --exec, which mean nothing without it.
 func checkExecOptions(set *optionSet, req *Request) error {
+	if !set.given(optExecMax) && !set.given(optExecQueue) && !set.given(optExecTimeout) {
+		return nil // the usual case, and every batch line: no closures made
+	}
 	for _, o := range []struct {
 		id   optID
 		min  uint64
