@@ -292,14 +292,21 @@ func scanPolicy(b []byte, v *policyView) error {
 		}
 		typ, val := ne.Uint16(a[2:])&attrTypeMask, a[4:n]
 		if typ == attrTmpl {
+			var group [maxGroup]Template
 			for t := val; len(t) >= sizeTmpl; t = t[sizeTmpl:] {
+				if v.nTmpls < maxGroup {
+					group[v.nTmpls] = getTmpl(t, p.Sel.Family)
+				}
 				if v.nTmpls == 0 {
-					v.first = getTmpl(t, p.Sel.Family)
+					v.first = group[0]
 				}
 				if !v.hasTunnel && t[48] == ModeTunnel {
 					v.tunnel, v.hasTunnel = getTmpl(t, p.Sel.Family), true
 				}
 				v.nTmpls++
+			}
+			if v.nTmpls <= maxGroup {
+				v.group, v.isGroup = groupSAID(group[:v.nTmpls])
 			}
 		} else {
 			decodePolicyAttr(p, typ, val)

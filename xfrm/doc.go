@@ -60,6 +60,18 @@
 // eroute; it would be left out of the listing and of Clear alike (Linux 6.18
 // refuses such selectors with "Invalid selector family", so none exist).
 //
+// Ownership: a policy that reads back as an eroute of a kind is eroute's
+// own; any other is foreign (an IKE daemon's, ip xfrm's). Clear takes only
+// eroute's own unless told all; a batch's Replace and Delete ops without
+// Force are refused (*ForeignError) when their policy is foreign; Lookup
+// and Find tell the commands who holds a selector. A foreign policy whose
+// listed template names no SPI is listed as %trap when no SA answers it
+// (by reqid and destination), else with those SAs' packet count; the
+// listing keeps foreign policies decoded beside their records (Entry gives
+// their priority, mark and templates), and gives for each own eroute the
+// foreign policy that covers it with a lower priority value, if any
+// (Entry.ShadowedBy; Shadow for one eroute).
+//
 // Lifetime: eroutes have no limits and no expiry (the kernel enforces no
 // byte or packet limits on policies anyway); only a monitor hold expires.
 //
@@ -122,6 +134,17 @@
 // ports) for net.core.xfrm_acq_expires seconds. When the Listener's receive
 // buffer is full the kernel drops messages and the next read fails once
 // with ENOBUFS (ErrOverrun); the default buffer holds about 160 ACQUIREs.
+//
+// # SAs (ipsec spi, ipsec spigrp)
+//
+// The Table is also the namespace's SA table: States dumps every XFRM
+// state (xfrm_usersa_info and its attributes, decoded here by byte offset
+// as the policies are), AddSA, DeleteSA and FlushSAs change it, and
+// LocalAddrs gives the addresses that make an SA inbound. pkg/spi holds
+// the commands and the groups: a group is its members' reqid and mode.
+// An eroute whose SAID heads a group gets one template per member, naming
+// it by reqid with SPI 0 (groupTemplates), read back as the head's SAID;
+// its COUNT is the outermost member's packets.
 //
 // # Why the policy messages are decoded here
 //

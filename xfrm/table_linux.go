@@ -42,7 +42,11 @@ func (t *Table) Close() error {
 // Add adds an eroute; ErrExists when one with the same selector exists
 // (XFRM_MSG_NEWPOLICY is exclusive).
 func (t *Table) Add(e eroute.Eroute) error {
-	err := t.c.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, encodePolicy(PolicyOf(e)))
+	p, err := t.policyFor(e, DirOut)
+	if err != nil {
+		return err
+	}
+	err = t.c.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, encodePolicy(p))
 	return kernelError(err, unix.EEXIST, ErrExists)
 }
 
@@ -50,22 +54,59 @@ func (t *Table) Add(e eroute.Eroute) error {
 // XFRM_MSG_UPDPOLICY, so that no packet ever meets a gap. The kernel
 // replaces by selector (and mark, if_id, type), whatever the old priority.
 func (t *Table) Replace(e eroute.Eroute) error {
-	err := t.c.request(msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, encodePolicy(PolicyOf(e)))
+	p, err := t.policyFor(e, DirOut)
+	if err != nil {
+		return err
+	}
+	err = t.c.request(msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, encodePolicy(p))
 	return kernelError(err, 0, nil)
 }
 
-// AddInbound adds (or with replace, replaces) the inbound policy of a
-// tunnel, as KLIPS --addin and --replacein did: the same policy as the
-// eroute's, with direction in, so that the kernel accepts the selector's
-// traffic only when it arrived through the SA the SAID names.
-func (t *Table) AddInbound(e eroute.Eroute, replace bool) error {
+// policyFor gives the policy of an eroute in direction dir: PolicyOf's,
+// with the templates of the SA group its SAID heads, if the SA table holds
+// one (see groupTemplates).
+func (t *Table) policyFor(e eroute.Eroute, dir uint8) (Policy, error) {
 	p := PolicyOf(e)
-	p.Dir = DirIn
-	if replace {
-		return kernelError(t.c.request(msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, encodePolicy(p)), 0, nil)
+	p.Dir = dir
+	if !namesSA(e.SAID) {
+		return p, nil
 	}
-	err := t.c.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, encodePolicy(p))
-	return kernelError(err, unix.EEXIST, ErrExists)
+	t.c.mu.Lock()
+	groups, err := t.c.groupsFor([]eroute.SAID{e.SAID})
+	t.c.mu.Unlock()
+	if err != nil {
+		return Policy{}, err
+	}
+	return withGroup(p, groups[e.SAID]), nil
+}
+
+// AddInbound adds (or with replace, replaces) the inbound policy of a
+// tunnel, as KLIPS --addin and --replacein did: the eroute's policy with
+// direction in, and the same with direction forward, so that the kernel
+// accepts the selector's traffic only when it arrived through the SAs the
+// SAID names, whether it is for this host (in) or for a subnet behind it
+// (forward: XFRM drops decapsulated packets no forward policy allows).
+// If the forward policy cannot be added, the new in policy goes again.
+func (t *Table) AddInbound(e eroute.Eroute, replace bool) error {
+	p, err := t.policyFor(e, DirIn)
+	if err != nil {
+		return err
+	}
+	typ, flags := uint16(msgNewPolicy), uint16(unix.NLM_F_CREATE|unix.NLM_F_EXCL)
+	if replace {
+		typ, flags = msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE
+	}
+	if err := t.c.request(typ, flags, encodePolicy(p)); err != nil {
+		return kernelError(err, unix.EEXIST, ErrExists)
+	}
+	p.Dir = DirFwd
+	if err := t.c.request(typ, flags, encodePolicy(p)); err != nil {
+		if !replace {
+			t.deleteDir(e.Selector, DirIn)
+		}
+		return kernelError(err, unix.EEXIST, ErrExists)
+	}
+	return nil
 }
 
 // AddHold puts a monitor hold in place (see Hold): a %hold on h.Selector,
@@ -236,11 +277,18 @@ func (t *Table) Find(sel eroute.Selector, inbound bool) ([]Entry, error) {
 
 // DeleteEntries deletes policies Lookup or Find gave, by their index (with
 // the mark and if_id the kernel matches too); ErrNotFound when one is gone.
+// An inbound policy eroute made goes with the forward policy --addin made
+// beside it (none is no error: older releases made none).
 func (t *Table) DeleteEntries(es []Entry) error {
 	for _, e := range es {
 		p := Policy{Index: e.Index, Dir: dirOf(e.Inbound), Type: TypeMain, Mark: e.Mark, Mask: e.Mask, IfID: e.IfID}
 		if err := t.c.request(msgDelPolicy, 0, encodePolicyID(p)); err != nil {
 			return kernelError(err, unix.ENOENT, ErrNotFound)
+		}
+		if e.Inbound && e.Own {
+			if err := t.deleteDir(e.Selector, DirFwd); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
 		}
 	}
 	return nil
@@ -264,6 +312,7 @@ func (t *Table) Shadow(e eroute.Eroute) (*Entry, error) {
 	}
 	prio := priority(e.Selector, kindOf(e.SAID))
 	var best *Entry
+	var bestPolicy Policy
 	var v policyView
 	err := c.dumpLocked(msgGetPolicy, func(typ uint16, b []byte) {
 		if typ != msgNewPolicy || scanPolicy(b, &v) != nil || v.Dir != DirOut || v.Priority >= prio ||
@@ -278,10 +327,16 @@ func (t *Table) Shadow(e eroute.Eroute) (*Entry, error) {
 			return
 		}
 		if f, ok := entryOf(p); ok {
-			best = &f
+			best, bestPolicy = &f, p
 		}
 	})
-	return best, kernelError(err, 0, nil)
+	if err != nil {
+		return nil, kernelError(err, 0, nil)
+	}
+	if best != nil {
+		c.resolveEntry(best, &bestPolicy)
+	}
+	return best, nil
 }
 
 // Delete deletes the eroute with this selector; ErrNotFound when none. A
@@ -291,10 +346,17 @@ func (t *Table) Delete(s eroute.Selector) error {
 	return t.deleteDir(s, DirOut)
 }
 
-// DeleteInbound deletes the inbound policy --addin made for this selector;
-// ErrNotFound when none.
+// DeleteInbound deletes the in and forward policies --addin made for this
+// selector; ErrNotFound when there is no in policy. A missing forward
+// policy (an --addin of an older eroute made none) is no error.
 func (t *Table) DeleteInbound(s eroute.Selector) error {
-	return t.deleteDir(s, DirIn)
+	if err := t.deleteDir(s, DirIn); err != nil {
+		return err
+	}
+	if err := t.deleteDir(s, DirFwd); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 func (t *Table) deleteDir(s eroute.Selector, dir uint8) error {
@@ -450,18 +512,22 @@ func (l *listing) eroute(i int) eroute.Eroute {
 	if l.sas != nil {
 		if k, ok := saKeyOf(e.SAID); ok {
 			e.Count = l.sas.packets[k]
+			if r.flags&recGroup != 0 {
+				e.Count = l.sas.outer(e.SAID.Dst, e.SAID.SPI)
+			}
 		}
 	}
 	return e
 }
 
 func (l *listing) entry(i int) Entry {
-	return entryOfRecord(&l.recs[i], l.eroute(i), l.foreign)
+	return entryOfRecord(&l.recs[i], l.eroute(i), l.foreign, true)
 }
 
 // entryOfRecord gives the Entry of a listed record: a foreign policy's
-// facts from its detail, eroute's own from what eroute writes for it.
-func entryOfRecord(r *record, e eroute.Eroute, foreign map[uint32]*detail) Entry {
+// facts from its detail, eroute's own from what eroute writes for it
+// (only when full: --sync reads every entry and needs none of it).
+func entryOfRecord(r *record, e eroute.Eroute, foreign map[uint32]*detail, full bool) Entry {
 	en := Entry{Eroute: e, Own: r.flags&recOwn != 0, Deletable: r.flags&recDeletable != 0, Index: r.index}
 	if !en.Own {
 		if d := foreign[r.index]; d != nil {
@@ -470,12 +536,18 @@ func entryOfRecord(r *record, e eroute.Eroute, foreign map[uint32]*detail) Entry
 		}
 		return en
 	}
+	if !full {
+		return en
+	}
 	k := kindOf(e.SAID)
 	if r.flags&recMonitorHold != 0 {
 		k = kindMonitorHold
 	}
 	en.Priority = priority(e.Selector, k)
 	en.Tmpls = PolicyOf(eroute.Eroute{Selector: e.Selector, SAID: e.SAID}).Tmpls
+	if d := foreign[r.index]; r.flags&recGroup != 0 && d != nil {
+		en.Tmpls = d.p.Tmpls
+	}
 	return en
 }
 
@@ -558,6 +630,17 @@ func (c *conn) records(keepOrder, counts bool) (recordDump, error) {
 		}
 		if v.deletable(e.Selector) {
 			flags |= recDeletable
+		}
+		if own && v.isGroup {
+			// Its templates are the group's, which the record does not
+			// hold: kept beside the foreign ones for the JSON listing.
+			flags |= recGroup
+			if p, err := decodePolicy(b); err == nil {
+				if d.foreign == nil {
+					d.foreign = map[uint32]*detail{}
+				}
+				d.foreign[v.Index] = &detail{p: p}
+			}
 		}
 		r := recordOf(e, flags, pos)
 		r.index = v.Index

@@ -127,3 +127,6 @@ func (s *Snapshot) Close() error { return nil }
 
 // ApplyFunc implements the Linux API.
 func (s *Snapshot) ApplyFunc(n int, op func(i int) Op) error { return ErrNoXFRM }
+
+// Inbound implements the Linux API.
+func (t *Table) Inbound() ([]Entry, error) { return nil, ErrNoXFRM }

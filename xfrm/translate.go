@@ -187,7 +187,14 @@ type policyView struct {
 	first     Template // the first template, when nTmpls > 0
 	tunnel    Template // the first in tunnel mode, when hasTunnel
 	hasTunnel bool
+	// isGroup: the templates are those of an SA group's head, group
+	// (see groupTemplates).
+	group   eroute.SAID
+	isGroup bool
 }
+
+// maxGroup is the most SAs a group has: KLIPS's spigrp took four.
+const maxGroup = 4
 
 func viewOf(p Policy) policyView {
 	v := policyView{Policy: p, nTmpls: len(p.Tmpls)}
@@ -197,6 +204,9 @@ func viewOf(p Policy) policyView {
 	}
 	if i := slices.IndexFunc(p.Tmpls, func(t Template) bool { return t.Mode == ModeTunnel }); i >= 0 {
 		v.tunnel, v.hasTunnel = p.Tmpls[i], true
+	}
+	if len(p.Tmpls) <= maxGroup {
+		v.group, v.isGroup = groupSAID(p.Tmpls)
 	}
 	return v
 }
@@ -214,8 +224,11 @@ func (v *policyView) eroute() (e eroute.Eroute, own, ok bool) {
 	e = eroute.Eroute{Selector: sel, SAID: v.foreignSAID()}
 	if k, ok := kindIn(v.Priority, sel); ok {
 		mine := e
-		if k != kindSA {
+		switch {
+		case k != kindSA:
 			mine.SAID = kindSAIDs[k]
+		case v.isGroup:
+			mine.SAID = v.group
 		}
 		if v.wrote(mine, k) {
 			return mine, true, true
@@ -244,7 +257,8 @@ func (v *policyView) wrote(own eroute.Eroute, k kind) bool {
 		want.Dir = DirIn // an --addin policy: the eroute's, inbound
 	}
 	got := &v.Policy
-	sameTmpls := v.nTmpls == 0 && !hasT || v.nTmpls == 1 && hasT && v.first == t
+	sameTmpls := v.nTmpls == 0 && !hasT || v.nTmpls == 1 && hasT && v.first == t ||
+		k == kindSA && v.isGroup && v.group == own.SAID
 	return sameTmpls && want.Sel == got.Sel && want.Dir == got.Dir && want.Type == got.Type &&
 		want.Action == got.Action && want.Priority == got.Priority &&
 		want.Mark == got.Mark && want.Mask == got.Mask && want.IfID == got.IfID &&

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
 	"os/signal"
@@ -32,6 +33,7 @@ type Op struct {
 	// Force: the line may act on a policy eroute did not make (--del and
 	// --replace with --force, --clear --all).
 	Force bool
+	In    bool // on the inbound policy (a --sync file's --addin line)
 }
 
 // BatchError says which op the kernel refused; the table is as it was.
@@ -43,7 +45,8 @@ type BatchError struct {
 func (e *BatchError) Error() string { return e.Err.Error() }
 func (e *BatchError) Unwrap() error { return e.Err }
 
-var opOfAction = map[Action]eroute.OpKind{Add: eroute.OpAdd, Replace: eroute.OpReplace, Delete: eroute.OpDelete, Clear: eroute.OpClear}
+var opOfAction = map[Action]eroute.OpKind{Add: eroute.OpAdd, Replace: eroute.OpReplace, Delete: eroute.OpDelete, Clear: eroute.OpClear,
+	AddInbound: eroute.OpAdd}
 
 // A batch file is read by one goroutine, which checks the text and cuts it
 // into chunks of whole lines, and parsed by up to maxParsers others, one
@@ -125,11 +128,16 @@ func readChunks(r io.Reader, send func(*batchChunk), reuse func() *batchChunk, s
 // parseChunk checks each line of a chunk as a command line of one of the
 // allowed actions, up to the first that is not. Blank lines and lines
 // starting with # are skipped.
+//
+// The chunk becomes one string, which the words of every line are cut
+// from, into one slice: no allocation per line for the text (ops keep
+// none of it).
 func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
-	text := c.text
+	text := string(c.text)
+	var words []string
 	for n := c.first; len(text) > 0; n++ {
-		i := bytes.IndexByte(text, '\n')
-		words := strings.Fields(string(text[:i]))
+		i := strings.IndexByte(text, '\n')
+		words = appendFields(words[:0], text[:i])
 		text = text[i+1:]
 		if len(words) == 0 || strings.HasPrefix(words[0], "#") {
 			continue
@@ -151,11 +159,38 @@ func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
 // --del finds it: the policy someone else wrote with those bits (others
 // clear them, as KLIPS did).
 func opOf(req Request, line int) Op {
-	op := Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: line, Force: req.Force || req.All}
+	op := Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: line, Force: req.Force || req.All, In: req.Action == AddInbound}
 	if req.Action == Delete && req.Force && req.Exact != (eroute.Selector{}) {
 		op.Eroute.Selector = req.Exact
 	}
 	return op
+}
+
+// appendFields appends the words of a line, as strings.Fields cuts them
+// (a line with other than ASCII goes through strings.Fields itself, for
+// its Unicode spaces).
+func appendFields(words []string, line string) []string {
+	start, base := -1, len(words)
+	for i := 0; i < len(line); i++ {
+		if line[i] >= utf8.RuneSelf {
+			return append(words[:base], strings.Fields(line)...)
+		}
+		switch line[i] {
+		case ' ', '\t', '\n', '\v', '\f', '\r':
+			if start >= 0 {
+				words = append(words, line[start:i])
+				start = -1
+			}
+		default:
+			if start < 0 {
+				start = i
+			}
+		}
+	}
+	if start >= 0 {
+		words = append(words, line[start:])
+	}
+	return words
 }
 
 // readLine gives one line without its end, refusing one too long to be an
@@ -273,11 +308,14 @@ func (p Parser) parseBatch(path string, stdin io.Reader, allowed map[Action]bool
 		pending[c.seq] = c
 		for c, ok := pending[next]; ok; c, ok = pending[next] {
 			if next == 0 {
+				// The lines the file is thought to hold have
+				// their room from the start: so has their budget.
 				ops = make([]Op, 0, estimateLines(size, c.text))
+				budget.lines(cap(ops))
 			}
 			if firstErr == nil {
 				ops = append(ops, c.ops...)
-				budget.lines(len(ops))
+				budget.lines(cap(ops))
 			}
 			delete(pending, next)
 			next++
@@ -355,10 +393,27 @@ func bySelector(ops []Op) ([]keyed, error) {
 }
 
 // findDuplicate reports the first line that repeats the selector of an
-// earlier one.
+// earlier one. Most batches repeat none, and showing that takes only a
+// hash of each selector: 8 bytes a line sorted, against bySelector's 44
+// (5 ms for 100,000 lines instead of 40). Equal hashes, a repeat or a
+// collision, send the batch through bySelector, which finds the line.
 func findDuplicate(ops []Op) error {
-	_, err := bySelector(ops)
-	return err
+	seed := maphash.MakeSeed()
+	hashes := make([]uint64, 0, len(ops))
+	for i := range ops {
+		if ops[i].Kind != eroute.OpClear {
+			k := ops[i].Eroute.Selector.Key()
+			hashes = append(hashes, maphash.Bytes(seed, k[:]))
+		}
+	}
+	slices.Sort(hashes)
+	for i := 1; i < len(hashes); i++ {
+		if hashes[i] == hashes[i-1] {
+			_, err := bySelector(ops)
+			return err
+		}
+	}
+	return nil
 }
 
 func checkBatchRequest(req Request, allowed map[Action]bool) error {
@@ -372,46 +427,54 @@ func checkBatchRequest(req Request, allowed map[Action]bool) error {
 }
 
 func allowedText(allowed map[Action]bool) string {
-	if len(allowed) == 1 {
-		return "a --sync line must be an --add command"
+	if !allowed[Replace] {
+		return "a --sync line must be an --add or --addin command"
 	}
 	return "a batch line must be an --add, --replace, --del or --clear command"
 }
 
 var (
 	batchActions = map[Action]bool{Add: true, Replace: true, Delete: true, Clear: true}
-	syncActions  = map[Action]bool{Add: true}
+	syncActions  = map[Action]bool{Add: true, AddInbound: true}
 )
 
 // A --batch or --sync run has a soft memory limit of a base and so much
 // for each line checked so far, raised as the lines come in: a run of a
 // million lines gets what it needs, and the collector is never held under
 // a limit the work has outgrown (a fixed 32 MiB made it run without pause
-// from about 140,000 lines on). Each line holds about 190 bytes once
-// checked (its op, 128, its selector key, 44, and its place in the order
-// of sends, 12); the rest is garbage of reading it. GOGC or GOMEMLIMIT,
-// when set, win. See docs/PERFORMANCE.md for the figures.
+// from about 140,000 lines on). A --batch line holds about 155 bytes once
+// checked (its op, 128 and the slice's 5% slack; its selector's hash, 8;
+// its place in the order of sends, 12) and makes as much garbage while it
+// is read: 384 bytes a line leave the collector room. --sync, whose goal
+// is time, runs with the
+// collector off until its limit, and keeps the table's snapshot too (64
+// bytes a policy) and the sorted keys (44 a line): 512 bytes a line.
+// GOGC or GOMEMLIMIT, when set, win. See docs/PERFORMANCE.md for the
+// figures.
 const (
-	memoryBase    = 24 << 20
-	memoryPerLine = 384
+	memoryBase         = 24 << 20
+	batchMemoryPerLine = 384
+	syncMemoryPerLine  = 512
 )
 
 // memoryBudget is the soft memory limit of a run; nil is no budget.
 type memoryBudget struct {
+	perLine    int64
 	oldLimit   int64
 	oldPercent int
 	collectOff bool
 }
 
-// startBudget sets the limit for the run; collectOff also holds the
-// collector off until the limit is reached (--sync, whose goal is time).
+// startBudget sets the limit for the run (perLine 0: memoryBase alone, as
+// the monitor has); collectOff also holds the collector off until the
+// limit is reached (--sync, whose goal is time).
 // The returned budget's stop puts back the settings before it (the
 // command line runs in tests and fuzzing too).
-func startBudget(collectOff bool) *memoryBudget {
+func startBudget(perLine int64, collectOff bool) *memoryBudget {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return nil
 	}
-	m := &memoryBudget{oldLimit: debug.SetMemoryLimit(memoryBase), oldPercent: -2, collectOff: collectOff}
+	m := &memoryBudget{perLine: perLine, oldLimit: debug.SetMemoryLimit(memoryBase), oldPercent: -2, collectOff: collectOff}
 	if collectOff {
 		m.oldPercent = debug.SetGCPercent(-1)
 	}
@@ -421,7 +484,7 @@ func startBudget(collectOff bool) *memoryBudget {
 // lines raises the limit to what n checked lines may take.
 func (m *memoryBudget) lines(n int) {
 	if m != nil {
-		debug.SetMemoryLimit(memoryBase + memoryPerLine*int64(n))
+		debug.SetMemoryLimit(memoryBase + m.perLine*int64(n))
 	}
 }
 
@@ -437,7 +500,7 @@ func (m *memoryBudget) stop() {
 
 // runBatch carries out --batch FILE: all lines, or none.
 func runBatch(req Request, env Env, t Table) error {
-	budget := startBudget(false)
+	budget := startBudget(batchMemoryPerLine, false)
 	defer budget.stop()
 	ops, err := env.Parser.parseBatch(req.File, env.Stdin, batchActions, budget)
 	if err == nil {

@@ -34,6 +34,10 @@ type fakeTable struct {
 	foreign  map[eroute.Selector]bool // policies "someone else" made
 	lookups  int                      // Lookup calls
 	finds    int                      // Find calls
+	holds    map[eroute.Selector]bool // %hold eroutes a monitor put
+	// failApply, when set, is what Apply answers (for its first op),
+	// changing nothing.
+	failApply error
 }
 
 func newFakeTable() *fakeTable {
@@ -200,6 +204,9 @@ func (t *fakeTable) AddInbound(e eroute.Eroute, replace bool) error {
 // Apply applies ops in order on a copy, and keeps the copy only when every
 // op succeeded: all or nothing, as the kernel driver promises.
 func (t *fakeTable) Apply(ops []Op) error {
+	if t.failApply != nil {
+		return &BatchError{Index: 0, Err: t.failApply}
+	}
 	for i, op := range ops {
 		if e, ok := t.out[op.Eroute.Selector]; ok && t.foreign[op.Eroute.Selector] && !op.Force &&
 			(op.Kind == eroute.OpReplace || op.Kind == eroute.OpDelete) {
@@ -252,6 +259,24 @@ func (t *fakeTable) Snapshot() (Snapshot, error) {
 		entries[i] = t.entry(e, false)
 	}
 	return fakeSnapshot{t, entries}, err
+}
+
+// InboundEntries lists the inbound eroutes, all eroute's own.
+func (t *fakeTable) InboundEntries() ([]Entry, error) {
+	var es []Entry
+	for _, e := range sorted(t.in) {
+		es = append(es, Entry{Eroute: e, Own: true, Deletable: true, Inbound: true})
+	}
+	return es, nil
+}
+
+// MonitorHolds gives the %hold eroutes in holds.
+func (t *fakeTable) MonitorHolds() ([]eroute.Selector, error) {
+	var sels []eroute.Selector
+	for s := range t.holds {
+		sels = append(sels, s)
+	}
+	return sels, nil
 }
 
 type fakeSnapshot struct {

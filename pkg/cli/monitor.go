@@ -164,7 +164,7 @@ func runMonitor(req Request, env Env, prog string) error {
 	pipe := make(chan os.Signal, 1)
 	signal.Notify(pipe, syscall.SIGPIPE)
 	defer signal.Stop(pipe)
-	budget := startBudget(false)
+	budget := startBudget(0, false)
 	defer budget.stop()
 	k, err := env.OpenMonitor(req.Netns, req.Rcvbuf)
 	if err != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -44,6 +45,11 @@ type Table interface {
 	// Snapshot reads the whole table once, for --sync to plan from and
 	// apply against.
 	Snapshot() (Snapshot, error)
+	// InboundEntries gives the inbound policies, sorted as the listing
+	// is; Own for those --addin made.
+	InboundEntries() ([]Entry, error)
+	// MonitorHolds gives the selectors of the holds eroute --monitor put.
+	MonitorHolds() ([]eroute.Selector, error)
 	Close() error
 }
 
@@ -74,7 +80,8 @@ const Prog = "eroute"
 
 // Run carries out one command line (without the program name) and gives the
 // exit status: 0 for success, 1 for any error, which is reported as one line
-// on Stderr.
+// on Stderr, and 2 for --sync --detailed-exitcode when the table needed
+// changes.
 func Run(args []string, env Env) int {
 	req, err := env.Parser.Parse(args)
 	prog := Prog
@@ -98,6 +105,9 @@ func Run(args []string, env Env) int {
 	} else {
 		err = execute(req, env, noter(env.Stderr, prog))
 	}
+	if errors.Is(err, ErrChanged) {
+		return ExitChanged
+	}
 	if err != nil {
 		report(env.Stderr, prog, err)
 		return 1
@@ -109,7 +119,11 @@ func Run(args []string, env Env) int {
 // refuse, which may hold any byte: control characters are written as Go
 // escapes (\n, \t, \x1b), so that the message stays one line and cannot
 // drive the terminal.
-func report(w io.Writer, prog string, err error) {
+func report(w io.Writer, prog string, err error) { Report(w, prog, err) }
+
+// Report is report for the other commands of the suite (ipsec spi and
+// spigrp): the same one line, the same escapes.
+func Report(w io.Writer, prog string, err error) {
 	line := prog + ": " + err.Error()
 	var b strings.Builder
 	for i := 0; i < len(line); i++ {
@@ -152,6 +166,8 @@ func execute(req Request, env Env, note func(string)) error {
 		return runBatch(req, env, t)
 	case Sync:
 		return runSync(req, env, t)
+	case Save:
+		return runSave(req, env, t)
 	}
 	if req.JSON {
 		return listJSON(t, env.Stdout)

@@ -49,11 +49,6 @@ func referencePlan(want []Op, have []Entry, all bool) (Plan, error) {
 	return plan, nil
 }
 
-type entryList []Entry
-
-func (l entryList) Len() int          { return len(l) }
-func (l entryList) Entry(i int) Entry { return l[i] }
-
 // TestPlanSyncMerge compares planSync with referencePlan on random files
 // and tables: small selector spaces, so that files and tables overlap
 // much; foreign and non-deletable policies; with and without --all.
@@ -96,7 +91,7 @@ func TestPlanSyncMerge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := planSync(want, sorted, entryList(have), all)
+		got, err := planSync(want, sorted, entrySlice(have), all)
 		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
 			t.Fatalf("round %d: error %v, want %v", round, err, wantErr)
 		}
