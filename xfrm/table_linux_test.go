@@ -427,7 +427,7 @@ func TestKernelClearStreams(t *testing.T) {
 	mustApply(t, tb, adds(es[:n/2]...))
 	addForeign(t, ns, foreignPolicies...)
 	mustApply(t, tb, adds(es[n/2:]...))
-	if err := tb.AddHold(genEroute(n).Selector, 30e9); err != nil {
+	if err := tb.AddHold(holdFor(genEroute(n).Selector), 30e9); err != nil {
 		t.Fatal(err)
 	}
 	var foreign []eroute.Eroute

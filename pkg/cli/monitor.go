@@ -204,7 +204,7 @@ func runMonitor(req Request, env Env, prog string) error {
 // monitorBytesPerEroute is what the soft memory limit of a monitor grows by
 // for each eroute it tracks: an index entry takes 8 to 30 bytes, and the
 // collector needs room beside it. With the base (memoryBase), a monitor on
-// 1,000,000 eroutes peaks at about 32 MB; without a limit it reached 48.
+// 1,000,000 eroutes peaks at about 25 MB; without a limit it reached 48.
 const monitorBytesPerEroute = 24
 
 // raise sets the budget's limit to its base and extra bytes.
