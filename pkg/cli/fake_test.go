@@ -60,6 +60,9 @@ func (t *fakeTable) check(op string, e eroute.Eroute, needSAID bool) {
 	if needSAID && e.SAID.IsZero() {
 		t.bad = append(t.bad, fmt.Sprintf("%s %+v: no SAID", op, e))
 	}
+	if !e.SAID.IsMagic() && !e.SAID.IsZero() && eroute.CheckSADst(e.SAID.Dst) != nil {
+		t.bad = append(t.bad, fmt.Sprintf("%s %+v: an SA destination no SA can have", op, e))
+	}
 	if e.SAID.Dst.Zone() != "" || e.Src.Addr().Zone() != "" || e.Dst.Addr().Zone() != "" {
 		t.bad = append(t.bad, fmt.Sprintf("%s %+v: address with a zone", op, e))
 	}
