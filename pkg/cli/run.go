@@ -78,6 +78,11 @@ func Run(args []string, env Env) int {
 		fmt.Fprintf(env.Stdout, "ipsec eroute %s\n%s\n", VersionString, versionNote)
 		return 0
 	}
+	if req.Debug {
+		// On standard error, so that what standard output carries (the
+		// listing, JSON lines, a --dry-run plan) stays valid.
+		fmt.Fprintf(env.Stderr, "%s: DEBUG: %s\n", Prog, describe(req))
+	}
 	if req.Action == Monitor {
 		err = runMonitor(req, env, prog)
 	} else {
@@ -116,9 +121,6 @@ func report(w io.Writer, prog string, err error) {
 }
 
 func execute(req Request, env Env) error {
-	if req.Debug {
-		fmt.Fprintf(env.Stdout, "%s: DEBUG: %s\n", Prog, describe(req))
-	}
 	t, err := env.Open(req.Netns)
 	if err != nil {
 		return err
@@ -169,14 +171,22 @@ func list(t Table, out io.Writer, asJSON bool) error {
 
 // describe says what a request will send, for --debug.
 func describe(req Request) string {
-	names := map[Action]string{List: "list", Add: "add", Replace: "replace", Delete: "del",
-		Clear: "clear", AddInbound: "addin", ReplaceInbound: "replacein", DeleteInbound: "delin"}
-	s := names[req.Action]
+	s := "list"
+	if req.Action != List {
+		s = actionName(req.Action)
+	}
 	switch req.Action {
 	case Add, Replace, AddInbound, ReplaceInbound:
 		s += " " + req.Eroute.Selector.String() + " => " + req.Eroute.SAID.String()
 	case Delete, DeleteInbound:
 		s += " " + req.Eroute.Selector.String()
+	case Batch, Sync:
+		s += " " + req.File
+		if req.DryRun {
+			s += " (dry run)"
+		}
+	case Monitor:
+		s += fmt.Sprintf(" (holds for %v)", req.HoldTimeout)
 	}
 	if req.Netns != "" {
 		s += " in network namespace " + req.Netns
