@@ -85,8 +85,13 @@ func openBatch(path string, stdin io.Reader) (io.Reader, func(), error) {
 	return f, func() { f.Close() }, nil
 }
 
+// utf8BOM is the byte order mark some editors (Windows Notepad among them)
+// put at the start of a UTF-8 file: it is no part of the first command.
+var utf8BOM = []byte("\ufeff")
+
 // readChunks reads the file into chunks for send, refusing what cannot be
-// text: lines over MaxLineLength, NUL bytes, invalid UTF-8. It gives the
+// text: lines over MaxLineLength, NUL bytes, invalid UTF-8. A byte order
+// mark at the start of the file is skipped. It gives the
 // number of the line it stopped at with the reason, or 0 at the end of the
 // file; it stops early, at a chunk's end, when stop says so.
 func readChunks(r io.Reader, send func(*batchChunk), reuse func() *batchChunk, stop func() bool) (int, error) {
@@ -108,6 +113,9 @@ func readChunks(r io.Reader, send func(*batchChunk), reuse func() *batchChunk, s
 		if err == io.EOF {
 			flush(n)
 			return 0, nil
+		}
+		if n == 1 {
+			line = bytes.TrimPrefix(line, utf8BOM)
 		}
 		if err == nil {
 			err = checkText(line)

@@ -51,6 +51,27 @@ func TestBatchApplies(t *testing.T) {
 	}
 }
 
+// A byte order mark at the start of a file (Notepad writes one) is no part
+// of its first line; anywhere else it is refused as any stray word is.
+func TestBatchByteOrderMark(t *testing.T) {
+	w := newWorld(t)
+	w.mustRun(t, "--batch", writeFile(t, "\ufeff"+strings.ReplaceAll(batchText, "\n", "\r\n")))
+	w.mustRun(t)
+	if got := strings.Count(w.stdout.String(), "\n"); got != 4 {
+		t.Errorf("%d eroutes after a batch with a byte order mark:\n%s", got, w.stdout.String())
+	}
+	w.stdin = "\ufeff--add --src 10.0.0.0/8 --dst 10.7.0.0/16 --said %drop\n"
+	w.mustRun(t, "--sync", "-")
+	w.mustRun(t)
+	if got := w.stdout.String(); got != "0          10.0.0.0/8         -> 10.7.0.0/16        => %drop\n" {
+		t.Errorf("after a --sync with a byte order mark: %q", got)
+	}
+	path := writeFile(t, "--clear\n\ufeff--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\n")
+	if code := w.run("--batch", path); code != 1 || !strings.HasPrefix(w.stderr.String(), "eroute: --batch "+path+": line 2: ") {
+		t.Errorf("a byte order mark on line 2: status %d, stderr %q", code, w.stderr.String())
+	}
+}
+
 func TestBatchRefusesBadFiles(t *testing.T) {
 	long := "--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop " + strings.Repeat("x", MaxLineLength)
 	for name, c := range map[string]struct{ content, want string }{

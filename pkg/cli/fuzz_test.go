@@ -125,6 +125,10 @@ func FuzzParseBatch(f *testing.F) {
 		"--clear\n--del --src 10.0.0.0/8 --dst 10.1.0.0/16\r\n# comment\n\n   \t\n",
 		"--add \x00\n",
 		"--add \xff\xfe\n",
+		"\ufeff--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\r\n",
+		"\ufeff\n",
+		"\ufeff\ufeff--clear\n",
+		"\xff\xfe-\x00-\x00",
 		"--monitor\n",
 		"--sync x\n",
 		"--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\r\r\n--replace --src=10/8 --dst=10.1/16 --said=%pass",
@@ -150,7 +154,11 @@ func FuzzParseBatch(f *testing.F) {
 			lines[len(lines)-1] += "\n" // the file goes on after it
 		}
 		var b strings.Builder
-		for _, l := range slices.Concat(good[:100], lines, good[100:2*chunkLines+50], lines, good[2*chunkLines+50:]) {
+		var lead []string
+		if strings.HasPrefix(text, "\ufeff") {
+			lead = lines // a byte order mark means something only at the start
+		}
+		for _, l := range slices.Concat(lead, good[:100], lines, good[100:2*chunkLines+50], lines, good[2*chunkLines+50:]) {
 			if !strings.HasSuffix(l, "\n") {
 				l += "\n"
 			}
@@ -184,6 +192,9 @@ func referenceParseBatch(p Parser, content string, allowed map[Action]bool) ([]O
 		}
 		if strings.HasSuffix(line, "\n") {
 			line = strings.TrimRight(line, "\r\n")
+		}
+		if n == 1 {
+			line = strings.TrimPrefix(line, "\ufeff")
 		}
 		switch {
 		case strings.Contains(line, "\x00"):
