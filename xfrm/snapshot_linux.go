@@ -36,7 +36,7 @@ func (t *Table) Snapshot() (*Snapshot, error) {
 	d, err := c.records(true)
 	if err != nil {
 		s.Close()
-		return nil, err
+		return nil, forReading(err)
 	}
 	s.recs, s.order = d.recs, d.order
 	return s, nil

@@ -277,7 +277,7 @@ func (t *Table) listing() (*listing, error) {
 	defer c.mu.Unlock()
 	d, err := c.records(false)
 	if err != nil {
-		return nil, err
+		return nil, forReading(err)
 	}
 	l := &listing{recs: d.recs}
 	if d.names {
@@ -288,7 +288,7 @@ func (t *Table) listing() (*listing, error) {
 			}
 		})
 		if err != nil {
-			return nil, kernelError(err, 0, nil)
+			return nil, forReading(kernelError(err, 0, nil))
 		}
 	}
 	return l, nil
@@ -414,7 +414,7 @@ func inNetns[T any](ns netns.NsHandle, name string, mk func() (T, error)) (T, er
 	go func() {
 		runtime.LockOSThread() // never unlocked: see above
 		if err := netns.Set(ns); err != nil {
-			done <- result{err: socketError(err, name)}
+			done <- result{err: setnsError(err, name)}
 			return
 		}
 		v, err := mk()
@@ -422,6 +422,16 @@ func inNetns[T any](ns netns.NsHandle, name string, mk func() (T, error)) (T, er
 	}()
 	r := <-done
 	return r.v, r.err
+}
+
+// setnsError explains a refused setns(2): it takes CAP_SYS_ADMIN, which a
+// process with CAP_NET_ADMIN alone (enough for its own namespace's table)
+// lacks.
+func setnsError(err error, ns string) error {
+	if errors.Is(err, unix.EPERM) {
+		return sentinel{ErrNetnsPermission, sentinel{ErrPermission, err}}
+	}
+	return socketError(err, ns)
 }
 
 // socketError explains a failure to reach the table of a namespace.
