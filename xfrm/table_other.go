@@ -87,5 +87,8 @@ func (s *Snapshot) Entry(i int) Entry { return Entry{} }
 // Apply implements the Linux API.
 func (s *Snapshot) Apply(ops []Op) error { return ErrNoXFRM }
 
+// Close implements the Linux API.
+func (s *Snapshot) Close() error { return nil }
+
 // ApplyFunc implements the Linux API.
 func (s *Snapshot) ApplyFunc(n int, op func(i int) Op) error { return ErrNoXFRM }

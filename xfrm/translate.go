@@ -20,21 +20,28 @@ const prioStep = 16
 // priority, so that SAIDs with the same kernel shape (%drop, %reject, %hold;
 // %pass, %passthrough4, %passthrough6; %trap, %trapsubnet) read back apart,
 // and a monitor's hold apart from a %hold an administrator gave.
+//
+// The numbers are stored in the kernel's tables: they are written out, never
+// renumbered (TestKindNumbersPinned), and a new kind takes the next free one.
 type kind uint32
 
 const (
-	kindSA kind = iota // ah, esp, comp or tun SAID: one template
-	kindPass
-	kindPassthrough4
-	kindPassthrough6
-	kindDrop
-	kindReject
-	kindHold
-	kindTrap
-	kindTrapSubnet
-	kindMonitorHold // a %hold a monitor put on a trapped flow: see AddHold
-	numKinds
+	kindSA           kind = 0 // ah, esp, comp or tun SAID: one template
+	kindPass         kind = 1
+	kindPassthrough4 kind = 2
+	kindPassthrough6 kind = 3
+	kindDrop         kind = 4
+	kindReject       kind = 5
+	kindHold         kind = 6
+	kindTrap         kind = 7
+	kindTrapSubnet   kind = 8
+	kindMonitorHold  kind = 9 // a %hold a monitor put on a trapped flow: see AddHold
+	numKinds              = 10
 )
+
+// The kind must fit in the priority's low bits, below one step of
+// specificity: this fails to compile when numKinds exceeds prioStep.
+var _ [prioStep - numKinds]struct{}
 
 // kindSAIDs gives the magic SAID of each kind (kindSA has none).
 var kindSAIDs = [numKinds]eroute.SAID{

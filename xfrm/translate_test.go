@@ -338,3 +338,35 @@ func FuzzDecodePolicy(f *testing.F) {
 		}
 	})
 }
+
+// The kind numbers are in every table eroute ever wrote: renumbering one
+// would misread existing policies, so each is pinned here.
+func TestKindNumbersPinned(t *testing.T) {
+	pinned := []struct {
+		k    kind
+		n    uint32
+		said eroute.SAID
+	}{
+		{kindSA, 0, eroute.SAID{}},
+		{kindPass, 1, eroute.Pass},
+		{kindPassthrough4, 2, eroute.Passthrough4},
+		{kindPassthrough6, 3, eroute.Passthrough6},
+		{kindDrop, 4, eroute.Drop},
+		{kindReject, 5, eroute.Reject},
+		{kindHold, 6, eroute.Hold},
+		{kindTrap, 7, eroute.Trap},
+		{kindTrapSubnet, 8, eroute.TrapSubnet},
+		{kindMonitorHold, 9, eroute.Hold},
+	}
+	if len(pinned) != numKinds {
+		t.Fatalf("%d kinds pinned, numKinds is %d: pin the new kind here", len(pinned), numKinds)
+	}
+	for _, p := range pinned {
+		if uint32(p.k) != p.n {
+			t.Errorf("kind %d is now %d: kind numbers are stored in kernel priorities and must not change", p.n, p.k)
+		}
+		if kindSAIDs[p.k] != p.said {
+			t.Errorf("kind %d reads back as %v, want %v", p.n, kindSAIDs[p.k], p.said)
+		}
+	}
+}
