@@ -418,6 +418,11 @@ func runBatch(req Request, env Env, t Table) error {
 	if err != nil {
 		return fileError("--batch", req.File, err)
 	}
+	unlock, err := lockWriters(req, env)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return applyAll(t, ops, "--batch", req.File)
 }
 

@@ -260,6 +260,7 @@ type world struct {
 	monitor        *fakeMonitor
 	stdin          string
 	stdout, stderr bytes.Buffer
+	lock           *fakeLock // nil: no LockTable
 }
 
 func newWorld(tb testing.TB) *world {
@@ -267,7 +268,7 @@ func newWorld(tb testing.TB) *world {
 }
 
 func (w *world) env() Env {
-	return Env{
+	env := Env{
 		Stdin:  strings.NewReader(w.stdin),
 		Stdout: &w.stdout,
 		Stderr: &w.stderr,
@@ -277,6 +278,10 @@ func (w *world) env() Env {
 		},
 		Parser: Parser{Resolver: manualHosts, Names: w.names},
 	}
+	if w.lock != nil {
+		env.LockTable = w.lock.acquire
+	}
+	return env
 }
 
 // run runs one command line with fresh output buffers.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/eroute/eroute/pkg/eroute"
 )
@@ -52,6 +53,10 @@ type Env struct {
 	// the kernel's default socket buffer).
 	OpenMonitor func(netns string, rcvbuf int) (MonitorKernel, error)
 	Parser      Parser
+	// LockTable takes the write lock of a namespace's table (see
+	// lockWriters), trying for up to wait; a *nslock.BusyError when
+	// another process holds it. Nil: writers take no lock.
+	LockTable func(netns string, wait time.Duration) (release func() error, err error)
 }
 
 // Prog is the name messages start with.
@@ -62,10 +67,7 @@ const Prog = "eroute"
 // on Stderr.
 func Run(args []string, env Env) int {
 	req, err := env.Parser.Parse(args)
-	prog := Prog
-	if req.Label != "" {
-		prog = Prog + " --label " + req.Label
-	}
+	prog := progName(req)
 	if err != nil {
 		report(env.Stderr, prog, err)
 		return 1
@@ -126,6 +128,13 @@ func execute(req Request, env Env) error {
 		return err
 	}
 	defer t.Close()
+	if writes(req) && req.Action != Batch { // a batch locks once its file is checked
+		unlock, err := lockWriters(req, env)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	e := req.Eroute
 	switch req.Action {
 	case Add:
