@@ -3,6 +3,7 @@ package xfrm
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/eroute/eroute/pkg/eroute"
 	"golang.org/x/sys/unix"
@@ -356,82 +357,81 @@ func opError(k eroute.OpKind, err error) error {
 	return kernelError(err, 0, nil)
 }
 
-// undo puts the table back as the snapshot (or, for a batch of adds, the
-// absence of its selectors) says it was. failed holds the requests the
-// kernel refused; requests of a datagram that could not be sent, and those
-// never sent, were not carried out.
+// undo puts back what the batch changed, and nothing else: it deletes the
+// policies the batch made, and puts back those it replaced or deleted, each
+// with its own index (from the snapshot; a batch of adds has none). failed
+// holds the requests the kernel refused; requests of a datagram that could
+// not be sent, and those never sent, were not carried out.
+//
+// It reads the table first (one dump), and leaves alone what changed since
+// the batch changed it, as another process may have: a policy the batch
+// made is deleted only if it is still what the batch wrote; one it
+// replaced is put back only if the batch's policy is still there; one it
+// deleted is made again only if its place is still free (NEWPOLICY is
+// exclusive). So an undo never re-creates what another process removed
+// meanwhile, nor removes what another made. Policies the batch did not
+// touch are never written: re-writing one would restart its lifetime
+// (limit time-hard) and reset its counters. A policy put back comes after
+// the others in the kernel's order, which only decides between policies
+// of equal priority: see "Batches, sync and large tables" in DESIGN.md.
 func (b *batch) undo(failed map[int]bool) error {
 	r := b.r
 	carried := func(msg int) bool { return msg < r.handled && !failed[msg] }
-	if !b.snap {
-		// Only adds: each one carried out made a policy; delete them,
-		// last first.
-		u := b.c.newRun(ackRoom)
-		for msg := r.handled - 1; msg >= 0; msg-- {
-			if !carried(msg) {
-				continue
-			}
-			p := Policy{Sel: selectorOf(b.op(int(r.tags[msg])).Eroute.Selector), Dir: DirOut, Type: TypeMain}
-			u.buf = u.begin(msgDelPolicy, 0, int32(msg))
-			u.buf = appendPolicyID(u.buf, &p)
-			if err := u.end(); err != nil {
-				return err
-			}
-		}
-		return undoResult(u)
-	}
 
-	// What the batch made (selectors of adds and replaces carried out) and
-	// which policies of the snapshot it replaced or deleted.
-	made := map[eroute.Selector]bool{}
-	restore := map[int32]bool{}
-	oldest := int32(-1)
+	// What the batch made, by selector, with the SAID it wrote; and the
+	// policies of the snapshot it replaced or deleted, as the last op on
+	// each left them.
+	made := map[eroute.Selector]eroute.SAID{}
+	restore := map[int32]undoKind{}
 	for msg := 0; msg < r.handled; msg++ {
 		if !carried(msg) {
 			continue
 		}
 		o := b.op(int(r.tags[msg]))
 		op := &o
-		pos := int32(-1)
+		pos, kind := int32(-1), restoreDeleted
 		switch op.Kind {
 		case eroute.OpAdd:
-			made[op.Eroute.Selector] = true
+			made[op.Eroute.Selector] = op.Eroute.SAID
 		case eroute.OpReplace:
-			made[op.Eroute.Selector] = true
-			pos = b.targets[op.Eroute.Selector]
+			made[op.Eroute.Selector] = op.Eroute.SAID
+			pos, kind = b.targets[op.Eroute.Selector], restoreReplaced
 		case eroute.OpDelete:
 			pos = b.targets[op.Eroute.Selector]
 		case eroute.OpClear:
 			pos = b.clearPos[msg]
 		}
 		if pos >= 0 {
-			restore[pos] = true
-			oldest = max(oldest, pos)
+			restore[pos] = kind
 		}
 	}
+	if undoHook != nil {
+		undoHook()
+	}
 
-	// The table now: the policies the batch made, by index, and the
-	// contents of those to make again in order.
+	// The table now: the policies to delete, by index, and whether each
+	// replaced policy still holds what the batch wrote.
 	where := make(map[uint32]int32, len(b.order))
 	for pos, idx := range b.order {
 		where[idx] = int32(pos)
 	}
 	var dels []Policy
-	relink := map[int32]span{}
-	var arena []byte
+	stillOurs := map[int32]bool{}
 	var v policyView
 	err := b.c.dumpLocked(msgGetPolicy, func(typ uint16, m []byte) {
-		if typ != msgNewPolicy || scanPolicy(m, &v) != nil {
+		if typ != msgNewPolicy || scanPolicy(m, &v) != nil || !listed(&v) {
+			return
+		}
+		e, own, _ := v.eroute()
+		if said, ok := made[e.Selector]; !ok || !own || said != e.SAID || !v.deletable(e.Selector) {
 			return
 		}
 		pos, old := where[v.Index]
 		switch {
 		case !old:
-			if sel, ok := erouteSelector(v.Sel); ok && listed(&v) && v.deletable(sel) && made[sel] {
-				dels = append(dels, Policy{Index: v.Index, Dir: v.Dir, Type: v.Type})
-			}
-		case pos < oldest && !restore[pos] && v.Dir <= DirFwd:
-			relink[pos] = keep(&arena, m)
+			dels = append(dels, Policy{Index: v.Index, Dir: v.Dir, Type: v.Type})
+		case restore[pos] == restoreReplaced:
+			stillOurs[pos] = true
 		}
 	})
 	if err != nil {
@@ -446,18 +446,26 @@ func (b *batch) undo(failed map[int]bool) error {
 			return err
 		}
 	}
-	for pos := oldest; pos >= 0; pos-- {
-		var m []byte
-		if s, ok := relink[pos]; ok {
-			m = s.in(arena)
+	// Oldest first, so that the policies put back keep their order among
+	// themselves.
+	positions := make([]int32, 0, len(restore))
+	for pos := range restore {
+		positions = append(positions, pos)
+	}
+	slices.SortFunc(positions, func(a, b int32) int { return int(b - a) })
+	for _, pos := range positions {
+		typ, flags := uint16(msgNewPolicy), uint16(unix.NLM_F_CREATE|unix.NLM_F_EXCL)
+		if restore[pos] == restoreReplaced {
+			if !stillOurs[pos] {
+				continue // changed or deleted since: not the batch's to undo
+			}
+			typ, flags = msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE
 		}
-		if restore[pos] {
-			m = b.rawAt(pos)
-		}
+		m := b.rawAt(pos)
 		if m == nil {
-			continue // gone meanwhile, or a socket policy
+			continue // a socket policy: not made again this way
 		}
-		u.buf = u.begin(msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, pos)
+		u.buf = u.begin(typ, flags, pos)
 		u.buf = append(u.buf, m...)
 		if err := u.end(); err != nil {
 			return err
@@ -466,8 +474,21 @@ func (b *batch) undo(failed map[int]bool) error {
 	return undoResult(u)
 }
 
+// undoKind is what the batch did to a policy of the snapshot.
+type undoKind uint8
+
+const (
+	restoreDeleted  undoKind = iota + 1 // deleted (a Delete, a Clear)
+	restoreReplaced                     // replaced with a policy of its own
+)
+
+// undoHook, when set (by tests), runs between a failed batch and its undo,
+// where another process may change the table.
+var undoHook func()
+
 // undoResult finishes an undo run: deletes that find nothing are fine (the
-// policy went meanwhile), anything else is not.
+// policy went meanwhile), and so are policies that find their place taken
+// (another process made one there meanwhile); anything else is not.
 func undoResult(u *run) error {
 	if err := u.finish(); err != nil {
 		return err
@@ -476,7 +497,7 @@ func undoResult(u *run) error {
 		return errors.New("the kernel's answers were lost (socket receive buffer overrun)")
 	}
 	for _, f := range u.failures {
-		if !errors.Is(f.err, unix.ENOENT) {
+		if !errors.Is(f.err, unix.ENOENT) && !errors.Is(f.err, unix.EEXIST) {
 			return kernelError(f.err, 0, nil)
 		}
 	}
