@@ -249,11 +249,13 @@ func (b *batch) deleteIndex(i int, m []byte) error {
 }
 
 // simulation follows what the ops do to the table, as far as a Clear in
-// the batch must know what is there.
+// the batch must know what is there. A Clear costs what it deletes: after
+// the first, no policy of the dump is left (none comes back), so later
+// ones look only at what the batch made since.
 type simulation struct {
 	b       *batch
-	live    map[int32]bool           // listed positions not deleted yet
-	created map[eroute.Selector]bool // policies the batch made
+	live    map[int32]bool           // listed positions not deleted yet; nil after a Clear
+	created map[eroute.Selector]bool // policies the batch made since the last Clear
 }
 
 func (b *batch) newSimulation() *simulation {
@@ -287,14 +289,20 @@ func (s *simulation) step(op *Op) {
 
 // clear sends the deletes a Clear at op i stands for.
 func (s *simulation) clear(i int) error {
-	for _, pos := range s.b.listPos {
-		if !s.live[pos] {
-			continue
+	if s.live != nil {
+		for _, pos := range s.b.listPos {
+			if !s.live[pos] {
+				continue
+			}
+			s.b.clearPos[s.b.r.n] = pos
+			if err := s.b.deleteIndex(i, s.b.rawAt(pos)); err != nil {
+				return err
+			}
 		}
-		s.b.clearPos[s.b.r.n] = pos
-		if err := s.b.deleteIndex(i, s.b.rawAt(pos)); err != nil {
-			return err
-		}
+		s.live = nil
+	}
+	if len(s.created) == 0 {
+		return nil
 	}
 	for sel := range s.created {
 		s.b.clearPos[s.b.r.n] = -1
@@ -302,8 +310,9 @@ func (s *simulation) clear(i int) error {
 			return err
 		}
 	}
-	clear(s.live)
-	clear(s.created)
+	// A new map, not clear(): clearing costs the map's size, not its
+	// length, and a Clear after many adds would pay it at every Clear.
+	s.created = map[eroute.Selector]bool{}
 	return nil
 }
 
