@@ -1,6 +1,7 @@
 package xfrm
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/eroute/eroute/pkg/eroute"
@@ -23,6 +24,10 @@ type BatchError struct {
 
 func (e *BatchError) Error() string { return e.Err.Error() }
 func (e *BatchError) Unwrap() error { return e.Err }
+
+// ErrInterrupted is the error of a batch that was stopped (ApplyFuncUntil),
+// and undone, before its end.
+var ErrInterrupted = errors.New("interrupted")
 
 // UndoError says that the kernel refused op Index and that undoing the ops
 // before it failed too: the table is NOT as it was. It is not a

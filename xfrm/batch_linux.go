@@ -41,12 +41,22 @@ func (t *Table) Apply(ops []Op) error {
 // must give the same op each time. A caller with a large batch saves a
 // copy of it (12 MB for 100,000 ops).
 func (t *Table) ApplyFunc(n int, op func(i int) Op) error {
-	return t.apply(nil, n, op)
+	return t.apply(nil, nil, n, op)
 }
 
-// apply is ApplyFunc, with the table as snap read it standing in for the
-// dump a batch that changes existing policies takes first (snap nil: dump).
-func (t *Table) apply(snap *Snapshot, n int, op func(i int) Op) error {
+// ApplyFuncUntil is ApplyFunc that stops early once stop is closed (a
+// signal, say): it sends no more, reads the kernel's answers to all it
+// sent, undoes that, and returns a *BatchError with Index -1 and
+// ErrInterrupted (an *UndoError if the undo failed). It looks at stop
+// every few dozen ops, a few microseconds apart.
+func (t *Table) ApplyFuncUntil(stop <-chan struct{}, n int, op func(i int) Op) error {
+	return t.apply(nil, stop, n, op)
+}
+
+// apply is ApplyFuncUntil, with the table as snap read it standing in for
+// the dump a batch that changes existing policies takes first (snap nil:
+// dump).
+func (t *Table) apply(snap *Snapshot, stop <-chan struct{}, n int, op func(i int) Op) error {
 	dump, clears := false, false
 	for i := 0; i < n; i++ {
 		switch k := op(i).Kind; {
@@ -66,7 +76,7 @@ func (t *Table) apply(snap *Snapshot, n int, op func(i int) Op) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.batchBuffers()
-	b := &batch{c: c, n: n, op: op}
+	b := &batch{c: c, n: n, op: op, stop: stop}
 	switch {
 	case dump && snap != nil && !clears:
 		// A Clear deletes what is there when it runs: it needs every
@@ -90,6 +100,9 @@ type batch struct {
 	op  func(i int) Op
 	r   *run
 	err error // the run could not be completed (sending or reading)
+
+	stop    <-chan struct{} // closed: send no more, and undo
+	stopped bool            // sending stopped because stop was closed
 
 	// The snapshot (when ops may change existing policies).
 	snap     bool
@@ -176,6 +189,13 @@ func (b *batch) send() {
 		if b.r.failure() {
 			break
 		}
+		if i%stopEvery == 0 && b.interrupted() {
+			// What was built goes too: finish sends it with the
+			// barrier, so that every request made is either carried
+			// out, and undone, or refused, and none is left unknown.
+			b.stopped = true
+			break
+		}
 		o := b.op(i)
 		op := &o
 		var err error
@@ -198,6 +218,20 @@ func (b *batch) send() {
 		}
 	}
 	b.err = b.r.finish()
+}
+
+// stopEvery is how many ops send builds between two looks at stop: about
+// 50 µs of work.
+const stopEvery = 64
+
+// interrupted tells whether stop is closed.
+func (b *batch) interrupted() bool {
+	select {
+	case <-b.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // request sends the policy of an eroute.
@@ -340,16 +374,19 @@ func (b *batch) outcome() error {
 			first, ferr = int(f.tag), opError(op.Kind, f.err)
 		}
 	}
-	if first < 0 && b.err == nil {
+	if b.stopped && b.err == nil {
+		first, ferr = -1, ErrInterrupted
+	}
+	if first < 0 && ferr == nil && b.err == nil {
 		return nil
 	}
 	if err := b.undo(failed); err != nil {
-		if first < 0 {
+		if ferr == nil {
 			return &UndoError{Index: -1, Err: b.err, UndoErr: err}
 		}
 		return &UndoError{Index: first, Err: ferr, UndoErr: err}
 	}
-	if first < 0 {
+	if ferr == nil {
 		return fmt.Errorf("%w; nothing was changed", b.err)
 	}
 	return &BatchError{Index: first, Err: ferr}

@@ -651,3 +651,61 @@ func TestKernelUndoLeavesOthersChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelApplyUntil closes stop while a batch is being sent (from the
+// op function, past op 2100 of 6000, in the middle of a datagram): the
+// batch stops within stopEvery ops, every request it built is sent and
+// undone, and the table is as it was; a stop closed before the start
+// sends nothing.
+func TestKernelApplyUntil(t *testing.T) {
+	for _, snap := range []bool{false, true} {
+		tb, ns := undoTable(t)
+		before := tableText(t, ns)
+		var ops []Op
+		for i := 0; i < 6000; i++ {
+			ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: genEroute(1000 + i)})
+		}
+		ops[10] = Op{Kind: eroute.OpDelete, Eroute: genEroute(3)}
+		ops[11] = Op{Kind: eroute.OpReplace, Eroute: eroute.Eroute{Selector: genEroute(4).Selector, SAID: eroute.Drop}}
+		w := watchPolicies(t, ns)
+		stop := make(chan struct{})
+		closed, asked := false, 0 // asked: the op at which stop was closed
+		op := func(i int) Op {
+			// Stop once the kernel has some of the batch (the passes
+			// over the ops before sending send nothing).
+			peek := make([]byte, 16)
+			if n, _, _ := unix.Recvfrom(w.fd, peek, unix.MSG_PEEK|unix.MSG_DONTWAIT); i >= 2100 && n > 0 && !closed {
+				close(stop)
+				closed = true
+				asked = i
+			}
+			return ops[i]
+		}
+		apply := tb.ApplyFuncUntil
+		if snap {
+			apply = mustSnapshot(t, tb).ApplyFuncUntil
+		}
+		err := apply(stop, len(ops), op)
+		var be *BatchError
+		if !errors.As(err, &be) || be.Index != -1 || !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("ApplyFuncUntil: %v, want a BatchError -1 ErrInterrupted", err)
+		}
+		if !closed {
+			t.Fatal("the kernel saw nothing of the batch by op 2100")
+		}
+		if after := tableText(t, ns); after != before {
+			t.Errorf("table changed:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+		// Every request built was sent, carried out and undone: the
+		// adds up to where stop was seen, the delete and the replace.
+		if n := len(w.touched()); n < asked+1 || n > asked+1+stopEvery {
+			t.Errorf("%d policies written; stop was closed at op %d and seen within %d ops", n, asked, stopEvery)
+		}
+		if err := tb.ApplyFuncUntil(stop, len(ops), op); !errors.Is(err, ErrInterrupted) {
+			t.Errorf("with stop closed already: %v", err)
+		}
+		if n := len(w.touched()); n != 0 {
+			t.Errorf("with stop closed already, %d policies written", n)
+		}
+	}
+}
