@@ -426,26 +426,74 @@ func runBatch(req Request, env Env, t Table) error {
 	return applyAll(t, ops, "--batch", req.File)
 }
 
-// applyAll sends ops; a signal meanwhile does not cut the batch in two: it
-// is noted, and reported once the kernel has the whole batch.
-func applyAll(t interface{ Apply([]Op) error }, ops []Op, option, file string) error {
+// applier is what applyAll applies ops with: a Table or a Snapshot.
+type applier interface{ Apply([]Op) error }
+
+// untilApplier is an applier that can stop early and undo what it applied
+// (the kernel's table can): ApplyUntil returns a *BatchError with Index -1
+// when stop was closed before the end and the table is as it was.
+type untilApplier interface {
+	ApplyUntil(stop <-chan struct{}, ops []Op) error
+}
+
+// applyAll sends ops. SIGINT, SIGTERM or SIGHUP meanwhile stops the apply
+// (within the few microseconds of work the driver does between two looks)
+// and undoes what was applied, and says so: status 1, the table as it was.
+// A signal that comes once everything was sent is reported too, as a
+// table fully changed. Either way the table is never left between before
+// and after (but for SIGKILL, which no process can catch: see DESIGN.md).
+func applyAll(t applier, ops []Op, option, file string) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	err := t.Apply(ops)
+	stop, done := make(chan struct{}), make(chan struct{})
+	caught := make(chan os.Signal, 1)
+	go func() {
+		select {
+		case s := <-sigs:
+			caught <- s
+			close(stop)
+		case <-done:
+			close(caught)
+		}
+	}()
+	var err error
+	if u, ok := t.(untilApplier); ok {
+		err = u.ApplyUntil(stop, ops)
+	} else {
+		err = t.Apply(ops)
+	}
+	close(done)
+	sig := signalName(<-caught)
 	var be *BatchError
-	if errors.As(err, &be) && be.Index >= 0 && be.Index < len(ops) {
+	switch {
+	case errors.As(err, &be) && be.Index >= 0 && be.Index < len(ops):
 		return fileError(option, file, fmt.Errorf("line %d: %v (nothing was changed)", ops[be.Index].Line, be.Err))
-	}
-	if err != nil {
+	case errors.As(err, &be) && sig != "":
+		return fmt.Errorf("%s %s: %s received while applying: stopped, and what was applied was undone (nothing was changed)", option, file, sig)
+	case err != nil && sig != "":
+		return fmt.Errorf("%s %s: %s received while applying: %v", option, file, sig, err)
+	case err != nil:
 		return err
+	case sig != "":
+		return fmt.Errorf("%s %s: %s received while applying; the whole file was applied", option, file, sig)
 	}
-	select {
-	case s := <-sigs:
-		return fmt.Errorf("%s %s: %v received while applying; the whole file was applied", option, file, s)
-	default:
-		return nil
+	return nil
+}
+
+// signalName names a signal as kill(1) does; "" for none.
+func signalName(s os.Signal) string {
+	switch s {
+	case nil:
+		return ""
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
 	}
+	return s.String()
 }
 
 func fileError(option, file string, err error) error {

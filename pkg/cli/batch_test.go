@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -309,5 +311,46 @@ func TestBatchFirstBadLineOfMany(t *testing.T) {
 	}
 	if k != len(ops) {
 		t.Errorf("%d ops, want %d", len(ops), k)
+	}
+}
+
+// SIGINT, SIGTERM or SIGHUP while a batch (or a sync) is applied stops it:
+// what was applied is undone, and the one line says so (status 1).
+func TestBatchStopsOnSignals(t *testing.T) {
+	lines := "--add --src 10.0.0.0/8 --dst 10.7.0.0/16 --said %drop\n--del --src 192.168.0.1/32 --dst 192.168.2.0/24\n" +
+		"--add --src 10.0.0.0/8 --dst 10.8.0.0/16 --said %drop\n--add --src 10.0.0.0/8 --dst 10.9.0.0/16 --said %drop\n"
+	files := map[string]string{
+		"--batch": writeFile(t, lines),
+		"--sync":  writeFile(t, strings.ReplaceAll(lines, "--del --src 192.168.0.1/32 --dst 192.168.2.0/24", "--add --src 10.0.0.0/8 --dst 10.6.0.0/16 --said %pass")),
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		for _, option := range []string{"--batch", "--sync"} {
+			path := files[option]
+			w := withManualTable(t)
+			before := w.table.snapshot()
+			stopped := false
+			w.table.duringApply = func(i int, stop <-chan struct{}) {
+				if i != 2 {
+					return
+				}
+				syscall.Kill(os.Getpid(), sig)
+				select {
+				case <-stop:
+					stopped = true
+				case <-time.After(10 * time.Second):
+					t.Errorf("%v: the apply was not told to stop within 10s", sig)
+				}
+			}
+			if code := w.run(option, path); code != 1 || !stopped {
+				t.Errorf("%s with %v: status %d, stopped %v", option, sig, code, stopped)
+			}
+			want := fmt.Sprintf("eroute: %s %s: %s received while applying: stopped, and what was applied was undone (nothing was changed)\n", option, path, signalName(sig))
+			if got := w.stderr.String(); got != want {
+				t.Errorf("stderr %q\nwant %q", got, want)
+			}
+			if w.table.snapshot() != before {
+				t.Errorf("%s with %v: the table changed", option, sig)
+			}
+		}
 	}
 }

@@ -32,6 +32,8 @@ type fakeTable struct {
 	failOpen error
 	failList error
 	foreign  map[eroute.Selector]bool // policies "someone else" made
+	// duringApply runs before each op of a batch.
+	duringApply func(i int, stop <-chan struct{})
 }
 
 func newFakeTable() *fakeTable {
@@ -125,8 +127,24 @@ func (t *fakeTable) AddInbound(e eroute.Eroute, replace bool) error {
 // Apply applies ops in order on a copy, and keeps the copy only when every
 // op succeeded: all or nothing, as the kernel driver promises.
 func (t *fakeTable) Apply(ops []Op) error {
+	return t.ApplyUntil(nil, ops)
+}
+
+// ApplyUntil is Apply that stops before an op once stop is closed, puts the
+// table back and gives a *BatchError with Index -1, as the driver does.
+// duringApply, when set, runs before op i.
+func (t *fakeTable) ApplyUntil(stop <-chan struct{}, ops []Op) error {
 	saved := maps.Clone(t.out)
 	for i, op := range ops {
+		if t.duringApply != nil {
+			t.duringApply(i, stop)
+		}
+		select {
+		case <-stop:
+			t.out = saved
+			return &BatchError{Index: -1, Err: errors.New("interrupted")}
+		default:
+		}
 		var err error
 		switch op.Kind {
 		case eroute.OpAdd:

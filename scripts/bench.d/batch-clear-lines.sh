@@ -41,3 +41,22 @@ for f in clear clears; do
 	printf 'batch-clear  %6d --clear lines on %d eroutes: %6.2f s  %4d MB peak\n' "$lines" "$N" "$secs" $((kb / 1024))
 	ip netns del "$NS"
 done
+
+# A batch stopped by SIGTERM while the kernel takes it: the time from the
+# signal to the end of the process, undo included, and what is left.
+ip netns add "$NS"
+ip netns exec "$NS" "$EROUTE" --batch "$WORK/table" 2>"$WORK/stderr" &
+pid=$!
+until [ "$(ip -n "$NS" xfrm policy count | awk '/OUT/ { print $5 }')" -gt 1000 ] 2>/dev/null; do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.01
+done
+applied=$(ip -n "$NS" xfrm policy count | awk '/OUT/ { print $5 }')
+start=$(date +%s.%N)
+kill -TERM "$pid" 2>/dev/null || true
+wait "$pid" || true
+end=$(date +%s.%N)
+left=$(ip -n "$NS" xfrm policy count | awk '/OUT/ { print $5 }')
+printf 'batch-stop   SIGTERM with %d of %d eroutes applied: ended %.2f s later, %d left (%s)\n' \
+	"$applied" "$N" "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" "$left" "$(head -c 60 "$WORK/stderr")"
+ip netns del "$NS"

@@ -25,6 +25,11 @@ func (t table) Apply(ops []cli.Op) error {
 	return batchError(t.Table.ApplyFunc(len(ops), opFunc(ops)))
 }
 
+// ApplyUntil is Apply that stops, and undoes, once stop is closed.
+func (t table) ApplyUntil(stop <-chan struct{}, ops []cli.Op) error {
+	return batchError(t.Table.ApplyFuncUntil(stop, len(ops), opFunc(ops)))
+}
+
 func (t table) Snapshot() (cli.Snapshot, error) {
 	s, err := t.Table.Snapshot()
 	if err != nil {
@@ -45,6 +50,11 @@ func (s snapshot) Entry(i int) cli.Entry {
 
 func (s snapshot) Apply(ops []cli.Op) error {
 	return batchError(s.Snapshot.ApplyFunc(len(ops), opFunc(ops)))
+}
+
+// ApplyUntil is Apply that stops, and undoes, once stop is closed.
+func (s snapshot) ApplyUntil(stop <-chan struct{}, ops []cli.Op) error {
+	return batchError(s.Snapshot.ApplyFuncUntil(stop, len(ops), opFunc(ops)))
 }
 
 func opFunc(ops []cli.Op) func(i int) xfrm.Op {
