@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,9 +43,13 @@ func writeLines(t *testing.T, lines []string) string {
 	return p
 }
 
-// tableState is what both readers see: eroute's listing and ip xfrm's.
+// tableState is what both readers see: eroute's listing and ip xfrm's, one
+// policy a line, sorted (an undo puts back each policy with its index, but
+// last in the kernel's order).
 func tableState(ns *NS) string {
-	return ns.Listing() + "\n---\n" + ns.IPPolicies()
+	lines := strings.Split(run(ns.t, "ip", "-o", "-n", ns.Name, "xfrm", "policy", "list"), "\n")
+	slices.Sort(lines)
+	return ns.Listing() + "\n---\n" + strings.Join(lines, "\n")
 }
 
 func TestBatchLoadsAndLists(t *testing.T) {

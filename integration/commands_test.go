@@ -14,13 +14,22 @@ import (
 // exit status 1, and that neither reader sees the table change.
 func assertUnchanged(t *testing.T, ns *NS, wantStderr string, args ...string) {
 	t.Helper()
+	assertRefused(t, ns, []string{wantStderr}, args...)
+}
+
+// assertRefused is assertUnchanged for a message that must contain each of
+// wants.
+func assertRefused(t *testing.T, ns *NS, wants []string, args ...string) {
+	t.Helper()
 	listing, policies := ns.Listing(), ns.IPPolicies()
 	r := ns.Eroute(args...)
 	if r.Code != 1 {
 		t.Errorf("eroute %s: exit %d, want 1", strings.Join(args, " "), r.Code)
 	}
-	if !strings.Contains(r.Stderr, wantStderr) || strings.Count(r.Stderr, "\n") != 1 {
-		t.Errorf("eroute %s: stderr %q, want one line containing %q", strings.Join(args, " "), r.Stderr, wantStderr)
+	for _, want := range wants {
+		if !strings.Contains(r.Stderr, want) || strings.Count(r.Stderr, "\n") != 1 {
+			t.Errorf("eroute %s: stderr %q, want one line containing %q", strings.Join(args, " "), r.Stderr, want)
+		}
 	}
 	if r.Stdout != "" {
 		t.Errorf("stdout %q, want nothing", r.Stdout)
@@ -166,20 +175,29 @@ func TestForeignPolicies(t *testing.T) {
 0          10.0.0.0/8         -> 10.2.0.0/16        => %drop
 0          10.0.0.0/8         -> 10.3.0.0/16        => %pass
 0          10.0.0.0/8         -> 10.4.0.0/16        => tun0x301@3049::2
-0          3049:5::/64        -> 3049:6::/64        => tun0x0@3049::2
+0          3049:5::/64        -> 3049:6::/64        => %trap
 `
 	if diff := cmp.Diff(want, ns.Listing()); diff != "" {
 		t.Errorf("listing (-want +got):\n%s", diff)
 	}
-	// --clear removes what the listing shows, and only that.
+	// --clear removes eroute's own eroutes only.
 	ns.MustEroute("--add", "--src", "10.0.0.0/8", "--dst", "10.9.0.0/16", "--said", "%trap")
+	before := ns.IPPolicies()
 	ns.MustEroute("--clear")
+	if diff := cmp.Diff(want, ns.Listing()); diff != "" {
+		t.Errorf("listing after --clear (-want +got):\n%s", diff)
+	}
+	if after := ns.IPPolicies(); strings.Contains(after, "10.9.0.0/16") || len(parsePolicies(after)) != len(parsePolicies(before))-1 {
+		t.Errorf("--clear should have removed the one eroute:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	// --clear --all removes what the listing shows, and only that.
+	ns.MustEroute("--clear", "--all")
 	if got := ns.Listing(); got != "" {
 		t.Errorf("listing after --clear:\n%s", got)
 	}
 	ip := ns.IPPolicies()
 	if strings.Contains(ip, "dir out") || !strings.Contains(ip, "dir in") || !strings.Contains(ip, "dir fwd") {
-		t.Errorf("after --clear, ip xfrm policy should keep only in and fwd policies:\n%s", ip)
+		t.Errorf("after --clear --all, ip xfrm policy should keep only in and fwd policies:\n%s", ip)
 	}
 }
 

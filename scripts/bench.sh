@@ -1,37 +1,65 @@
 #!/usr/bin/env bash
-# bench.sh: eroute against iproute2 on the kernel's XFRM policy table.
+# bench.sh: eroute against its floor, iproute2 and a Go netlink peer on the
+# kernel's XFRM policy table (issues 4 and 12; see docs/PERFORMANCE.md).
 #
-# Each pair runs in the same run, each side in a fresh network namespace
-# (eroute-bench-*, always deleted), and prints the wall times, peak RSS and
-# the ratio against the goal of issue 4 (see docs/PERFORMANCE.md):
+# Every measurement is a whole process, timed in a fresh network namespace
+# (eroute-bench-*, always deleted), and each figure is the median of REPS
+# runs in which the tools take turns. The tools:
 #
-#   batch   N --add lines through `eroute --batch` vs `ip -batch` with the
-#           equivalent `xfrm policy add` lines        (goal: <= 1.1x, <= 60 MB)
-#   list    `eroute` listing N eroutes vs `ip xfrm policy list` of the same
-#           table, output to /dev/null                (goal: <= 1.0x, <= 30 MB)
-#   single  SINGLES `eroute --add` processes vs as many `ip xfrm policy add`
-#           processes, each run inside the namespace  (goal: <= 1.5x)
-#   sync    `eroute --sync` of an N-eroute file of which 1% differs from the
-#           table vs `ip xfrm policy flush` + `ip -batch` of the same file
-#                                                      (goal: >= 5x faster)
+#   eroute  bin/eroute
+#   floor   the least the kernel can be asked for the same work: eroute's
+#           own requests, encoded beforehand (not timed), then only sent,
+#           512 a datagram, no acknowledgement asked, one barrier
+#           (scripts/bench/floor, built here with -tags eroutebench); for
+#           a listing, the dump alone, decoding nothing; for --sync, that
+#           dump and the changes
+#   ip      ip -batch of the equivalent `xfrm policy add` lines, in the
+#           file's order, with the very priority and template eroute writes
+#   vish    one github.com/vishvananda/netlink XfrmPolicyAdd per eroute
+#           (scripts/bench/vishloader), the typical Go peer
 #
-# The eroutes mix host-to-host (/32, /128) and subnet selectors, IPv4 and
-# IPv6, some with a protocol and port, with tun SAIDs, %pass and %drop; the
-# ip lines give each policy the very priority and template eroute writes,
-# so both tools make, and list, the same table.
+# The tables (each N eroutes; all four tools make the same table):
+#
+#   mix     host-to-host (/32, /128) and subnet selectors, IPv4 and IPv6,
+#           one in twenty with TCP and a port; tun SAIDs, %pass, %drop
+#   host    IPv4 host to host (/32 to /32), tun SAIDs: the kernel's hash
+#   random  IPv4 subnets of random prefix lengths from /8 to /30 at both
+#           ends: the kernel's inexact tree, in a random order
+#
+# The jobs: `--batch` (all three tables), the listing of the mix (floor: a
+# dump), `--sync` of a mix file that differs in 1% of its lines (ip: flush
+# and reload), and SINGLES single `eroute --add` processes against as many
+# `ip xfrm policy add`. The report gives each time, the ratios the goals
+# are about, microseconds per eroute, eroute's peak RSS, and MET or MISSED.
 #
 # Usage (as root): scripts/bench.sh      or      make bench
-# Environment: N (100000), SINGLES (200), REPS (3: each figure is the median
-# of REPS runs, the two sides alternating), EROUTE (bin/eroute), KEEP=1 keeps
-# the generated files. Needs ip (iproute2), GNU time (/usr/bin/time, Debian
-# package `time`), awk.
+# Environment:
+#   SIZES         table sizes for mix and host (default "100000 300000";
+#                 add 1000000 for a million; N=SIZE is SIZES=SIZE)
+#   RANDOM_SIZES  sizes of the random table (default 100000; ip and vish
+#                 take minutes from 300000 on: RANDOM_PEERS=0 leaves them out)
+#   QUICK=1       SIZES=10000 RANDOM_SIZES=10000 REPS=1 SINGLES=50: a run
+#                 of a minute or two, to see that everything works
+#   REPS (3), SINGLES (200), EROUTE (bin/eroute), KEEP=1 keeps the files,
+#   GO (go) builds the floor and the loader.
+# Needs ip (iproute2), GNU time (/usr/bin/time, Debian package `time`),
+# awk and Go.
 set -euo pipefail
 export LC_ALL=C
 
-N=${N:-100000}
+if [ "${QUICK:-0}" = 1 ]; then
+	SIZES=${SIZES:-10000}
+	RANDOM_SIZES=${RANDOM_SIZES:-10000}
+	REPS=${REPS:-1}
+	SINGLES=${SINGLES:-50}
+fi
+SIZES=${SIZES:-${N:-100000 300000}}
+RANDOM_SIZES=${RANDOM_SIZES:-100000}
+RANDOM_PEERS=${RANDOM_PEERS:-1}
 SINGLES=${SINGLES:-200}
 REPS=${REPS:-3}
 EROUTE=${EROUTE:-bin/eroute}
+GO=${GO:-go}
 TIME=/usr/bin/time
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
@@ -51,6 +79,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+here=$(cd "$(dirname "$0")" && pwd)
+(cd "$here/.." && CGO_ENABLED=0 $GO build -tags eroutebench -o "$WORK/floor" ./scripts/bench/floor &&
+	CGO_ENABLED=0 $GO build -tags eroutebench -o "$WORK/vishloader" ./scripts/bench/vishloader) ||
+	die "cannot build the floor and the loader (scripts/bench)"
+FLOOR=$WORK/floor
+VISH=$WORK/vishloader
+
 # newns prints the name of a fresh namespace.
 newns() {
 	local ns="eroute-bench-$$-${#NAMESPACES[@]}-$RANDOM"
@@ -67,8 +102,8 @@ settle() { ip -n "$1" xfrm policy count >/dev/null; sleep 1; }
 # measure OUT CMD...: runs CMD under GNU time; OUT gets "wall_s peak_kB",
 # or "FAIL message" (the command's stderr is kept in OUT.err). GNU time's
 # own wall time (%e) has 10 ms steps: the wall time is taken around it from
-# bash's clock (microseconds), which adds the start of time itself to both
-# sides of a pair alike.
+# bash's clock (microseconds), which adds the start of time itself to every
+# tool alike.
 measure() {
 	local out=$1; shift
 	local t0=$EPOCHREALTIME t1
@@ -91,12 +126,20 @@ check() {
 }
 
 # ---------------------------------------------------------------- the files
-# gen.awk writes N eroutes (from FIRST) as eroute lines (out=eroute) or ip
-# lines (out=ip); change=1 gives every 200th another SPI and leaves out every
-# 400th (from the 2nd), and adds N/400 new ones: 1% of the lines differ.
+# gen.awk writes N eroutes of a table as eroute lines (out=eroute) or ip
+# lines (out=ip). For the mix, change=1 gives every 200th another SPI and
+# leaves out every 400th (from the 2nd), and adds N/400 new ones: 1% of the
+# lines differ.
 cat >"$WORK/gen.awk" <<'EOF'
 function prio(sb, db, p, dp, kind) { return 16777216 + (133127 - ((((sb*129+db)*2+p)*2+dp)*2)) * 16 + kind }
-function emit(i, spi,   k, a, b, c, s, d, sb, db, fam, peer, z, said, kind, tmpl, proto, port, eopt, iopt, act) {
+function line(fam, s, d, sb, db, said, kind, tmpl, eopt, iopt, proto, port, act) {
+	if (out == "eroute")
+		printf "--add --eraf %s --src %s --dst %s%s --said %s\n", fam, s, d, eopt, said
+	else
+		printf "xfrm policy add src %s dst %s%s dir out%s priority %d ptype main%s\n", s, d, iopt, act, prio(sb, db, proto, port > 0, kind), tmpl
+}
+function tun(spi, peer, z) { return sprintf(" tmpl src %s dst %s proto esp spi 0x%x reqid 0 mode tunnel", z, peer, spi) }
+function mix(i, spi,   k, a, b, c, s, d, sb, db, fam, peer, z, said, kind, tmpl, proto, port, eopt, iopt, act) {
 	k = i % 4; a = int(i/65536) % 256; b = int(i/256) % 256; c = i % 256
 	if (k == 0) { fam = "inet";  s = sprintf("10.%d.%d.%d/32", a, b, c); d = sprintf("172.16.%d.%d/32", b, c); sb = 32; db = 32 }
 	if (k == 1) { fam = "inet";  s = sprintf("10.%d.%d.0/24", 100+a, b); d = sprintf("172.%d.%d.0/24", 17+a, c); sb = 24; db = 24 }
@@ -109,27 +152,51 @@ function emit(i, spi,   k, a, b, c, s, d, sb, db, fam, peer, z, said, kind, tmpl
 	act = ""; tmpl = ""
 	if (i % 10 == 7)      { said = "%drop"; kind = 4; act = " action block" }
 	else if (i % 10 == 8) { said = "%pass"; kind = 1 }
-	else { said = sprintf("tun0x%x@%s", spi, peer); kind = 0
-	       tmpl = sprintf(" tmpl src %s dst %s proto esp spi 0x%x reqid 0 mode tunnel", z, peer, spi) }
-	if (out == "eroute")
-		printf "--add --eraf %s --src %s --dst %s%s --said %s\n", fam, s, d, eopt, said
-	else
-		printf "xfrm policy add src %s dst %s%s dir out%s priority %d ptype main%s\n", s, d, iopt, act, prio(sb, db, proto, port > 0, kind), tmpl
+	else { said = sprintf("tun0x%x@%s", spi, peer); kind = 0; tmpl = tun(spi, peer, z) }
+	line(fam, s, d, sb, db, said, kind, tmpl, eopt, iopt, proto, port, act)
+}
+function host(i,   a, b, c, peer) {
+	a = int(i/65536) % 256; b = int(i/256) % 256; c = i % 256; peer = sprintf("192.0.2.%d", c)
+	line("inet", sprintf("10.%d.%d.%d/32", a, b, c), sprintf("172.%d.%d.%d/32", 16 + int(i/16777216), 255 - a, c), 32, 32,
+		sprintf("tun0x%x@%s", 4096 + i, peer), 0, tun(4096 + i, peer, "0.0.0.0"), "", "", 0, 0, "")
+}
+function quad(x) { return sprintf("%d.%d.%d.%d", int(x/16777216), int(x/65536) % 256, int(x/256) % 256, x % 256) }
+function masked(bits) { return int(rand() * 2^bits) * 2^(32 - bits) }
+function random(i,   sb, db, s, d, k, peer) {
+	do {
+		sb = 8 + int(rand() * 23); db = 8 + int(rand() * 23)
+		s = quad(masked(sb)) "/" sb; d = quad(masked(db)) "/" db; k = s " " d
+	} while (k in seen)
+	seen[k] = 1; peer = sprintf("192.0.2.%d", i % 256)
+	line("inet", s, d, sb, db, sprintf("tun0x%x@%s", 4096 + i, peer), 0, tun(4096 + i, peer, "0.0.0.0"), "", "", 0, 0, "")
 }
 BEGIN {
+	srand(12)
 	for (i = 0; i < N; i++) {
+		if (table == "host") { host(i); continue }
+		if (table == "random") { random(i); continue }
 		if (change && i % 400 == 1) continue
-		emit(i, (change && i % 200 == 0) ? 2097152 + i : 4096 + i)
+		mix(i, (change && i % 200 == 0) ? 2097152 + i : 4096 + i)
 	}
-	if (change) for (i = N; i < N + N/400; i++) emit(i, 4096 + i)
+	if (change) for (i = N; i < N + N/400; i++) mix(i, 4096 + i)
 }
 EOF
-gen() { awk -v N="$N" -v out="$1" -v change="$2" -f "$WORK/gen.awk"; }
-gen eroute 0 >"$WORK/add.eroute"
-gen ip 0 >"$WORK/add.ip"
-gen eroute 1 >"$WORK/sync.eroute"
-gen ip 1 >"$WORK/sync.ip"
-SYNCN=$(wc -l <"$WORK/sync.ip")
+# gen TABLE N OUT CHANGE
+gen() { awk -v N="$2" -v table="$1" -v out="$3" -v change="$4" -f "$WORK/gen.awk"; }
+
+# files TABLE N: the eroute, ip and floor files of a table.
+files() {
+	local f="$WORK/$1.$2"
+	gen "$1" "$2" eroute 0 >"$f.eroute"
+	gen "$1" "$2" ip 0 >"$f.ip"
+	"$FLOOR" encode "$f.eroute" "$f.floor"
+	if [ "$1" = mix ]; then
+		gen mix "$2" eroute 1 >"$f.sync.eroute"
+		gen mix "$2" ip 1 >"$f.sync.ip"
+		"$FLOOR" encode-sync "$f.eroute" "$f.sync.eroute" "$f.sync.floor" "$f.sync.del"
+	fi
+}
+
 # The single commands: alternately an IPv4 host and an IPv6 host-to-subnet
 # eroute (the ip priorities are eroute's: 2^24 + (133127 - specificity)*16).
 awk -v n="$SINGLES" 'BEGIN {
@@ -146,104 +213,191 @@ awk -v n="$SINGLES" 'BEGIN {
 # ------------------------------------------------------------- measurements
 R="$WORK/r"; mkdir -p "$R"
 
-# pair REP A B: runs the functions A and B with REP, A first in odd runs
-# and B first in even ones, so that a drift in the machine's load hits both.
-pair() {
-	if [ $(($1 % 2)) = 1 ]; then "$2" "$1"; "$3" "$1"; else "$3" "$1"; "$2" "$1"; fi
+# rotate REP FUNCTIONS...: runs the functions with REP, starting each
+# repetition one further along, so that a drift in the machine's load hits
+# every tool.
+rotate() {
+	local rep=$1; shift
+	local fns=("$@") n=$# k
+	for ((k = 0; k < n; k++)); do "${fns[$(((k + rep) % n))]}" "$rep"; done
 }
 
-batch_eroute() {
-	local ns
-	ns=$(newns); measure "$R/batch.eroute.$1" "$EROUTE" --netns "$ns" --batch "$WORK/add.eroute"
-	check "$R/batch.eroute.$1" "$ns" "$N" "eroute --batch"
+# batch TOOL TABLE N REP: a fresh namespace loaded by TOOL.
+batch() {
+	local ns f="$WORK/$2.$3" out="$R/batch.$2.$3.$1.$4"
+	ns=$(newns)
+	case $1 in
+	eroute) measure "$out" "$EROUTE" --netns "$ns" --batch "$f.eroute" ;;
+	floor) measure "$out" "$FLOOR" send "$ns" "$f.floor" ;;
+	ip) measure "$out" ip -n "$ns" -batch "$f.ip" ;;
+	vish) measure "$out" "$VISH" "$ns" "$f.eroute" ;;
+	esac
+	check "$out" "$ns" "$3" "$1"
 	delns "$ns"
 }
-batch_ip() {
-	local ns
-	ns=$(newns); measure "$R/batch.ip.$1" ip -n "$ns" -batch "$WORK/add.ip"
-	delns "$ns"
-}
+TABLE= SIZE=
+batch_eroute() { batch eroute "$TABLE" "$SIZE" "$1"; }
+batch_floor() { batch floor "$TABLE" "$SIZE" "$1"; }
+batch_ip() { batch ip "$TABLE" "$SIZE" "$1"; }
+batch_vish() { batch vish "$TABLE" "$SIZE" "$1"; }
 
-list_eroute() { measure "$R/list.eroute.$1" "$EROUTE" --netns "$LISTNS"; }
-list_ip() { measure "$R/list.ip.$1" ip -n "$LISTNS" xfrm policy list; }
+LISTNS=
+list_eroute() { measure "$R/list.mix.$SIZE.eroute.$1" "$EROUTE" --netns "$LISTNS"; }
+list_floor() { measure "$R/list.mix.$SIZE.floor.$1" "$FLOOR" dump "$LISTNS"; }
+list_ip() { measure "$R/list.mix.$SIZE.ip.$1" ip -n "$LISTNS" xfrm policy list; }
 
-single_eroute() {
-	local ns
-	ns=$(newns); measure "$R/single.eroute.$1" env E="$EROUTE" ip netns exec "$ns" bash -e "$WORK/single.eroute.sh"
-	check "$R/single.eroute.$1" "$ns" "$SINGLES" "eroute --add"
+# sync_job TOOL REP: --sync of the 1% different file into a loaded table.
+sync_job() {
+	local ns f="$WORK/mix.$SIZE" out="$R/sync.mix.$SIZE.$1.$2"
+	ns=$(newns); ip -n "$ns" -batch "$f.ip"; settle "$ns"
+	case $1 in
+	eroute) measure "$out" "$EROUTE" --netns "$ns" --sync "$f.sync.eroute" ;;
+	floor) measure "$out" "$FLOOR" sync "$ns" "$f.sync.floor" "$f.sync.del" ;;
+	ip) measure "$out" sh -c "ip -n '$ns' xfrm policy flush && ip -n '$ns' -batch '$f.sync.ip'" ;;
+	esac
+	check "$out" "$ns" "$(wc -l <"$f.sync.ip")" "$1"
 	delns "$ns"
 }
-single_ip() {
-	local ns
-	ns=$(newns); measure "$R/single.ip.$1" ip netns exec "$ns" bash -e "$WORK/single.ip.sh"
+sync_eroute() { sync_job eroute "$1"; }
+sync_floor() { sync_job floor "$1"; }
+sync_ip() { sync_job ip "$1"; }
+
+single() {
+	local ns out="$R/single.host.$SINGLES.$1.$2"
+	ns=$(newns)
+	case $1 in
+	eroute) measure "$out" env E="$EROUTE" ip netns exec "$ns" bash -e "$WORK/single.eroute.sh" ;;
+	ip) measure "$out" ip netns exec "$ns" bash -e "$WORK/single.ip.sh" ;;
+	esac
+	check "$out" "$ns" "$SINGLES" "$1"
 	delns "$ns"
 }
+single_eroute() { single eroute "$1"; }
+single_ip() { single ip "$1"; }
 
-sync_eroute() {
-	local ns
-	ns=$(newns); ip -n "$ns" -batch "$WORK/add.ip"; settle "$ns"
-	measure "$R/sync.eroute.$1" "$EROUTE" --netns "$ns" --sync "$WORK/sync.eroute"
-	check "$R/sync.eroute.$1" "$ns" "$SYNCN" "eroute --sync"
-	delns "$ns"
-}
-sync_ip() {
-	local ns
-	ns=$(newns); ip -n "$ns" -batch "$WORK/add.ip"; settle "$ns"
-	measure "$R/sync.ip.$1" sh -c "ip -n '$ns' xfrm policy flush && ip -n '$ns' -batch '$WORK/sync.ip'"
-	delns "$ns"
-}
-
-# median FILES...: the median wall time and peak RSS of the runs, or FAIL.
-median() {
-	local f
-	for f in "$@"; do
-		if grep -q '^FAIL' "$f"; then cat "$f"; return; fi
-	done
-	local n=$#
-	local k=$(((n + 1) / 2))
-	echo "$(cat "$@" | awk '{ print $1 }' | sort -g | sed -n "${k}p") $(cat "$@" | awk '{ print $2 }' | sort -g | sed -n "${k}p")"
-}
-
-# report NAME WHAT-EROUTE WHAT-IP GOAL-RATIO GOAL-MB INVERSE
-report() {
-	local e i
-	e=$(median "$R/$1".eroute.*)
-	i=$(median "$R/$1".ip.*)
-	printf '\n%s\n' "$2 vs $3"
-	if [[ $e == FAIL* ]]; then printf '  eroute: %s\n' "$e"; return; fi
-	if [[ $i == FAIL* ]]; then printf '  ip:     %s\n' "$i"; return; fi
-	awk -v e="$e" -v i="$i" -v goal="$4" -v mb="$5" -v inv="${6:-}" 'BEGIN {
-		split(e, a, " "); split(i, b, " ")
-		printf "  eroute %8.3f s %7.1f MB peak RSS\n", a[1], a[2] / 1024
-		printf "  ip     %8.3f s %7.1f MB peak RSS\n", b[1], b[2] / 1024
-		if (b[1] <= 0 || a[1] <= 0) { print "  ratio  (too fast to time)"; exit }
-		if (inv) {
-			r = b[1] / a[1]
-			printf "  eroute is %.1fx faster (goal: at least %sx) %s\n", r, goal, (r >= goal ? "MET" : "MISSED")
-		} else {
-			r = a[1] / b[1]
-			printf "  ratio  %.2fx of ip'"'"'s wall time (goal: at most %sx) %s\n", r, goal, (r <= goal ? "MET" : "MISSED")
-		}
-		if (mb != "") printf "  eroute peak RSS %.1f MB (goal: at most %s MB) %s\n", a[2] / 1024, mb, (a[2] / 1024 <= mb ? "MET" : "MISSED")
-	}'
-}
+load() { awk '{ printf "%s %s %s", $1, $2, $3 }' /proc/loadavg; }
 
 echo "eroute benchmarks: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -sr), $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
-echo "N=$N SINGLES=$SINGLES REPS=$REPS eroute=$EROUTE ($("$EROUTE" --version | head -n 1)), $(ip -V)"
+echo "SIZES=\"$SIZES\" RANDOM_SIZES=\"$RANDOM_SIZES\" SINGLES=$SINGLES REPS=$REPS eroute=$EROUTE ($("$EROUTE" --version | head -n 1)), $(ip -V)"
+echo "load average at the start: $(load)"
 
-for rep in $(seq 1 "$REPS"); do
-	echo "run $rep of $REPS ..." >&2
-	pair "$rep" batch_eroute batch_ip
-	pair "$rep" single_eroute single_ip
-	pair "$rep" sync_eroute sync_ip
+for SIZE in $SIZES; do
+	for TABLE in mix host; do
+		echo "$TABLE $SIZE ..." >&2
+		files "$TABLE" "$SIZE"
+		for rep in $(seq 1 "$REPS"); do rotate "$rep" batch_eroute batch_floor batch_ip batch_vish; done
+	done
+	echo "sync and listing, mix $SIZE ..." >&2
+	for rep in $(seq 1 "$REPS"); do rotate "$rep" sync_eroute sync_floor sync_ip; done
+	LISTNS=$(newns); ip -n "$LISTNS" -batch "$WORK/mix.$SIZE.ip"; settle "$LISTNS"
+	lines=$("$EROUTE" --netns "$LISTNS" | wc -l)
+	[ "$lines" = "$SIZE" ] || echo "warning: the eroute listing has $lines lines, not $SIZE" >&2
+	for rep in $(seq 1 "$REPS"); do rotate "$rep" list_eroute list_floor list_ip; done
+	delns "$LISTNS"
 done
-LISTNS=$(newns); ip -n "$LISTNS" -batch "$WORK/add.ip"; settle "$LISTNS"
-lines=$("$EROUTE" --netns "$LISTNS" | wc -l)
-[ "$lines" = "$N" ] || echo "warning: the eroute listing has $lines lines, not $N" >&2
-for rep in $(seq 1 "$REPS"); do pair "$rep" list_eroute list_ip; done
-delns "$LISTNS"
+TABLE=random
+for SIZE in $RANDOM_SIZES; do
+	echo "random $SIZE ..." >&2
+	files random "$SIZE"
+	if [ "$RANDOM_PEERS" = 1 ]; then
+		for rep in $(seq 1 "$REPS"); do rotate "$rep" batch_eroute batch_floor batch_ip batch_vish; done
+	else
+		for rep in $(seq 1 "$REPS"); do rotate "$rep" batch_eroute batch_floor; done
+	fi
+done
+SIZE=$SINGLES
+echo "single commands ..." >&2
+for rep in $(seq 1 "$REPS"); do rotate "$rep" single_eroute single_ip; done
+echo "load average at the end: $(load)"
 
-report batch "$N lines: eroute --batch" "ip -batch" 1.1 60
-report list "listing $N eroutes: eroute" "ip xfrm policy list" 1.0 30
-report single "$SINGLES processes: eroute --add" "ip xfrm policy add" 1.5 ""
-report sync "$SYNCN-line file, 1% different: eroute --sync" "ip xfrm policy flush + ip -batch" 5 "" 1
+# ------------------------------------------------------------------ report
+# median JOB TABLE N TOOL: "wall_s peak_kB" (medians of the runs), "FAIL
+# ...", or nothing when the tool did not run.
+median() {
+	local f fs=("$R/$1.$2.$3.$4".[0-9]*)
+	fs=("${fs[@]/*.err/}"); fs=("${fs[@]/*.t/}")
+	local runs=()
+	for f in "${fs[@]}"; do [ -n "$f" ] && [ -f "$f" ] && runs+=("$f"); done
+	[ ${#runs[@]} -gt 0 ] || return 0
+	for f in "${runs[@]}"; do
+		if grep -q '^FAIL' "$f"; then cat "$f"; return; fi
+	done
+	local k=$(((${#runs[@]} + 1) / 2))
+	echo "$(cat "${runs[@]}" | awk '{ print $1 }' | sort -g | sed -n "${k}p") $(cat "${runs[@]}" | awk '{ print $2 }' | sort -g | sed -n "${k}p")"
+}
+
+# row JOB TABLE N: one line of the table, and the ratios noted for the goals.
+GOALS=()
+row() {
+	local e f i v
+	e=$(median "$1" "$2" "$3" eroute); f=$(median "$1" "$2" "$3" floor)
+	i=$(median "$1" "$2" "$3" ip); v=$(median "$1" "$2" "$3" vish)
+	awk -v job="$1" -v table="$2" -v n="$3" -v e="$e" -v f="$f" -v i="$i" -v v="$v" 'function t(x, a) { if (x == "") return "-"; if (x ~ /^FAIL/) return "FAIL"; split(x, a, " "); return sprintf("%.3f", a[1]) }
+	function s(x, a) { split(x, a, " "); return a[1] + 0 }
+	function r(x, y) { return (s(x) > 0 && s(y) > 0 && x !~ /^FAIL/ && y !~ /^FAIL/) ? sprintf("%.2f", s(x) / s(y)) : "-" }
+	BEGIN {
+		split(e, ea, " ")
+		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", job, table, n, t(e), t(f), t(i), t(v), r(e, f), r(e, i),
+			(e ~ /^FAIL/ || e == "") ? "-" : sprintf("%.2f", s(e) * 1e6 / n), (e ~ /^FAIL/ || e == "") ? "-" : sprintf("%.1f", ea[2] / 1024)
+	}'
+	[[ $e == FAIL* ]] && echo "  eroute: $e"
+	[[ $f == FAIL* ]] && echo "  floor: $f"
+	[[ $i == FAIL* ]] && echo "  ip: $i"
+	[[ $v == FAIL* ]] && echo "  vish: $v"
+	return 0
+}
+
+# goal TEXT VALUE LIMIT [min]: MET when VALUE <= LIMIT (>= with min).
+goal() {
+	awk -v text="$1" -v v="$2" -v l="$3" -v min="${4:-}" 'BEGIN {
+		if (v == "" || v == "-") { printf "  %-64s      -  (not measured)\n", text; exit }
+		ok = min ? v >= l : v <= l
+		printf "  %-64s %6.2f  (goal %s %s) %s\n", text, v, (min ? ">=" : "<="), l, (ok ? "MET" : "MISSED")
+	}'
+}
+ratio() { # JOB TABLE N TOOL-A TOOL-B: A's wall time over B's
+	local a b
+	a=$(median "$1" "$2" "$3" "$4"); b=$(median "$1" "$2" "$3" "$5")
+	[[ -n $a && -n $b && $a != FAIL* && $b != FAIL* ]] || return 0
+	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); if (y[1] > 0) printf "%.2f", x[1] / y[1] }'
+}
+perline() { # JOB TABLE N-BIG N-SMALL: eroute's time per eroute at N-BIG over at N-SMALL
+	local a b
+	a=$(median "$1" "$2" "$3" eroute); b=$(median "$1" "$2" "$4" eroute)
+	[[ -n $a && -n $b && $a != FAIL* && $b != FAIL* ]] || return 0
+	awk -v a="$a" -v b="$b" -v na="$3" -v nb="$4" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.2f", (x[1] / na) / (y[1] / nb) }'
+}
+
+echo
+echo "Wall times in seconds (medians of $REPS); us/eroute and peak RSS are eroute's."
+echo
+echo "| job | table | N | eroute | floor | ip | vish | eroute/floor | eroute/ip | us/eroute | MB |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+for SIZE in $SIZES; do
+	for TABLE in mix host; do row batch "$TABLE" "$SIZE"; done
+done
+for SIZE in $RANDOM_SIZES; do row batch random "$SIZE"; done
+for SIZE in $SIZES; do row list mix "$SIZE"; done
+for SIZE in $SIZES; do row sync mix "$SIZE"; done
+row single host "$SINGLES"
+
+echo
+echo "Goals (issue 12):"
+first=${SIZES%% *}
+for SIZE in $SIZES; do
+	for TABLE in mix host; do
+		goal "--batch $TABLE $SIZE: eroute / floor" "$(ratio batch "$TABLE" "$SIZE" eroute floor)" 1.2
+	done
+	[ "$SIZE" = "$first" ] && continue
+	for TABLE in mix host; do
+		goal "--batch $TABLE: time per eroute at $SIZE / at $first" "$(perline batch "$TABLE" "$SIZE" "$first")" 1.2
+	done
+done
+for SIZE in $RANDOM_SIZES; do
+	goal "--batch random $SIZE: eroute / ip -batch in the file's order" "$(ratio batch random "$SIZE" eroute ip)" 0.4
+done
+for SIZE in $SIZES; do
+	goal "listing mix $SIZE: eroute / the floor's dump" "$(ratio list mix "$SIZE" eroute floor)" 2
+	goal "--sync mix $SIZE, 1% changed: eroute / the floor's dump + changes" "$(ratio sync mix "$SIZE" eroute floor)" 3
+done
+goal "$SINGLES single --add processes: eroute / ip" "$(ratio single host "$SINGLES" eroute ip)" 1.5

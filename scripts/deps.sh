@@ -6,8 +6,18 @@ set -eu
 # Debian packages: iproute2 (ip netns, ip xfrm: the independent reader),
 # tcpdump (captures at the receiver), netbase (/etc/protocols, /etc/services),
 # procps (sysctl), make and ca-certificates (Go module downloads), time
-# (GNU time: peak RSS in make bench).
-packages="iproute2 tcpdump netbase procps make ca-certificates time"
+# (GNU time: peak RSS in make bench), strongswan-charon and strongswan-swanctl
+# (strongSwan's IKE daemon and its control tool: the integration tests run
+# eroute next to a real charon).
+#
+# strongswan-charon pulls in strongswan-starter, whose service a systemd host
+# starts on install: a charon in the host's own network namespace, with the
+# host's /etc/swanctl and /run/charon.vici. The tests neither use nor disturb
+# it: each runs its own charons in its own namespaces, each with its own
+# configuration (STRONGSWAN_CONF, SWANCTL_DIR), vici socket and a private
+# /run (integration/charon_test.go). Whether that service runs is the host
+# admin's business, so this script leaves it as the package left it.
+packages="iproute2 tcpdump netbase procps make ca-certificates time strongswan-charon strongswan-swanctl"
 extra=""
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
 	extra="golang-go"

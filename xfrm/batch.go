@@ -12,6 +12,11 @@ import (
 type Op struct {
 	Kind   eroute.OpKind
 	Eroute eroute.Eroute
+	// Force lets a Replace or a Delete act on a policy eroute did not
+	// make, and a Clear delete those too (--force, --clear --all).
+	// Without it such an op is refused with a *ForeignError and the
+	// batch changes nothing.
+	Force bool
 }
 
 // BatchError says which op the kernel refused, after the batch was undone:
@@ -44,7 +49,8 @@ func (e *UndoError) Error() string {
 
 func (e *UndoError) Unwrap() error { return e.Err }
 
-// Entry is one policy of the listing with who made it.
+// Entry is one policy of the listing with who made it and what the
+// kernel holds of it besides the eroute.
 type Entry struct {
 	eroute.Eroute
 	// Own: eroute wrote the policy (its kind is recognised, see ErouteOf);
@@ -54,4 +60,26 @@ type Entry struct {
 	// no if_id, no security context, nothing in the selector an eroute
 	// cannot say).
 	Deletable bool
+	Inbound   bool // direction in (an --addin policy), else out
+	Priority  uint32
+	Index     uint32 // the kernel's name for the policy
+	Mark      uint32 // the mark and mask it matches, both 0 for none
+	Mask      uint32
+	IfID      uint32
+	Tmpls     []Template
+	// ShadowedBy, when Shadowed, is a policy eroute did not make that
+	// covers every packet of this eroute's selector with a lower priority
+	// value: the kernel takes it first, so this eroute never matches.
+	ShadowedBy *Entry
+}
+
+// ForeignError is the refusal of a change to a policy eroute did not make
+// (an op without Force in a batch, or Table.Refuse for a single command).
+type ForeignError struct {
+	Holder Entry
+}
+
+func (e *ForeignError) Error() string {
+	return fmt.Sprintf("the selector %s belongs to a policy eroute did not make (%s => %s, priority %d)",
+		e.Holder.Selector, e.Holder.Selector, e.Holder.SAID, e.Holder.Priority)
 }

@@ -89,6 +89,9 @@ func (t *Table) apply(snap *Snapshot, stop <-chan struct{}, n int, op func(i int
 			return err
 		}
 	}
+	if err := b.checkOwners(); err != nil {
+		return err
+	}
 	b.send()
 	return b.outcome()
 }
@@ -113,6 +116,7 @@ type batch struct {
 	arena    []byte                    // holds raw's bytes
 	listPos  []int32                   // positions of the listed policies (when the batch clears)
 	clearPos map[int]int32             // request of a Clear: the position it deletes, -1 one the batch made
+	foreign  map[int32]bool            // positions of policies eroute did not make (targets, listed)
 
 	tmpl [1]Template // PolicyOf's template, without allocating
 }
@@ -130,6 +134,7 @@ func (b *batch) snapshot() error {
 		}
 	}
 	b.raw = map[int32]span{}
+	b.foreign = map[int32]bool{}
 	var v policyView
 	err := b.c.dumpLocked(msgGetPolicy, func(typ uint16, m []byte) {
 		if typ != msgNewPolicy || scanPolicy(m, &v) != nil {
@@ -139,6 +144,9 @@ func (b *batch) snapshot() error {
 		b.order = append(b.order, v.Index)
 		if !listed(&v) {
 			return
+		}
+		if _, own, _ := v.eroute(); !own {
+			b.foreign[pos] = true
 		}
 		kept := b.clears
 		if b.clears {
@@ -155,6 +163,33 @@ func (b *batch) snapshot() error {
 		}
 	})
 	return kernelError(err, 0, nil)
+}
+
+// checkOwners refuses, before anything is sent, a Replace or Delete
+// without Force whose policy eroute did not make: the first such op in the
+// batch, with the policy as the listing shows it.
+func (b *batch) checkOwners() error {
+	if len(b.foreign) == 0 {
+		return nil
+	}
+	for i := 0; i < b.n; i++ {
+		op := b.op(i)
+		if op.Force || op.Kind != eroute.OpReplace && op.Kind != eroute.OpDelete {
+			continue
+		}
+		pos, ok := b.targets[op.Eroute.Selector]
+		if !ok || pos < 0 || !b.foreign[pos] {
+			continue
+		}
+		p, err := decodePolicy(b.rawAt(pos))
+		if err != nil {
+			return err
+		}
+		holder, _ := entryOf(p)
+		b.c.resolveEntry(&holder, &p)
+		return &BatchError{Index: i, Err: &ForeignError{Holder: holder}}
+	}
+	return nil
 }
 
 // span is where bytes kept in an arena are.
@@ -177,25 +212,26 @@ func (b *batch) rawAt(pos int32) []byte {
 	return s.in(b.arena)
 }
 
-// send sends every op, and stops after the datagram in which the kernel
-// refused one.
+// send sends every op, in sendOrder, and stops after the datagram in which
+// the kernel refused one.
 func (b *batch) send() {
 	b.r = b.c.newRun(ackRoom)
 	var sim *simulation
 	if b.clears {
 		sim = b.newSimulation()
 	}
-	for i := 0; i < b.n; i++ {
+	for k, at := range sendOrder(b.n, b.op) {
 		if b.r.failure() {
 			break
 		}
-		if i%stopEvery == 0 && b.interrupted() {
+		if k%stopEvery == 0 && b.interrupted() {
 			// What was built goes too: finish sends it with the
 			// barrier, so that every request made is either carried
 			// out, and undone, or refused, and none is left unknown.
 			b.stopped = true
 			break
 		}
+		i := int(at)
 		o := b.op(i)
 		op := &o
 		var err error
@@ -283,13 +319,15 @@ func (b *batch) deleteIndex(i int, m []byte) error {
 }
 
 // simulation follows what the ops do to the table, as far as a Clear in
-// the batch must know what is there. A Clear costs what it deletes: after
-// the first, no policy of the dump is left (none comes back), so later
-// ones look only at what the batch made since.
+// the batch must know what is there. A Clear costs what it deletes: a
+// policy of the dump never comes back once deleted, so after the first
+// Clear no own policy of the dump is left, and after the first --clear
+// --all none at all; later Clears look only at what the batch made since.
 type simulation struct {
-	b       *batch
-	live    map[int32]bool           // listed positions not deleted yet; nil after a Clear
-	created map[eroute.Selector]bool // policies the batch made since the last Clear
+	b          *batch
+	live       map[int32]bool           // listed positions not deleted yet; nil after a --clear --all
+	ownCleared bool                     // a Clear deleted every own policy of live
+	created    map[eroute.Selector]bool // policies the batch made since the last Clear
 }
 
 func (b *batch) newSimulation() *simulation {
@@ -321,19 +359,26 @@ func (s *simulation) step(op *Op) {
 	}
 }
 
-// clear sends the deletes a Clear at op i stands for.
+// clear sends the deletes a Clear at op i stands for: eroute's own
+// policies, and with Force (--clear --all) the others too.
 func (s *simulation) clear(i int) error {
-	if s.live != nil {
+	all := s.b.op(i).Force
+	if s.live != nil && (all || !s.ownCleared) {
 		for _, pos := range s.b.listPos {
-			if !s.live[pos] {
+			if !s.live[pos] || !all && s.b.foreign[pos] {
 				continue
 			}
 			s.b.clearPos[s.b.r.n] = pos
 			if err := s.b.deleteIndex(i, s.b.rawAt(pos)); err != nil {
 				return err
 			}
+			delete(s.live, pos)
 		}
-		s.live = nil
+		if all {
+			s.live = nil
+		} else {
+			s.ownCleared = true
+		}
 	}
 	if len(s.created) == 0 {
 		return nil

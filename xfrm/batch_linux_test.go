@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -134,6 +135,11 @@ func mustEntries(t *testing.T, tb *Table) []Entry {
 		es[i] = s.Entry(i)
 	}
 	return es
+}
+
+// sameEntry compares two entries whole, templates and shadow included.
+func sameEntry(a, b Entry) bool {
+	return reflect.DeepEqual(a, b)
 }
 
 func mustSnapshot(t *testing.T, tb *Table) *Snapshot {
@@ -331,7 +337,7 @@ func TestKernelApplyUndo(t *testing.T) {
 				if after := tableText(t, ns); after != before {
 					t.Errorf("table changed:\nbefore:\n%s\nafter:\n%s", before, after)
 				}
-				if got := mustEntries(t, tb); !slices.Equal(got, entries) {
+				if got := mustEntries(t, tb); !slices.EqualFunc(got, entries, sameEntry) {
 					t.Errorf("Entries changed:\n%v\nwant\n%v", got, entries)
 				}
 				if len(untouched) < 20 {
@@ -388,6 +394,25 @@ func TestKernelApplyManyRefusals(t *testing.T) {
 	}
 }
 
+// TestKernelApplyClearOwn: a Clear without Force takes eroute's own
+// policies (those the batch made too), and leaves the foreign ones.
+func TestKernelApplyClearOwn(t *testing.T) {
+	tb, ns := openTable(t)
+	mustApply(t, tb, adds(genEroute(0), genEroute(1)))
+	addForeign(t, ns, foreignPolicies...)
+	var foreign []eroute.Eroute
+	for _, e := range mustEntries(t, tb) {
+		if !e.Own {
+			foreign = append(foreign, e.Eroute)
+		}
+	}
+	if len(foreign) != 5 {
+		t.Fatalf("want 5 foreign policies listed, got %v", foreign)
+	}
+	mustApply(t, tb, []Op{{Kind: eroute.OpAdd, Eroute: genEroute(10)}, {Kind: eroute.OpClear}, {Kind: eroute.OpAdd, Eroute: genEroute(2)}})
+	wantList(t, tb, append([]eroute.Eroute{genEroute(2)}, foreign...)...)
+}
+
 // TestKernelApplyClear clears inside a batch: what was there and what the
 // batch added before goes, outbound main policies only; what follows stays.
 func TestKernelApplyClear(t *testing.T) {
@@ -403,7 +428,7 @@ func TestKernelApplyClear(t *testing.T) {
 		{Kind: eroute.OpAdd, Eroute: genEroute(1)},
 		{Kind: eroute.OpAdd, Eroute: genEroute(20)},
 		{Kind: eroute.OpReplace, Eroute: genEroute(21)},
-		{Kind: eroute.OpClear},
+		{Kind: eroute.OpClear, Force: true},
 		{Kind: eroute.OpAdd, Eroute: genEroute(2)},
 		{Kind: eroute.OpReplace, Eroute: genEroute(1)},
 		{Kind: eroute.OpAdd, Eroute: genEroute(30)},
@@ -425,7 +450,7 @@ func TestKernelApplyClearUndo(t *testing.T) {
 	ops := []Op{
 		{Kind: eroute.OpReplace, Eroute: eroute.Eroute{Selector: genEroute(3).Selector, SAID: eroute.Drop}},
 		{Kind: eroute.OpAdd, Eroute: genEroute(500)},
-		{Kind: eroute.OpClear},
+		{Kind: eroute.OpClear, Force: true},
 		{Kind: eroute.OpAdd, Eroute: genEroute(3)},
 		{Kind: eroute.OpAdd, Eroute: genEroute(501)},
 		{Kind: eroute.OpDelete, Eroute: genEroute(502)}, // missing
@@ -439,7 +464,7 @@ func TestKernelApplyClearUndo(t *testing.T) {
 	if after := tableText(t, ns); after != before {
 		t.Errorf("table changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
-	if got := mustEntries(t, tb); !slices.Equal(got, entries) {
+	if got := mustEntries(t, tb); !slices.EqualFunc(got, entries, sameEntry) {
 		t.Errorf("Entries changed:\n%v\nwant\n%v", got, entries)
 	}
 	wantContains(t, policies(t, ns), "mark 0x5/0xff", "if_id 0x7")
@@ -517,7 +542,7 @@ func TestKernelEntries(t *testing.T) {
 	for _, e := range es {
 		key := e.Selector.String()
 		w, ok := want[key]
-		if key == "10.200.0.0/16 -> 10.201.0.0/16" && e.SAID.Dst == ip("2.2.2.3") {
+		if key == "10.200.0.0/16 -> 10.201.0.0/16" && e.Mark == 5 {
 			marked++
 			w = flags{false, false}
 		}
@@ -643,7 +668,7 @@ func TestKernelUndoLeavesOthersChanges(t *testing.T) {
 	}
 	// The rest is as it was, indexes included.
 	undoHook = nil
-	mustApply(t, tb, []Op{{Kind: eroute.OpDelete, Eroute: genEroute(2)}, {Kind: eroute.OpDelete, Eroute: genEroute(100)}, {Kind: eroute.OpAdd, Eroute: genEroute(1)}})
+	mustApply(t, tb, []Op{{Kind: eroute.OpDelete, Eroute: genEroute(2), Force: true}, {Kind: eroute.OpDelete, Eroute: genEroute(100), Force: true}, {Kind: eroute.OpAdd, Eroute: genEroute(1)}})
 	after := tableText(t, ns)
 	for _, b := range strings.Split(before, "src ") {
 		if !strings.Contains(b, "12.0.0.1/32") && !strings.Contains(b, "fd00:1::2") && !strings.Contains(after, b) {
@@ -662,8 +687,10 @@ func TestKernelApplyUntil(t *testing.T) {
 		tb, ns := undoTable(t)
 		before := tableText(t, ns)
 		var ops []Op
+		// Host-to-host IPv4 selectors only, which sendOrder leaves in
+		// their order: op i is the i-th sent.
 		for i := 0; i < 6000; i++ {
-			ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: genEroute(1000 + i)})
+			ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: genEroute(1000 + 4*i)})
 		}
 		ops[10] = Op{Kind: eroute.OpDelete, Eroute: genEroute(3)}
 		ops[11] = Op{Kind: eroute.OpReplace, Eroute: eroute.Eroute{Selector: genEroute(4).Selector, SAID: eroute.Drop}}
@@ -707,5 +734,56 @@ func TestKernelApplyUntil(t *testing.T) {
 		if n := len(w.touched()); n != 0 {
 			t.Errorf("with stop closed already, %d policies written", n)
 		}
+	}
+}
+
+// TestKernelApplySendOrder: the kernel made the policies of a batch of
+// adds in sendOrder (its indexes grow with each policy made, as `ip -s
+// xfrm policy` shows them), and an op refused after reordering is still
+// reported by its own place, with the table as it was.
+func TestKernelApplySendOrder(t *testing.T) {
+	tb, ns := openTable(t)
+	var ops []Op
+	for i, bits := range []int{30, 24, 8, 20, 12, 32, 16, 9, 28, 15} {
+		for j, sbits := range []int{32, 8, 20, 14} {
+			src := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), byte(j), 0}), sbits).Masked()
+			dst := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(20 + i), byte(j), 0, 0}), bits).Masked()
+			ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: eroute.Eroute{Selector: eroute.Selector{Src: src, Dst: dst}, SAID: eroute.Drop}})
+		}
+	}
+	mustApply(t, tb, ops)
+	var made []string // src dst, in the kernel's order of making
+	policy := regexp.MustCompile(`(?m)^src (\S+) dst (\S+) .*\n\s+dir out action \S+ index (\d+) `)
+	idx := map[string]int{}
+	for _, m := range policy.FindAllStringSubmatch(ipn(t, ns, "-s", "xfrm", "policy", "list"), -1) {
+		var n int
+		fmt.Sscan(m[3], &n)
+		idx[m[1]+" "+m[2]] = n
+		made = append(made, m[1]+" "+m[2])
+	}
+	slices.SortFunc(made, func(a, b string) int { return idx[a] - idx[b] })
+	var want []string
+	for _, i := range sendOrder(len(ops), func(i int) Op { return ops[i] }) {
+		want = append(want, ops[i].Eroute.Src.String()+" "+ops[i].Eroute.Dst.String())
+	}
+	if !slices.Equal(made, want) {
+		t.Fatalf("policies made in the order\n%s\nwant\n%s", strings.Join(made, "\n"), strings.Join(want, "\n"))
+	}
+
+	// A refused op late in the batch but sent early: reported by its place.
+	before := tableText(t, ns)
+	var more []Op
+	for i := 0; i < 2*runMaxMsgs; i++ {
+		more = append(more, Op{Kind: eroute.OpAdd, Eroute: genEroute(1000 + i)})
+	}
+	refused := len(more) - 1
+	more[refused] = ops[9] // 10.0.0.0/8 -> 22.0.0.0/8 exists, and goes first
+	err := tb.Apply(more)
+	var be *BatchError
+	if !errors.As(err, &be) || be.Index != refused || !errors.Is(err, ErrExists) {
+		t.Fatalf("Apply: %v, want ErrExists for op %d", err, refused)
+	}
+	if after := tableText(t, ns); after != before {
+		t.Errorf("table changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }

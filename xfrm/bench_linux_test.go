@@ -54,7 +54,7 @@ func BenchmarkKernelApplyAdds(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		if err := tb.Clear(); err != nil {
+		if err := tb.Clear(true); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

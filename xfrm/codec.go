@@ -90,6 +90,7 @@ const (
 	offSASPI     = 72  // id.spi
 	offSAProto   = 76  // id.proto
 	offSAPackets = 168 // curlft.packets
+	offSAReqid   = 208
 	offSAFamily  = 212
 )
 
@@ -410,13 +411,19 @@ func getTmpl(b []byte, selFamily uint16) Template {
 // decodeSA reads the SA of an XFRM_MSG_NEWSA message (xfrm_usersa_info):
 // the key the kernel finds it by and the packets it has carried.
 func decodeSA(b []byte) (saKey, uint64, error) {
+	sa, err := decodeSAInfo(b)
+	return sa.key, sa.packets, err
+}
+
+// decodeSAInfo is decodeSA with the SA's reqid.
+func decodeSAInfo(b []byte) (saInfo, error) {
 	if len(b) < minSAInfo {
-		return saKey{}, 0, errShort
+		return saInfo{}, errShort
 	}
 	k := saKey{
 		dst:   getAddr(b[offSADaddr:], ne.Uint16(b[offSAFamily:])),
 		spi:   be.Uint32(b[offSASPI:]),
 		proto: b[offSAProto],
 	}
-	return k, ne.Uint64(b[offSAPackets:]), nil
+	return saInfo{key: k, reqid: ne.Uint32(b[offSAReqid:]), packets: ne.Uint64(b[offSAPackets:])}, nil
 }

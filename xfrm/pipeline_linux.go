@@ -50,6 +50,10 @@ type run struct {
 	// reply, when set, is given every answer that is not an NLMSG_ERROR
 	// (the policy a GETPOLICY asks for), with the request's tag.
 	reply func(tag int32, typ uint16, payload []byte)
+	// untagged runs keep no tags (their failures carry tag 0), so that a
+	// stream of any length (Clear) holds no memory per request.
+	untagged bool
+	hard     int // failures other than ENOENT
 }
 
 // failure is one request the kernel refused.
@@ -100,7 +104,9 @@ func (c *conn) newRun(room int) *run {
 // request, given back with its failure.
 func (r *run) begin(typ, flags uint16, tag int32) []byte {
 	r.start = len(r.buf)
-	r.tags = append(r.tags, tag)
+	if !r.untagged {
+		r.tags = append(r.tags, tag)
+	}
 	return appendMsg(r.buf, typ, flags, r.first+uint32(r.n), nil)
 }
 
@@ -168,18 +174,29 @@ func (r *run) answers(b []byte, barrier uint32) bool {
 		if d >= uint32(r.n) {
 			continue // a late answer to an earlier exchange
 		}
+		tag := int32(0)
+		if !r.untagged {
+			tag = r.tags[d]
+		}
 		if m.typ != unix.NLMSG_ERROR {
 			if r.reply != nil {
-				r.reply(r.tags[d], m.typ, m.data)
+				r.reply(tag, m.typ, m.data)
 			}
 			continue
 		}
 		if err := ackError(m.flags, m.data); err != nil {
-			r.failures = append(r.failures, failure{msg: int(d), tag: r.tags[d], err: err})
+			r.failures = append(r.failures, failure{msg: int(d), tag: tag, err: err})
+			if !errors.Is(err, unix.ENOENT) {
+				r.hard++
+			}
 		}
 	}
 	return done
 }
+
+// refused tells whether the kernel refused a request for another reason
+// than that its policy was gone (ENOENT), or answers were lost.
+func (r *run) refused() bool { return r.hard > 0 || r.overrun }
 
 // failure tells whether a request was refused (or answers were lost).
 func (r *run) failure() bool { return len(r.failures) > 0 || r.overrun }

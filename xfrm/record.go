@@ -21,13 +21,15 @@ type record struct {
 	spi     uint32
 	pos     uint32 // place in the kernel's dump: the last tie-break
 	proto   eroute.Proto
-	saidFam uint8 // 0 no address, 4, 6
-	flags   uint8 // recOwn, recDeletable
+	saidFam uint8  // 0 no address, 4, 6
+	flags   uint8  // recOwn, recDeletable, recMonitorHold
+	index   uint32 // the kernel's index of the policy (in the padding: still 72 bytes)
 }
 
 const (
-	recOwn       = 1 << iota // eroute wrote the policy
-	recDeletable             // Delete by its selector finds it
+	recOwn         = 1 << iota // eroute wrote the policy
+	recDeletable               // Delete by its selector finds it
+	recMonitorHold             // of kind kindMonitorHold (own)
 )
 
 // recordOf packs an eroute; flags as above.

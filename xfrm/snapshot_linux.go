@@ -17,10 +17,11 @@ import (
 // the dump: Apply trusts the snapshot only while none came (see
 // ApplyFunc). Close releases the socket.
 type Snapshot struct {
-	t     *Table
-	recs  []record // the listed policies, sorted as List
-	order []uint32 // every policy's index, in the kernel's order
-	watch int      // subscribed to policy changes; -1 when closed or refused
+	t       *Table
+	recs    []record           // the listed policies, sorted as List
+	order   []uint32           // every policy's index, in the kernel's order
+	foreign map[uint32]*detail // the listed policies eroute did not make
+	watch   int                // subscribed to policy changes; -1 when closed or refused
 }
 
 // Snapshot dumps the table. It listens for changes to the policies before
@@ -33,12 +34,12 @@ func (t *Table) Snapshot() (*Snapshot, error) {
 	c := t.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d, err := c.records(true)
+	d, err := c.records(true, false)
 	if err != nil {
 		s.Close()
 		return nil, forReading(err)
 	}
-	s.recs, s.order = d.recs, d.order
+	s.recs, s.order, s.foreign = d.recs, d.order, d.foreign
 	return s, nil
 }
 
@@ -101,7 +102,7 @@ func (s *Snapshot) Len() int { return len(s.recs) }
 // Entry gives the listed policy i, in List's order (Count 0).
 func (s *Snapshot) Entry(i int) Entry {
 	r := &s.recs[i]
-	return Entry{Eroute: r.eroute(), Own: r.flags&recOwn != 0, Deletable: r.flags&recDeletable != 0}
+	return entryOfRecord(r, r.eroute(), s.foreign)
 }
 
 // Apply is ApplyFunc for a slice of ops.
@@ -169,6 +170,7 @@ func (b *batch) fromSnapshot(s *Snapshot) error {
 	b.order = s.order
 	b.targets = map[eroute.Selector]int32{}
 	b.raw = map[int32]span{}
+	b.foreign = map[int32]bool{}
 	type target struct {
 		sel eroute.Selector
 		pos int32
@@ -201,6 +203,9 @@ func (b *batch) fromSnapshot(s *Snapshot) error {
 		}
 		b.targets[t.sel] = t.pos
 		b.raw[t.pos] = keep(&b.arena, m)
+		if _, own, _ := v.eroute(); !own {
+			b.foreign[t.pos] = true
+		}
 		got++
 	}
 	for k, t := range fetch {

@@ -264,18 +264,26 @@ func TestKernelForeignAndClear(t *testing.T) {
 	if err := tb.Add(own); err != nil {
 		t.Fatal(err)
 	}
-	wantList(t, tb, own, reject,
-		eroute.Eroute{Selector: er(t, "10.0.0.0/8", "10.1.0.0/16", "%pass").Selector, SAID: tunSPI0("2.2.2.2")},
+	// Templates without an SPI and without an SA are traps.
+	foreign := []eroute.Eroute{
+		er(t, "10.0.0.0/8", "10.1.0.0/16", "%trap"),
 		er(t, "10.2.0.0/16", "10.3.0.0/16", "%drop"),
 		er(t, "10.4.0.0/16", "10.5.0.0/16", "tun0x200@3049::1"),
-		eroute.Eroute{Selector: er(t, "10.6.0.0/16", "10.7.0.0/16", "%pass").Selector, SAID: tunSPI0("3.3.3.3")},
+		er(t, "10.6.0.0/16", "10.7.0.0/16", "%trap"),
 		er(t, "10.8.0.0/16", "10.9.0.0/16", "%pass"),
 		er(t, "10.10.0.0/16", "10.11.0.0/16", "tun0x135@5.5.5.5"),
 		withPorts(eroute.Eroute{Selector: eroute.Selector{Src: pfx("3049:2::/64"), Dst: pfx("3049:3::/64")},
-			SAID: eroute.SAID{Proto: eroute.ProtoESP, Dst: ip("::")}}, 6, 0, 80),
-		er(t, "10.16.0.0/16", "10.17.0.0/16", "%pass"))
+			SAID: eroute.Trap}, 6, 0, 80),
+		er(t, "10.16.0.0/16", "10.17.0.0/16", "%pass"),
+	}
+	wantList(t, tb, append([]eroute.Eroute{own, reject}, foreign...)...)
 
-	if err := tb.Clear(); err != nil {
+	// Without all, Clear takes eroute's own only.
+	if err := tb.Clear(false); err != nil {
+		t.Fatalf("Clear: %v", err)
+	}
+	wantList(t, tb, foreign...)
+	if err := tb.Clear(true); err != nil {
 		t.Fatalf("Clear: %v", err)
 	}
 	wantList(t, tb)
@@ -369,7 +377,7 @@ func TestKernelMostSpecificWins(t *testing.T) {
 	netDrop := er(t, "10.0.0.0/8", "10.0.0.0/8", "%drop")
 	popDrop := withPorts(er(t, "10.0.0.1/32", "10.1.2.3/32", "%drop"), 17, 0, 110)
 	for _, order := range [][]eroute.Eroute{{hostPass, netDrop, popDrop}, {popDrop, netDrop, hostPass}} {
-		if err := tb.Clear(); err != nil {
+		if err := tb.Clear(true); err != nil {
 			t.Fatal(err)
 		}
 		for _, e := range order {

@@ -28,7 +28,24 @@ func (t *Table) Replace(e eroute.Eroute) error { return ErrNoXFRM }
 func (t *Table) Delete(s eroute.Selector) error { return ErrNoXFRM }
 
 // Clear implements the Linux API.
-func (t *Table) Clear() error { return ErrNoXFRM }
+func (t *Table) Clear(all bool) error { return ErrNoXFRM }
+
+// Lookup implements the Linux API.
+func (t *Table) Lookup(sel eroute.Selector, inbound bool) (Entry, bool, error) {
+	return Entry{}, false, ErrNoXFRM
+}
+
+// Find implements the Linux API.
+func (t *Table) Find(sel eroute.Selector, inbound bool) ([]Entry, error) { return nil, ErrNoXFRM }
+
+// DeleteEntries implements the Linux API.
+func (t *Table) DeleteEntries(es []Entry) error { return ErrNoXFRM }
+
+// Shadow implements the Linux API.
+func (t *Table) Shadow(e eroute.Eroute) (*Entry, error) { return nil, ErrNoXFRM }
+
+// WalkEntries implements the Linux API.
+func (t *Table) WalkEntries(fn func(Entry) error) error { return ErrNoXFRM }
 
 // List implements the Linux API.
 func (t *Table) List() ([]eroute.Eroute, error) { return nil, ErrNoXFRM }

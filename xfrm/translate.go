@@ -244,6 +244,9 @@ func (v *policyView) wrote(own eroute.Eroute, k kind) bool {
 		wk = kindHold
 	}
 	want, t, hasT := shapeOfKind(own, wk)
+	if v.Dir == DirIn && k != kindMonitorHold {
+		want.Dir = DirIn // an --addin policy: the eroute's, inbound
+	}
 	if k == kindMonitorHold {
 		want.Priority = priority(own.Selector, kindMonitorHold)
 		want.HardAddExpires = v.HardAddExpires

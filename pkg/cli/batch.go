@@ -29,13 +29,9 @@ type Op struct {
 	Kind   eroute.OpKind
 	Eroute eroute.Eroute
 	Line   int // line number in the file, for messages
-}
-
-// Entry is one policy of the table, with whether eroute made it.
-type Entry struct {
-	eroute.Eroute
-	Own       bool // eroute wrote it: --sync may change it
-	Deletable bool // no mark nor if_id: a delete by selector removes it
+	// Force: the line may act on a policy eroute did not make (--del and
+	// --replace with --force, --clear --all).
+	Force bool
 }
 
 // BatchError says which op the kernel refused; the table is as it was.
@@ -154,8 +150,20 @@ func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
 			c.errLine, c.err = n, err
 			return
 		}
-		c.ops = append(c.ops, Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: n})
+		c.ops = append(c.ops, opOf(req, n))
 	}
+}
+
+// opOf gives the op of a checked batch line. A --del --force line whose
+// addresses have host bits acts on the selector as given, as a single
+// --del finds it: the policy someone else wrote with those bits (others
+// clear them, as KLIPS did).
+func opOf(req Request, line int) Op {
+	op := Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: line, Force: req.Force || req.All}
+	if req.Action == Delete && req.Force && req.Exact != (eroute.Selector{}) {
+		op.Eroute.Selector = req.Exact
+	}
+	return op
 }
 
 // readLine gives one line without its end, refusing one too long to be an
@@ -209,7 +217,8 @@ func lineError(n int, err error) error {
 // line in the file is the one reported, as if the lines were checked one
 // after the other. The caller then checks that no selector is given twice
 // (findDuplicate, or bySelector).
-func (p Parser) parseBatch(path string, stdin io.Reader, allowed map[Action]bool) ([]Op, error) {
+// The soft memory limit grows with the lines checked (budget.lines).
+func (p Parser) parseBatch(path string, stdin io.Reader, allowed map[Action]bool, budget *memoryBudget) ([]Op, error) {
 	r, closeFile, err := openBatch(path, stdin)
 	if err != nil {
 		return nil, err
@@ -260,7 +269,8 @@ func (p Parser) parseBatch(path string, stdin io.Reader, allowed map[Action]bool
 
 	// The ops go into one slice in the file's order as the chunks come
 	// back; a chunk done early waits in pending for those before it.
-	ops := make([]Op, 0, estimateLines(path))
+	var ops []Op
+	size := fileSize(path)
 	pending := map[int]*batchChunk{}
 	next, errLine := 0, 0
 	var firstErr error
@@ -270,8 +280,12 @@ func (p Parser) parseBatch(path string, stdin io.Reader, allowed map[Action]bool
 		}
 		pending[c.seq] = c
 		for c, ok := pending[next]; ok; c, ok = pending[next] {
+			if next == 0 {
+				ops = make([]Op, 0, estimateLines(size, c.text))
+			}
 			if firstErr == nil {
 				ops = append(ops, c.ops...)
+				budget.lines(len(ops))
 			}
 			delete(pending, next)
 			next++
@@ -292,15 +306,24 @@ func (p Parser) parseBatch(path string, stdin io.Reader, allowed map[Action]bool
 	return ops, nil
 }
 
-// estimateLines guesses how many commands a file holds from its size (the
-// shortest useful line is about 50 bytes), so that the ops of a large batch
-// are not copied again and again as the slice grows.
-func estimateLines(path string) int {
+// fileSize is the size of a regular file, or 0.
+func fileSize(path string) int64 {
 	fi, err := os.Stat(path)
 	if path == "-" || err != nil || !fi.Mode().IsRegular() {
 		return 0
 	}
-	return int(min(fi.Size()/50+1, 1<<22))
+	return fi.Size()
+}
+
+// estimateLines guesses how many lines a file of size bytes holds from its
+// first chunk, so that the ops of a large batch are made once, neither
+// copied again and again as the slice grows nor twice as large as needed.
+func estimateLines(size int64, first []byte) int {
+	lines := int64(bytes.Count(first, []byte{'\n'}))
+	if size <= int64(len(first)) || lines == 0 {
+		return int(lines)
+	}
+	return int(min(size*lines/int64(len(first))*21/20+16, 1<<22))
 }
 
 // keyed is an op's selector key and its place in the ops.
@@ -368,50 +391,63 @@ var (
 	syncActions  = map[Action]bool{Add: true}
 )
 
-// batchMemoryLimit is the soft memory limit of a --batch run.
-// A 100,000-line batch holds about 20 MB of checked eroutes; without a limit
-// the garbage of reading the lines let the heap (and the peak RSS) reach
-// 45 to 100 MB from one run to the next, with it 20 MB mostly, for some 10%
-// more time. GOMEMLIMIT, when set, wins.
-const batchMemoryLimit = 32 << 20
+// A --batch or --sync run has a soft memory limit of a base and so much
+// for each line checked so far, raised as the lines come in: a run of a
+// million lines gets what it needs, and the collector is never held under
+// a limit the work has outgrown (a fixed 32 MiB made it run without pause
+// from about 140,000 lines on). Each line holds about 190 bytes once
+// checked (its op, 128, its selector key, 44, and its place in the order
+// of sends, 12); the rest is garbage of reading it. GOGC or GOMEMLIMIT,
+// when set, win. See docs/PERFORMANCE.md for the figures.
+const (
+	memoryBase    = 24 << 20
+	memoryPerLine = 384
+)
 
-// limitMemory sets the limit for a --batch run, and gives what puts back
-// the settings before it (the command line runs in tests and fuzzing too).
-func limitMemory() (restore func()) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return func() {}
-	}
-	old := debug.SetMemoryLimit(batchMemoryLimit)
-	return func() { debug.SetMemoryLimit(old) }
+// memoryBudget is the soft memory limit of a run; nil is no budget.
+type memoryBudget struct {
+	oldLimit   int64
+	oldPercent int
+	collectOff bool
 }
 
-// syncMemoryLimit is when the garbage collector of a --sync run starts.
-// The goal of --sync is time, and a run is short: with the collector off
-// until the heap reaches this, a 100,000-line --sync takes 0.16 s instead
-// of 0.21 s (its collections and write barriers while 13 MB of checked
-// eroutes are built), and peaks at 66 MB instead of 55 MB. A file ten times
-// larger still runs, collecting once the limit is reached. GOGC or
-// GOMEMLIMIT, when set, win.
-const syncMemoryLimit = 256 << 20
-
-// collectLate sets the collector for a --sync run, and gives what puts
-// back the settings before it.
-func collectLate() (restore func()) {
+// startBudget sets the limit for the run; collectOff also holds the
+// collector off until the limit is reached (--sync, whose goal is time).
+// The returned budget's stop puts back the settings before it (the
+// command line runs in tests and fuzzing too).
+func startBudget(collectOff bool) *memoryBudget {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
-		return func() {}
+		return nil
 	}
-	oldLimit := debug.SetMemoryLimit(syncMemoryLimit)
-	oldPercent := debug.SetGCPercent(-1)
-	return func() {
-		debug.SetGCPercent(oldPercent)
-		debug.SetMemoryLimit(oldLimit)
+	m := &memoryBudget{oldLimit: debug.SetMemoryLimit(memoryBase), oldPercent: -2, collectOff: collectOff}
+	if collectOff {
+		m.oldPercent = debug.SetGCPercent(-1)
 	}
+	return m
+}
+
+// lines raises the limit to what n checked lines may take.
+func (m *memoryBudget) lines(n int) {
+	if m != nil {
+		debug.SetMemoryLimit(memoryBase + memoryPerLine*int64(n))
+	}
+}
+
+func (m *memoryBudget) stop() {
+	if m == nil {
+		return
+	}
+	if m.collectOff {
+		debug.SetGCPercent(m.oldPercent)
+	}
+	debug.SetMemoryLimit(m.oldLimit)
 }
 
 // runBatch carries out --batch FILE: all lines, or none.
 func runBatch(req Request, env Env, t Table) error {
-	defer limitMemory()()
-	ops, err := env.Parser.parseBatch(req.File, env.Stdin, batchActions)
+	budget := startBudget(false)
+	defer budget.stop()
+	ops, err := env.Parser.parseBatch(req.File, env.Stdin, batchActions, budget)
 	if err == nil {
 		err = findDuplicate(ops)
 	}
@@ -423,7 +459,7 @@ func runBatch(req Request, env Env, t Table) error {
 		return err
 	}
 	defer unlock()
-	return applyAll(t, ops, "--batch", req.File)
+	return applyAll(t, t, ops, "--batch", req.File)
 }
 
 // applier is what applyAll applies ops with: a Table or a Snapshot.
@@ -442,7 +478,7 @@ type untilApplier interface {
 // A signal that comes once everything was sent is reported too, as a
 // table fully changed. Either way the table is never left between before
 // and after (but for SIGKILL, which no process can catch: see DESIGN.md).
-func applyAll(t applier, ops []Op, option, file string) error {
+func applyAll(t applier, table Table, ops []Op, option, file string) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
@@ -468,7 +504,7 @@ func applyAll(t applier, ops []Op, option, file string) error {
 	var be *BatchError
 	switch {
 	case errors.As(err, &be) && be.Index >= 0 && be.Index < len(ops):
-		return fileError(option, file, fmt.Errorf("line %d: %v (nothing was changed)", ops[be.Index].Line, be.Err))
+		return fileError(option, file, fmt.Errorf("line %d: %v (nothing was changed)", ops[be.Index].Line, lineRefusal(table, ops[be.Index], be.Err)))
 	case errors.As(err, &be) && sig != "":
 		return fmt.Errorf("%s %s: %s received while applying: stopped, and what was applied was undone (nothing was changed)", option, file, sig)
 	case err != nil && sig != "":
@@ -494,6 +530,27 @@ func signalName(s os.Signal) string {
 		return "SIGHUP"
 	}
 	return s.String()
+}
+
+// opOptions are the options of the batch ops, for messages.
+var opOptions = map[eroute.OpKind]string{eroute.OpAdd: "--add", eroute.OpReplace: "--replace",
+	eroute.OpDelete: "--del", eroute.OpClear: "--clear"}
+
+// lineRefusal completes the reason a batch line was refused: the option
+// --force would let act on a foreign policy, or the foreign policy that
+// holds the selector an --add found in use.
+func lineRefusal(t Table, op Op, err error) error {
+	var fe *ForeignError
+	if errors.As(err, &fe) {
+		fe.Option = opOptions[op.Kind]
+		return fe
+	}
+	if op.Kind == eroute.OpAdd && t != nil && strings.HasPrefix(err.Error(), msgInUse) {
+		if h, ok, lerr := t.Lookup(op.Eroute.Selector, false); lerr == nil && ok && !h.Own {
+			return fmt.Errorf("%v (the selector belongs to a policy eroute did not make: %s)", err, holderText(h))
+		}
+	}
+	return err
 }
 
 func fileError(option, file string, err error) error {

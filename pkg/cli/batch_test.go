@@ -210,7 +210,7 @@ func TestSyncRefuses(t *testing.T) {
 		"--dry-run --clear":          "eroute: --dry-run goes with --sync only\n",
 		"--batch f --src 10.0.0.0/8": "eroute: --batch takes its eroutes from the file, not --src\n",
 		"--batch f --sync g":         "eroute: " + msgOneAction + "\n",
-		"--all --batch f":            "eroute: --all goes with --sync only\n",
+		"--all --batch f":            "eroute: --all goes with --sync and --clear only\n",
 	} {
 		if code := w.run(strings.Fields(args)...); code != 1 || w.stderr.String() != want {
 			t.Errorf("eroute %s: status %d, stderr %q, want %q", args, code, w.stderr.String(), want)
@@ -280,7 +280,7 @@ func TestBatchFirstBadLineOfMany(t *testing.T) {
 					b.WriteString(good(i) + "\n")
 				}
 			}
-			ops, err := Parser{Resolver: eroute.NoResolver{}}.parseBatch(writeFile(t, b.String()), nil, batchActions)
+			ops, err := Parser{Resolver: eroute.NoResolver{}}.parseBatch(writeFile(t, b.String()), nil, batchActions, nil)
 			if err == nil || !strings.HasPrefix(err.Error(), fmt.Sprintf("line %d: ", c.first)) {
 				t.Errorf("parseBatch: %d ops, %v; want an error for line %d", len(ops), err, c.first)
 			}
@@ -294,7 +294,7 @@ func TestBatchFirstBadLineOfMany(t *testing.T) {
 			b.WriteString(good(i) + "\n")
 		}
 	}
-	ops, err := Parser{Resolver: eroute.NoResolver{}}.parseBatch(writeFile(t, b.String()), nil, batchActions)
+	ops, err := Parser{Resolver: eroute.NoResolver{}}.parseBatch(writeFile(t, b.String()), nil, batchActions, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

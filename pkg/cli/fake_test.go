@@ -32,6 +32,8 @@ type fakeTable struct {
 	failOpen error
 	failList error
 	foreign  map[eroute.Selector]bool // policies "someone else" made
+	lookups  int                      // Lookup calls
+	finds    int                      // Find calls
 	// duringApply runs before each op of a batch.
 	duringApply func(i int, stop <-chan struct{})
 }
@@ -94,9 +96,85 @@ func (t *fakeTable) Delete(s eroute.Selector) error {
 	return nil
 }
 
-func (t *fakeTable) Clear() error {
-	clear(t.out)
+// Clear deletes eroute's own policies; all, the foreign ones too.
+func (t *fakeTable) Clear(all bool) error {
+	for sel := range t.out {
+		if all || !t.foreign[sel] {
+			delete(t.out, sel)
+		}
+	}
 	return nil
+}
+
+// fakeForeignPrio is the priority of the fake's foreign policies: charon's.
+const fakeForeignPrio = 367231
+
+// entry gives the Entry of a policy of the fake table.
+func (t *fakeTable) entry(e eroute.Eroute, inbound bool) Entry {
+	en := Entry{Eroute: e, Own: true, Deletable: true, Inbound: inbound, Priority: 1 << 24}
+	if !inbound && t.foreign[e.Selector] {
+		en.Own, en.Priority = false, fakeForeignPrio
+	}
+	return en
+}
+
+func (t *fakeTable) WalkEntries(fn func(Entry) error) error {
+	return t.Walk(func(e eroute.Eroute) error {
+		en := t.entry(e, false)
+		if en.Own {
+			en.ShadowedBy, _ = t.Shadow(e)
+		}
+		return fn(en)
+	})
+}
+
+func (t *fakeTable) Lookup(sel eroute.Selector, inbound bool) (Entry, bool, error) {
+	t.lookups++
+	m := t.out
+	if inbound {
+		m = t.in
+	}
+	e, ok := m[sel]
+	if !ok {
+		return Entry{}, false, nil
+	}
+	return t.entry(e, inbound), true, nil
+}
+
+// Find finds nothing Lookup does not: the fake has no marks.
+func (t *fakeTable) Find(sel eroute.Selector, inbound bool) ([]Entry, error) {
+	t.finds++
+	if e, ok, _ := t.Lookup(sel, inbound); ok {
+		return []Entry{e}, nil
+	}
+	return nil, nil
+}
+
+func (t *fakeTable) DeleteEntries(es []Entry) error {
+	for _, e := range es {
+		if e.Inbound {
+			if err := t.DeleteInbound(e.Selector); err != nil {
+				return err
+			}
+		} else if err := t.Delete(e.Selector); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Shadow finds a foreign policy whose prefixes hold the eroute's: the
+// fake's foreign policies all have lower priority values than eroutes.
+func (t *fakeTable) Shadow(e eroute.Eroute) (*Entry, error) {
+	for sel, f := range t.out {
+		if t.foreign[sel] && sel != e.Selector && sel.Proto == 0 &&
+			sel.Src.Bits() <= e.Src.Bits() && sel.Src.Contains(e.Src.Addr()) &&
+			sel.Dst.Bits() <= e.Dst.Bits() && sel.Dst.Contains(e.Dst.Addr()) {
+			h := t.entry(f, false)
+			return &h, nil
+		}
+	}
+	return nil, nil
 }
 
 func (t *fakeTable) List() ([]eroute.Eroute, error) {
@@ -134,6 +212,12 @@ func (t *fakeTable) Apply(ops []Op) error {
 // table back and gives a *BatchError with Index -1, as the driver does.
 // duringApply, when set, runs before op i.
 func (t *fakeTable) ApplyUntil(stop <-chan struct{}, ops []Op) error {
+	for i, op := range ops {
+		if e, ok := t.out[op.Eroute.Selector]; ok && t.foreign[op.Eroute.Selector] && !op.Force &&
+			(op.Kind == eroute.OpReplace || op.Kind == eroute.OpDelete) {
+			return &BatchError{Index: i, Err: &ForeignError{Holder: t.entry(e, false)}}
+		}
+	}
 	saved := maps.Clone(t.out)
 	for i, op := range ops {
 		if t.duringApply != nil {
@@ -154,7 +238,7 @@ func (t *fakeTable) ApplyUntil(stop <-chan struct{}, ops []Op) error {
 		case eroute.OpDelete:
 			err = t.Delete(op.Eroute.Selector)
 		case eroute.OpClear:
-			err = t.Clear()
+			err = t.Clear(op.Force)
 		default:
 			t.bad = append(t.bad, fmt.Sprintf("op of kind %d", op.Kind))
 		}
@@ -186,7 +270,7 @@ func (t *fakeTable) Snapshot() (Snapshot, error) {
 	list, err := t.List()
 	entries := make([]Entry, len(list))
 	for i, e := range list {
-		entries[i] = Entry{Eroute: e, Own: !t.foreign[e.Selector], Deletable: true}
+		entries[i] = t.entry(e, false)
 	}
 	return fakeSnapshot{t, entries}, err
 }

@@ -169,7 +169,7 @@ func FuzzParseBatch(f *testing.F) {
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		got, err := p.parseBatch(path, nil, allowed)
+		got, err := p.parseBatch(path, nil, allowed, nil)
 		want, wantErr := referenceParseBatch(p, content, allowed)
 		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
 			t.Fatalf("error %v, want %v", err, wantErr)

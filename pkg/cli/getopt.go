@@ -53,6 +53,11 @@ const (
 	optSync
 	optDryRun
 	optAll
+	optForce
+	optICMPType
+	optICMPCode
+	optGREKey
+	optMHType
 	numOptions
 )
 
@@ -76,6 +81,8 @@ var longOptions = [numOptions]option{
 	{"json", false, true, optJSON}, {"hold-timeout", true, true, optHoldTimeout}, {"exec", true, true, optExec},
 	{"rcvbuf", true, true, optRcvbuf}, {"batch", true, true, optBatch}, {"sync", true, true, optSync},
 	{"dry-run", false, true, optDryRun}, {"all", false, true, optAll},
+	{"force", false, true, optForce}, {"icmp-type", true, true, optICMPType}, {"icmp-code", true, true, optICMPCode},
+	{"gre-key", true, true, optGREKey}, {"mh-type", true, true, optMHType},
 }
 
 func (id optID) String() string { return longOptions[id].name }

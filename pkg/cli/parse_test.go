@@ -84,10 +84,43 @@ func TestParse(t *testing.T) {
 				t.Fatalf("error %v", err)
 			}
 			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
-				cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+				cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
+				cmpopts.IgnoreFields(Request{}, "Exact")); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestParseExact: the selector with host bits as given is kept apart, only
+// when there are host bits, with the fields of protocols without ports.
+func TestParseExact(t *testing.T) {
+	p := Parser{Resolver: manualHosts, Names: testNames(t, t.TempDir())}
+	for _, c := range []struct {
+		args       []string
+		sel, exact eroute.Selector
+	}{
+		{[]string{"--del", "--src", "10.5.1.2/16", "--dst", "10.6.0.0/16"},
+			sel("10.5.0.0/16", "10.6.0.0/16", 0, 0, 0), sel("10.5.1.2/16", "10.6.0.0/16", 0, 0, 0)},
+		{[]string{"--del", "--src", "10.5.0.0/16", "--dst", "10.6.0.0/16"},
+			sel("10.5.0.0/16", "10.6.0.0/16", 0, 0, 0), eroute.Selector{}},
+		{[]string{"--del", "--src", "::/0", "--dst", "::1/0", "--transport-proto", "58", "--icmp-type", "135", "--force"},
+			sel("::/0", "::/0", 58, 135, 0), sel("::/0", "::1/0", 58, 135, 0)},
+		{[]string{"--replace", "--src", "10/8", "--dst", "10.1/16", "--transport-proto", "47", "--gre-key", "0x10002", "--said", "%pass"},
+			sel("10.0.0.0/8", "10.1.0.0/16", 47, 1, 2), eroute.Selector{}},
+		{[]string{"--add", "--src", "::/0", "--dst", "::/0", "--transport-proto", "135", "--mh-type", "5", "--said", "%pass"},
+			sel("::/0", "::/0", 135, 5, 0), eroute.Selector{}},
+		{[]string{"--add", "--src", "10/8", "--dst", "10.1/16", "--transport-proto", "1", "--icmp-type", "3", "--icmp-code", "4", "--said", "%pass"},
+			sel("10.0.0.0/8", "10.1.0.0/16", 1, 3, 4), eroute.Selector{}},
+	} {
+		req, err := p.Parse(c.args)
+		if err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
+		}
+		if req.Eroute.Selector != c.sel || req.Exact != c.exact {
+			t.Errorf("%q: selector %v, exact %v; want %v, %v", c.args, req.Eroute.Selector, req.Exact, c.sel, c.exact)
+		}
 	}
 }
 

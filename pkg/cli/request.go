@@ -68,6 +68,14 @@ type Request struct {
 	File   string
 	DryRun bool
 	All    bool
+	// Force lets --del, --delin, --replace and --replacein act on a
+	// policy eroute did not make; with --clear, All takes those too.
+	Force bool
+	// Exact is the eroute's selector with the host bits of --src and
+	// --dst as given (Eroute.Selector has them cleared): the selector of a
+	// policy someone else wrote, as the listing shows it. Zero when the
+	// addresses given have no host bits.
+	Exact eroute.Selector
 }
 
 // Messages that KLIPS scripts grep for, kept word for word.
@@ -108,7 +116,10 @@ func (p Parser) Parse(args []string) (Request, error) {
 	if req.Action == List || req.Action == Clear || req.Action == Monitor || req.Action == Batch || req.Action == Sync {
 		return req, onlyGlobal(&set, req.Action)
 	}
-	req.Eroute, err = p.erouteOf(&set, req.Action)
+	req.Eroute, req.Exact, err = p.erouteOf(&set, req.Action)
+	if req.Exact == req.Eroute.Selector {
+		req.Exact = eroute.Selector{}
+	}
 	return req, err
 }
 
@@ -165,11 +176,12 @@ var modeOptions = map[optID][]Action{
 	optExec:        {Monitor},
 	optRcvbuf:      {Monitor},
 	optDryRun:      {Sync},
-	optAll:         {Sync},
+	optAll:         {Sync, Clear},
+	optForce:       {Delete, DeleteInbound, Replace, ReplaceInbound},
 }
 
 // modeOptionOrder is the order in which misplaced mode options are reported.
-var modeOptionOrder = []optID{optJSON, optHoldTimeout, optExec, optRcvbuf, optDryRun, optAll}
+var modeOptionOrder = []optID{optJSON, optHoldTimeout, optExec, optRcvbuf, optDryRun, optAll, optForce}
 
 // checkModeOptions reads the listing's and the monitor's own options, and
 // refuses them with other actions.
@@ -179,14 +191,12 @@ func checkModeOptions(set *optionSet, req *Request) error {
 		if !set.given(id) || slices.Contains(actions, req.Action) {
 			continue
 		}
-		if len(actions) == 1 {
-			return fmt.Errorf("--%s goes with --%s only", id, actionName(actions[0]))
-		}
-		return fmt.Errorf("--%s goes with the listing and --monitor only", id)
+		return fmt.Errorf("--%s goes with %s only", id, actionList(actions))
 	}
 	req.JSON = set.given(optJSON)
 	req.DryRun = set.given(optDryRun)
 	req.All = set.given(optAll)
+	req.Force = set.given(optForce)
 	req.Exec = set.value(optExec)
 	if req.Action == Monitor {
 		req.HoldTimeout = DefaultHoldTimeout
@@ -229,28 +239,27 @@ func onlyGlobal(set *optionSet, a Action) error {
 	return nil
 }
 
-func (p Parser) erouteOf(set *optionSet, a Action) (eroute.Eroute, error) {
-	var e eroute.Eroute
+func (p Parser) erouteOf(set *optionSet, a Action) (e eroute.Eroute, exact eroute.Selector, err error) {
 	if err := p.checkSAIDForm(set, a); err != nil {
-		return e, err
+		return e, exact, err
 	}
 	for _, end := range [...]optID{optSrc, optDst} {
 		if !set.given(end) {
-			return e, fmt.Errorf("Error -- %s option '--%s' is required.", actionWord(a), end)
+			return e, exact, fmt.Errorf("Error -- %s option '--%s' is required.", actionWord(a), end)
 		}
 	}
 	family, err := erouteFamily(set)
 	if err != nil {
-		return e, err
+		return e, exact, err
 	}
-	if e.Selector, err = p.selector(set, family); err != nil {
-		return e, err
+	if e.Selector, exact, err = p.selector(set, family); err != nil {
+		return eroute.Eroute{}, eroute.Selector{}, err
 	}
 	e.SAID, err = p.said(set, e.Selector.Family())
 	if err != nil || a == Delete || a == DeleteInbound {
-		return eroute.Eroute{Selector: e.Selector}, err
+		return eroute.Eroute{Selector: e.Selector}, exact, err
 	}
-	return e, checkSAIDFamily(e)
+	return e, exact, checkSAIDFamily(e)
 }
 
 func actionWord(a Action) string {
@@ -294,6 +303,22 @@ var saidParts = [...]optID{optAf, optEdst, optSpi, optProto}
 func fileOf(set *optionSet, a Action) string {
 	id, _ := optionOf(a)
 	return set.value(id)
+}
+
+// actionList names actions as options: "--sync and --clear", "the
+// listing and --monitor".
+func actionList(actions []Action) string {
+	names := make([]string, len(actions))
+	for i, a := range actions {
+		names[i] = "--" + actionName(a)
+		if a == List {
+			names[i] = "the listing"
+		}
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func actionName(a Action) string {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -16,16 +17,30 @@ import (
 type Table interface {
 	Add(eroute.Eroute) error
 	Replace(eroute.Eroute) error
-	Delete(eroute.Selector) error
-	Clear() error
+	// Clear deletes eroute's own outbound policies; all: every outbound
+	// policy the listing shows.
+	Clear(all bool) error
 	List() ([]eroute.Eroute, error)
 	// Walk gives the listing one eroute at a time, in List's order, without
 	// holding the table as eroutes.
 	Walk(fn func(eroute.Eroute) error) error
+	// WalkEntries is Walk with who made each policy and what the kernel
+	// holds of it (the JSON listing).
+	WalkEntries(fn func(Entry) error) error
 	AddInbound(e eroute.Eroute, replace bool) error
-	DeleteInbound(eroute.Selector) error
+	// Lookup gives the policy a delete or replace by this exact selector
+	// reaches (no mark), false when there is none.
+	Lookup(sel eroute.Selector, inbound bool) (Entry, bool, error)
+	// Find gives every policy listed with this selector (marks too).
+	Find(sel eroute.Selector, inbound bool) ([]Entry, error)
+	// DeleteEntries deletes policies Lookup or Find gave.
+	DeleteEntries([]Entry) error
+	// Shadow gives the foreign policy that takes an eroute's packets
+	// before it, if it can tell cheaply; nil when none.
+	Shadow(eroute.Eroute) (*Entry, error)
 	// Apply carries out a batch, all or nothing; a *BatchError names the
-	// op the kernel refused.
+	// op the kernel refused (or a *ForeignError, the op refused before
+	// anything was sent).
 	Apply(ops []Op) error
 	// Snapshot reads the whole table once, for --sync to plan from and
 	// apply against.
@@ -88,7 +103,7 @@ func Run(args []string, env Env) int {
 	if req.Action == Monitor {
 		err = runMonitor(req, env, prog)
 	} else {
-		err = execute(req, env)
+		err = execute(req, env, noter(env.Stderr, prog))
 	}
 	if err != nil {
 		report(env.Stderr, prog, err)
@@ -122,7 +137,7 @@ func report(w io.Writer, prog string, err error) {
 	io.WriteString(w, b.String())
 }
 
-func execute(req Request, env Env) error {
+func execute(req Request, env Env, note func(string)) error {
 	t, err := env.Open(req.Netns)
 	if err != nil {
 		return err
@@ -135,39 +150,32 @@ func execute(req Request, env Env) error {
 		}
 		defer unlock()
 	}
-	e := req.Eroute
 	switch req.Action {
-	case Add:
-		return t.Add(e)
-	case Replace:
-		return t.Replace(e)
-	case Delete:
-		return t.Delete(e.Selector)
+	case Add, AddInbound:
+		return addOwn(t, req, note)
+	case Replace, ReplaceInbound:
+		return replaceOwn(t, req, note)
+	case Delete, DeleteInbound:
+		return deleteOwn(t, req)
 	case Clear:
-		return t.Clear()
-	case AddInbound, ReplaceInbound:
-		return t.AddInbound(e, req.Action == ReplaceInbound)
-	case DeleteInbound:
-		return t.DeleteInbound(e.Selector)
+		return t.Clear(req.All)
 	case Batch:
 		return runBatch(req, env, t)
 	case Sync:
 		return runSync(req, env, t)
 	}
-	return list(t, env.Stdout, req.JSON)
+	if req.JSON {
+		return listJSON(t, env.Stdout)
+	}
+	return list(t, env.Stdout)
 }
 
-// list prints the table: the KLIPS lines, or with --json one JSON object a
-// line with the same fields. It streams: a table of 100,000 eroutes is never
-// held as text.
-func list(t Table, out io.Writer, asJSON bool) error {
+// list prints the table, the KLIPS lines. It streams: a table of 100,000
+// eroutes is never held as text.
+func list(t Table, out io.Writer) error {
 	w := bufio.NewWriterSize(out, 64*1024)
-	enc := json.NewEncoder(w)
 	var line []byte
 	err := t.Walk(func(e eroute.Eroute) error {
-		if asJSON {
-			return enc.Encode(e)
-		}
 		line = append(e.AppendLine(line[:0]), '\n')
 		_, err := w.Write(line)
 		return err
@@ -176,6 +184,89 @@ func list(t Table, out io.Writer, asJSON bool) error {
 		return err
 	}
 	return w.Flush()
+}
+
+// listJSON prints the table as JSON lines: the listing's fields, and what
+// the kernel holds of each policy (see entryJSON).
+func listJSON(t Table, out io.Writer) error {
+	w := bufio.NewWriterSize(out, 64*1024)
+	enc := json.NewEncoder(w)
+	err := t.WalkEntries(func(e Entry) error {
+		return enc.Encode(jsonOf(e))
+	})
+	if err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// entryJSON is one object of the JSON listing: the eroute's fields, then
+// who made the policy ("eroute" or "foreign"), the kernel's priority and
+// index, the mark and if_id when set, each template, and for an eroute a
+// foreign policy would take its packets first from, that policy.
+type entryJSON struct {
+	eroute.JSON
+	Owner      string         `json:"owner"`
+	Priority   uint32         `json:"priority"`
+	Index      uint32         `json:"index"`
+	Mark       *markJSON      `json:"mark,omitempty"`
+	IfID       uint32         `json:"if_id,omitempty"`
+	Templates  []templateJSON `json:"templates"`
+	ShadowedBy *holderJSON    `json:"shadowed_by,omitempty"`
+}
+
+type markJSON struct {
+	Value uint32 `json:"value"`
+	Mask  uint32 `json:"mask"`
+}
+
+type templateJSON struct {
+	Proto uint8  `json:"proto"`
+	Mode  string `json:"mode"`
+	SPI   uint32 `json:"spi"`
+	Reqid uint32 `json:"reqid"`
+	Src   string `json:"src"`
+	Dst   string `json:"dst"`
+}
+
+type holderJSON struct {
+	Src      string `json:"src"`
+	Dst      string `json:"dst"`
+	SAID     string `json:"said"`
+	Owner    string `json:"owner"`
+	Priority uint32 `json:"priority"`
+	Index    uint32 `json:"index"`
+}
+
+func ownerName(own bool) string {
+	if own {
+		return "eroute"
+	}
+	return "foreign"
+}
+
+func jsonOf(e Entry) entryJSON {
+	j := entryJSON{JSON: e.Eroute.JSON(), Owner: ownerName(e.Own), Priority: e.Priority, Index: e.Index,
+		IfID: e.IfID, Templates: []templateJSON{}}
+	if e.Mark != 0 || e.Mask != 0 {
+		j.Mark = &markJSON{e.Mark, e.Mask}
+	}
+	for _, t := range e.Templates {
+		j.Templates = append(j.Templates, templateJSON{Proto: t.Proto, Mode: t.ModeName(), SPI: t.SPI, Reqid: t.Reqid,
+			Src: addrJSON(t.Src), Dst: addrJSON(t.Dst)})
+	}
+	if h := e.ShadowedBy; h != nil {
+		j.ShadowedBy = &holderJSON{Src: h.Src.String(), Dst: h.Dst.String(), SAID: h.SAID.String(),
+			Owner: ownerName(h.Own), Priority: h.Priority, Index: h.Index}
+	}
+	return j
+}
+
+func addrJSON(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
 
 // describe says what a request will send, for --debug.

@@ -34,32 +34,80 @@ func erouteFamily(set *optionSet) (eroute.Family, error) {
 	return family, nil
 }
 
-// selector reads --src, --dst, --transport-proto and the ports.
-func (p Parser) selector(set *optionSet, family eroute.Family) (eroute.Selector, error) {
-	var s eroute.Selector
-	var err error
+// selector reads --src, --dst, --transport-proto and the ports (or the
+// fields that other protocols have in their place). exact is the same
+// selector with the host bits of --src and --dst as given, which the
+// selector itself clears: a policy someone else wrote may keep them.
+func (p Parser) selector(set *optionSet, family eroute.Family) (s, exact eroute.Selector, err error) {
 	if v, ok := set.get(optTransportProto); ok {
 		if s.Proto, err = p.Names.ParseTransportProto(v); err != nil {
-			return s, fmt.Errorf("Invalid --transport-proto parameter %q: %v", v, err)
+			return s, s, fmt.Errorf("Invalid --transport-proto parameter %q: %v", v, err)
 		}
 	}
 	hasSrcPort, hasDstPort := set.given(optSrcPort), set.given(optDstPort)
-	if (hasSrcPort || hasDstPort) && s.Proto != eroute.TCP && s.Proto != eroute.UDP {
-		return s, fmt.Errorf("%s (--transport-proto is %d)", msgPortsNeedTCP, s.Proto)
+	if (hasSrcPort || hasDstPort) && eroute.FieldsOf(s.Proto) != eroute.PortFields {
+		return s, s, fmt.Errorf("%s (--transport-proto is %d)", msgPortsNeedTCP, s.Proto)
 	}
 	if s.SrcPort, err = p.port(set, optSrcPort); err != nil {
-		return s, err
+		return s, s, err
 	}
 	if s.DstPort, err = p.port(set, optDstPort); err != nil {
-		return s, err
+		return s, s, err
 	}
-	if s.Src, err = eroute.ParseSubnet(set.value(optSrc), family, p.Resolver); err != nil {
-		return s, fmt.Errorf("Error, %v converting --src argument: %s", err, set.value(optSrc))
+	if err = protoFields(set, &s); err != nil {
+		return s, s, err
 	}
-	if s.Dst, err = eroute.ParseSubnet(set.value(optDst), family, p.Resolver); err != nil {
-		return s, fmt.Errorf("Error, %v converting --dst argument: %s", err, set.value(optDst))
+	exact = s
+	if exact.Src, err = eroute.ParseSubnetExact(set.value(optSrc), family, p.Resolver); err != nil {
+		return s, s, fmt.Errorf("Error, %v converting --src argument: %s", err, set.value(optSrc))
 	}
-	return s, nil
+	if exact.Dst, err = eroute.ParseSubnetExact(set.value(optDst), family, p.Resolver); err != nil {
+		return s, s, fmt.Errorf("Error, %v converting --dst argument: %s", err, set.value(optDst))
+	}
+	s.Src, s.Dst = exact.Src.Masked(), exact.Dst.Masked()
+	return s, exact, nil
+}
+
+// fieldOptions are the options for what protocols without ports have in
+// their place in a selector, with the protocols they go with and the
+// largest value each takes.
+var fieldOptions = [...]struct {
+	id     optID
+	fields eroute.Fields
+	protos string
+	max    uint64
+}{
+	{optICMPType, eroute.ICMPFields, "icmp or ipv6-icmp (1 or 58)", 255},
+	{optICMPCode, eroute.ICMPFields, "icmp or ipv6-icmp (1 or 58)", 255},
+	{optGREKey, eroute.GREFields, "gre (47)", 1<<32 - 1},
+	{optMHType, eroute.MHFields, "ipv6-mh (135)", 255},
+}
+
+// protoFields reads --icmp-type, --icmp-code, --gre-key and --mh-type
+// into the selector's SrcPort and DstPort, where the kernel keeps them.
+func protoFields(set *optionSet, s *eroute.Selector) error {
+	for _, f := range fieldOptions {
+		v, ok := set.get(f.id)
+		if !ok {
+			continue
+		}
+		if eroute.FieldsOf(s.Proto) != f.fields {
+			return fmt.Errorf("--%s needs --transport-proto %s (--transport-proto is %d)", f.id, f.protos, s.Proto)
+		}
+		n, err := eroute.ParseNumber(v, f.max)
+		if err != nil {
+			return fmt.Errorf("Invalid --%s parameter %q: %v (want 0 to %d)", f.id, v, err, f.max)
+		}
+		switch f.id {
+		case optICMPType, optMHType:
+			s.SrcPort = uint16(n)
+		case optICMPCode:
+			s.DstPort = uint16(n)
+		case optGREKey:
+			s.SetGREKey(uint32(n))
+		}
+	}
+	return nil
 }
 
 func (p Parser) port(set *optionSet, name optID) (uint16, error) {

@@ -60,7 +60,7 @@ func planSync(want []Op, sorted []keyed, have Entries, all bool) (Plan, error) {
 	for _, w := range sorted {
 		for ok && bytes.Compare(curKey[:], w.key[:]) < 0 {
 			if cur.Own || all { // in the table only
-				deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: cur.Eroute})
+				deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: cur.Eroute, Force: !cur.Own})
 			}
 			cur, curKey, ok = next()
 		}
@@ -78,12 +78,13 @@ func planSync(want []Op, sorted []keyed, have Entries, all bool) (Plan, error) {
 			plan.Unchanged++
 		default:
 			change[w.i] = replace
+			op.Force = !cur.Own
 		}
 		cur, curKey, ok = next()
 	}
 	for ; ok; cur, curKey, ok = next() {
 		if cur.Own || all {
-			deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: cur.Eroute})
+			deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: cur.Eroute, Force: !cur.Own})
 		}
 	}
 	if foreign >= 0 {
@@ -96,7 +97,7 @@ func planSync(want []Op, sorted []keyed, have Entries, all bool) (Plan, error) {
 		case add:
 			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpAdd, Eroute: want[i].Eroute, Line: want[i].Line})
 		case replace:
-			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpReplace, Eroute: want[i].Eroute, Line: want[i].Line})
+			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpReplace, Eroute: want[i].Eroute, Line: want[i].Line, Force: want[i].Force})
 		}
 	}
 	plan.Ops = append(plan.Ops, deletes...)
@@ -105,7 +106,8 @@ func planSync(want []Op, sorted []keyed, have Entries, all bool) (Plan, error) {
 
 // runSync carries out --sync FILE (or prints its plan with --dry-run).
 func runSync(req Request, env Env, t Table) error {
-	defer collectLate()()
+	budget := startBudget(true)
+	defer budget.stop()
 	// The table is read (a dump: mostly the kernel's time) while the file
 	// is checked (on every core): neither waits for the other.
 	type snapshot struct {
@@ -117,7 +119,7 @@ func runSync(req Request, env Env, t Table) error {
 		s, err := t.Snapshot()
 		current <- snapshot{s, err}
 	}()
-	want, err := env.Parser.parseBatch(req.File, env.Stdin, syncActions)
+	want, err := env.Parser.parseBatch(req.File, env.Stdin, syncActions, budget)
 	var sorted []keyed
 	if err == nil {
 		sorted, err = bySelector(want)
@@ -139,41 +141,66 @@ func runSync(req Request, env Env, t Table) error {
 	if req.DryRun {
 		return printPlan(env.Stdout, plan)
 	}
-	return applyAll(have.snap, plan.Ops, "--sync", req.File)
+	return applyAll(have.snap, t, plan.Ops, "--sync", req.File)
 }
 
-// printPlan writes one line per change, in the batch syntax, and a summary.
+// printPlan writes one line per change, in the batch syntax (each a
+// command --batch takes, with --force where the policy is not eroute's),
+// and a summary.
 func printPlan(out io.Writer, plan Plan) error {
 	w := bufio.NewWriter(out)
 	counts := map[eroute.OpKind]int{}
 	for _, op := range plan.Ops {
 		counts[op.Kind]++
-		e := op.Eroute
-		switch op.Kind {
-		case eroute.OpAdd:
-			fmt.Fprintf(w, "--add %s --said %s\n", selectorArgs(e.Selector), e.SAID)
-		case eroute.OpReplace:
-			fmt.Fprintf(w, "--replace %s --said %s\n", selectorArgs(e.Selector), e.SAID)
-		case eroute.OpDelete:
-			fmt.Fprintf(w, "--del %s\n", selectorArgs(e.Selector))
-		}
+		w.WriteString(planLine(op))
+		w.WriteByte('\n')
 	}
 	fmt.Fprintf(w, "# %d to add, %d to replace, %d to delete, %d unchanged\n",
 		counts[eroute.OpAdd], counts[eroute.OpReplace], counts[eroute.OpDelete], plan.Unchanged)
 	return w.Flush()
 }
 
-// selectorArgs writes a selector back as eroute options.
+// planLine gives one change as a batch line.
+func planLine(op Op) string {
+	e := op.Eroute
+	var line string
+	switch op.Kind {
+	case eroute.OpAdd:
+		line = fmt.Sprintf("--add %s --said %s", selectorArgs(e.Selector), e.SAID)
+	case eroute.OpReplace:
+		line = fmt.Sprintf("--replace %s --said %s", selectorArgs(e.Selector), e.SAID)
+	case eroute.OpDelete:
+		line = "--del " + selectorArgs(e.Selector)
+	}
+	if op.Force {
+		line += " --force"
+	}
+	return line
+}
+
+// selectorArgs writes a selector back as eroute options, the fields of
+// protocols without ports as what they are (--icmp-type, --gre-key...).
 func selectorArgs(s eroute.Selector) string {
 	args := fmt.Sprintf("--src %s --dst %s", s.Src, s.Dst)
 	if s.Proto != 0 {
 		args += fmt.Sprintf(" --transport-proto %d", s.Proto)
 	}
-	if s.SrcPort != 0 {
-		args += fmt.Sprintf(" --src-port %d", s.SrcPort)
+	field := func(name string, v uint32) {
+		if v != 0 {
+			args += fmt.Sprintf(" --%s %d", name, v)
+		}
 	}
-	if s.DstPort != 0 {
-		args += fmt.Sprintf(" --dst-port %d", s.DstPort)
+	switch eroute.FieldsOf(s.Proto) {
+	case eroute.PortFields:
+		field("src-port", uint32(s.SrcPort))
+		field("dst-port", uint32(s.DstPort))
+	case eroute.ICMPFields:
+		field("icmp-type", uint32(s.SrcPort))
+		field("icmp-code", uint32(s.DstPort))
+	case eroute.GREFields:
+		field("gre-key", s.GREKey())
+	case eroute.MHFields:
+		field("mh-type", uint32(s.SrcPort))
 	}
 	return args
 }

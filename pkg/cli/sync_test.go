@@ -34,12 +34,12 @@ func referencePlan(want []Op, have []Entry, all bool) (Plan, error) {
 		case cur.SAID == op.Eroute.SAID && cur.Own:
 			plan.Unchanged++
 		default:
-			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpReplace, Eroute: op.Eroute, Line: op.Line})
+			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpReplace, Eroute: op.Eroute, Line: op.Line, Force: !cur.Own})
 		}
 	}
 	for _, e := range current {
 		if e.Own || all {
-			deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: e.Eroute})
+			deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: e.Eroute, Force: !e.Own})
 		}
 	}
 	sort.Slice(deletes, func(i, j int) bool {

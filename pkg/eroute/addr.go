@@ -152,6 +152,14 @@ func AddrFamily(s string) Family {
 // did. family must be Inet or Inet6 when s is %default or a host name;
 // otherwise it may be Unspec.
 func ParseSubnet(s string, family Family, r Resolver) (netip.Prefix, error) {
+	p, err := ParseSubnetExact(s, family, r)
+	return p.Masked(), err
+}
+
+// ParseSubnetExact is ParseSubnet keeping the host bits as given: the
+// kernel keeps them in a selector someone else wrote (ip xfrm does not
+// clear them), and the listing shows them.
+func ParseSubnetExact(s string, family Family, r Resolver) (netip.Prefix, error) {
 	if s == DefaultRoute {
 		return netip.PrefixFrom(family.Unspecified(), 0), nil
 	}
@@ -167,7 +175,7 @@ func ParseSubnet(s string, family Family, r Resolver) (netip.Prefix, error) {
 	if err != nil {
 		return netip.Prefix{}, err
 	}
-	return netip.PrefixFrom(addr, n).Masked(), nil
+	return netip.PrefixFrom(addr, n), nil
 }
 
 // parseMask reads a bit count, or for IPv4 a dotted or hexadecimal mask.

@@ -12,18 +12,20 @@ func (e Eroute) AppendLine(b []byte) []byte {
 	b = strconv.AppendUint(b, e.Count, 10)
 	b = padTo(b, start, 10)
 	b = append(b, ' ')
+	sport, dport := e.ports()
 	start = len(b)
-	b = appendEndText(b, e.Src, e.SrcPort)
+	b = appendEndText(b, e.Src, sport)
 	b = padTo(b, start, 18)
 	b = append(b, " -> "...)
 	start = len(b)
-	b = appendEndText(b, e.Dst, e.DstPort)
+	b = appendEndText(b, e.Dst, dport)
 	b = padTo(b, start, 18)
 	b = append(b, " => "...)
 	b = appendSAIDText(b, e.SAID)
 	if e.Proto != 0 {
 		b = append(b, ':')
 		b = strconv.AppendUint(b, uint64(e.Proto), 10)
+		b = e.appendFields(b)
 	}
 	return b
 }

@@ -49,3 +49,9 @@ func digitValue(c byte) int {
 	}
 	return 99
 }
+
+// ParseNumber reads a base-0 number (0x hexadecimal, leading-0 octal, else
+// decimal) from 0 to max, as the numeric options take them.
+func ParseNumber(s string, max uint64) (uint64, error) {
+	return parseBase0(s, max)
+}

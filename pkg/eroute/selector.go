@@ -14,7 +14,10 @@ const (
 )
 
 // Selector picks the packets an eroute acts on. Prefixes are always masked;
-// zero Proto means every protocol and zero ports mean every port.
+// zero Proto means every protocol and zero ports mean every port. For
+// protocols without ports, SrcPort and DstPort hold what the kernel keeps
+// in their place (see FieldsOf): an ICMP type and code, a GRE key, a
+// Mobility Header type, 0 again meaning any.
 type Selector struct {
 	Src, Dst         netip.Prefix
 	Proto            uint8
@@ -33,19 +36,24 @@ func (s Selector) Validate() error {
 		return fmt.Errorf("source %s and destination %s are of different families", s.Src, s.Dst)
 	case s.Src != s.Src.Masked() || s.Dst != s.Dst.Masked():
 		return fmt.Errorf("prefix with host bits set")
-	case (s.SrcPort != 0 || s.DstPort != 0) && s.Proto != TCP && s.Proto != UDP:
+	case (s.SrcPort != 0 || s.DstPort != 0) && FieldsOf(s.Proto) == NoFields:
 		return fmt.Errorf("ports need TCP or UDP")
+	case s.SrcPort > 0xff && (FieldsOf(s.Proto) == ICMPFields || FieldsOf(s.Proto) == MHFields),
+		s.DstPort > 0xff && FieldsOf(s.Proto) == ICMPFields, s.DstPort != 0 && FieldsOf(s.Proto) == MHFields:
+		return fmt.Errorf("ICMP types and codes and MH types are 0 to 255, and MH has no code")
 	}
 	return nil
 }
 
-// String gives the listing's SRC -> DST form, without padding.
+// String gives the listing's SRC -> DST form, without padding, with the
+// protocol's fields that are not ports after it (see FieldsOf).
 func (s Selector) String() string {
-	str := EndText(s.Src, s.SrcPort) + " -> " + EndText(s.Dst, s.DstPort)
+	sport, dport := s.ports()
+	str := EndText(s.Src, sport) + " -> " + EndText(s.Dst, dport)
 	if s.Proto != 0 {
 		str += ":" + strconv.Itoa(int(s.Proto))
 	}
-	return str
+	return string(s.appendFields([]byte(str)))
 }
 
 // EndText gives one end as the listing prints it: addr/bits, and with a port

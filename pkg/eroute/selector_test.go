@@ -2,6 +2,7 @@ package eroute
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -142,6 +143,11 @@ func TestSelectorValidate(t *testing.T) {
 		sel("10.0.0.0/24", "10.1.1.1/32", 1, 0, 0),
 		sel("3049:1::1/128", "3049:2::/64", 0, 0, 0),
 		sel("3049:1::/64", "3049:2::/64", TCP, 110, 110),
+		sel("10.0.0.0/24", "10.1.1.1/32", 1, 8, 0),
+		sel("::/0", "::/0", 58, 135, 0),
+		sel("10.0.0.0/24", "10.1.1.1/32", 47, 1, 2),
+		sel("::/0", "::/0", 135, 5, 0),
+		sel("10.0.0.0/24", "10.1.1.1/32", 132, 5000, 5001),
 	}
 	for _, s := range valid {
 		if err := s.Validate(); err != nil {
@@ -161,7 +167,9 @@ func TestSelectorValidate(t *testing.T) {
 		{sel("10.0.0.0/8", "3049::1/16", 0, 0, 0), "different families"},
 		{sel("3049::/16", "3049::1/16", 0, 0, 0), "host bits"},
 		{sel("10.0.0.0/8", "10.0.0.0/8", 0, 0, 110), "ports need TCP or UDP"},
-		{sel("10.0.0.0/8", "10.0.0.0/8", 1, 110, 0), "ports need TCP or UDP"},
+		{sel("10.0.0.0/8", "10.0.0.0/8", 1, 256, 0), "0 to 255"},
+		{sel("10.0.0.0/8", "10.0.0.0/8", 58, 8, 256), "0 to 255"},
+		{sel("::/0", "::/0", 135, 1, 1), "MH has no code"},
 		{sel("10.0.0.0/8", "10.0.0.0/8", 50, 1, 1), "ports need TCP or UDP"},
 	}
 	for _, tt := range invalid {
@@ -327,6 +335,32 @@ func TestSpecificityDistinct(t *testing.T) {
 				}
 				seen[r] = s.String()
 			}
+		}
+	}
+}
+
+// Fields that are not ports are listed as what they are, in the words of
+// the options that give them back.
+func TestSelectorFieldsText(t *testing.T) {
+	for _, c := range []struct {
+		s    Selector
+		want string
+	}{
+		{sel("::/0", "::/0", ICMPv6, 135, 0), "::/0 -> ::/0:58 icmp-type 135"},
+		{sel("10.0.0.0/8", "10.1.0.0/16", ICMP, 3, 4), "10.0.0.0/8 -> 10.1.0.0/16:1 icmp-type 3 icmp-code 4"},
+		{sel("10.0.0.0/8", "10.1.0.0/16", ICMP, 0, 4), "10.0.0.0/8 -> 10.1.0.0/16:1 icmp-code 4"},
+		{sel("10.0.0.0/8", "10.1.0.0/16", GRE, 1, 2), "10.0.0.0/8 -> 10.1.0.0/16:47 gre-key 65538"},
+		{sel("::/0", "::/0", MH, 5, 0), "::/0 -> ::/0:135 mh-type 5"},
+		{sel("10.0.0.0/8", "10.1.0.0/16", 132, 5, 6), "10.0.0.0/8:5 -> 10.1.0.0/16:6:132"},
+		{sel("10.0.0.0/8", "10.1.0.0/16", TCP, 0, 110), "10.0.0.0/8 -> 10.1.0.0/16:110:6"},
+	} {
+		if got := c.s.String(); got != c.want {
+			t.Errorf("String() = %q, want %q", got, c.want)
+		}
+		line := Eroute{Selector: c.s, SAID: Pass}.String()
+		proto := fmt.Sprintf(":%d", c.s.Proto)
+		if want := "%pass" + c.want[strings.LastIndex(c.want, proto):]; !strings.HasSuffix(line, want) {
+			t.Errorf("listing line %q does not end as %q", line, want)
 		}
 	}
 }

@@ -4,10 +4,11 @@ import (
 	"errors"
 
 	"github.com/eroute/eroute/pkg/cli"
+	"github.com/eroute/eroute/pkg/eroute"
 	"github.com/eroute/eroute/xfrm"
 )
 
-// table gives pkg/cli the XFRM table, translating the batch types.
+// table gives pkg/cli the XFRM table, translating the batch and entry types.
 type table struct {
 	*xfrm.Table
 }
@@ -38,14 +39,49 @@ func (t table) Snapshot() (cli.Snapshot, error) {
 	return snapshot{s}, nil
 }
 
+func (t table) WalkEntries(fn func(cli.Entry) error) error {
+	return t.Table.WalkEntries(func(e xfrm.Entry) error { return fn(entry(e)) })
+}
+
+func (t table) Lookup(sel eroute.Selector, inbound bool) (cli.Entry, bool, error) {
+	e, ok, err := t.Table.Lookup(sel, inbound)
+	return entry(e), ok, err
+}
+
+func (t table) Find(sel eroute.Selector, inbound bool) ([]cli.Entry, error) {
+	es, err := t.Table.Find(sel, inbound)
+	out := make([]cli.Entry, len(es))
+	for i, e := range es {
+		out[i] = entry(e)
+	}
+	return out, err
+}
+
+func (t table) DeleteEntries(es []cli.Entry) error {
+	xs := make([]xfrm.Entry, len(es))
+	for i, e := range es {
+		xs[i] = xfrm.Entry{Eroute: e.Eroute, Own: e.Own, Inbound: e.Inbound, Index: e.Index,
+			Mark: e.Mark, Mask: e.Mask, IfID: e.IfID}
+	}
+	return t.Table.DeleteEntries(xs)
+}
+
+func (t table) Shadow(e eroute.Eroute) (*cli.Entry, error) {
+	h, err := t.Table.Shadow(e)
+	if h == nil || err != nil {
+		return nil, err
+	}
+	c := entry(*h)
+	return &c, nil
+}
+
 // snapshot gives pkg/cli a snapshot of the XFRM table.
 type snapshot struct {
 	*xfrm.Snapshot
 }
 
 func (s snapshot) Entry(i int) cli.Entry {
-	e := s.Snapshot.Entry(i)
-	return cli.Entry{Eroute: e.Eroute, Own: e.Own, Deletable: e.Deletable}
+	return entry(s.Snapshot.Entry(i))
 }
 
 func (s snapshot) Apply(ops []cli.Op) error {
@@ -58,13 +94,32 @@ func (s snapshot) ApplyUntil(stop <-chan struct{}, ops []cli.Op) error {
 }
 
 func opFunc(ops []cli.Op) func(i int) xfrm.Op {
-	return func(i int) xfrm.Op { return xfrm.Op{Kind: ops[i].Kind, Eroute: ops[i].Eroute} }
+	return func(i int) xfrm.Op { return xfrm.Op{Kind: ops[i].Kind, Eroute: ops[i].Eroute, Force: ops[i].Force} }
 }
 
-// batchError gives pkg/cli the op the kernel refused.
+// entry gives pkg/cli an entry of the driver's.
+func entry(e xfrm.Entry) cli.Entry {
+	c := cli.Entry{Eroute: e.Eroute, Own: e.Own, Deletable: e.Deletable, Inbound: e.Inbound,
+		Priority: e.Priority, Index: e.Index, Mark: e.Mark, Mask: e.Mask, IfID: e.IfID}
+	for _, t := range e.Tmpls {
+		c.Templates = append(c.Templates, cli.Template{Proto: t.Proto, Mode: t.Mode, SPI: t.SPI, Reqid: t.Reqid, Src: t.Src, Dst: t.Dst})
+	}
+	if e.ShadowedBy != nil {
+		s := entry(*e.ShadowedBy)
+		c.ShadowedBy = &s
+	}
+	return c
+}
+
+// batchError gives pkg/cli the op the kernel refused, or the op refused
+// because its policy is not eroute's.
 func batchError(err error) error {
 	var be *xfrm.BatchError
 	if errors.As(err, &be) {
+		var fe *xfrm.ForeignError
+		if errors.As(be.Err, &fe) {
+			return &cli.BatchError{Index: be.Index, Err: &cli.ForeignError{Holder: entry(fe.Holder)}}
+		}
 		return &cli.BatchError{Index: be.Index, Err: be.Err}
 	}
 	return err // *xfrm.UndoError: the table is NOT as it was
