@@ -173,3 +173,46 @@ func TestBatchThenClear(t *testing.T) {
 		t.Errorf("after the batch and the clear, ip xfrm policy shows %d", n)
 	}
 }
+
+// ipPolicyOf gives the `ip xfrm policy add` arguments of the very policy
+// eroute writes for ARGS (an --add command of a block SAID), made in a
+// scratch namespace: a process that is not eroute can make what reads as
+// eroute's own.
+func ipPolicyOf(t *testing.T, args ...string) []string {
+	t.Helper()
+	scratch := newNS(t, "")
+	scratch.MustEroute(append([]string{"--add"}, args...)...)
+	// A block policy (no template) lists as ip takes it back.
+	out := strings.Fields(strings.ReplaceAll(scratch.IP("xfrm", "policy", "list"), "ptype main", ""))
+	return append([]string{"xfrm", "policy", "add"}, out...)
+}
+
+// --sync wants a state: when another process (not eroute: it does not
+// wait for the lock) deletes what the plan deletes and makes what the plan
+// adds, after the snapshot and before the apply, the sync still succeeds,
+// and the table is the file's.
+func TestSyncGoalReachedMeanwhile(t *testing.T) {
+	ns := newNS(t, "")
+	ns.MustEroute("--add", "--src", "10.0.0.0/8", "--dst", "10.1.0.0/16", "--said", "%pass")
+	ns.MustEroute("--add", "--src", "10.0.0.0/8", "--dst", "10.2.0.0/16", "--said", "%drop")
+	made := ipPolicyOf(t, "--src", "10.0.0.0/8", "--dst", "10.3.0.0/16", "--said", "%reject")
+	file := fifo(t)
+	sync := startEroute(t, ns, "--sync", file)
+	w := feed(t, file) // the snapshot is taken
+	ns.IP("xfrm", "policy", "delete", "src", "10.0.0.0/8", "dst", "10.1.0.0/16", "dir", "out")
+	ns.IP(made...)
+	w.WriteString("--add --src 10.0.0.0/8 --dst 10.2.0.0/16 --said %drop\n--add --src 10.0.0.0/8 --dst 10.3.0.0/16 --said %reject\n")
+	w.Close()
+	if st := sync.WaitExit(20 * time.Second); st == nil || !st.Success() {
+		t.Fatalf("--sync: %v, stderr %q", st, sync.Stderr())
+	}
+	want := "0          10.0.0.0/8         -> 10.2.0.0/16        => %drop\n" +
+		"0          10.0.0.0/8         -> 10.3.0.0/16        => %reject\n"
+	if got := ns.Listing(); got != want {
+		t.Errorf("listing\n%s\nwant\n%s", got, want)
+	}
+	again := writeLines(t, []string{"--add --src 10.0.0.0/8 --dst 10.2.0.0/16 --said %drop", "--add --src 10.0.0.0/8 --dst 10.3.0.0/16 --said %reject"})
+	if plan := ns.MustEroute("--sync", again, "--dry-run"); plan != "# 0 to add, 0 to replace, 0 to delete, 2 unchanged\n" {
+		t.Errorf("plan after: %q", plan)
+	}
+}

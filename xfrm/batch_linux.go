@@ -216,6 +216,7 @@ func (b *batch) rawAt(pos int32) []byte {
 // the kernel refused one.
 func (b *batch) send() {
 	b.r = b.c.newRun(ackRoom)
+	b.r.tolerate = b.tolerable
 	var sim *simulation
 	if b.clears {
 		sim = b.newSimulation()
@@ -408,15 +409,20 @@ func (b *batch) outcome() error {
 		return &UndoError{Index: -1, Err: b.err, UndoErr: errors.New("cannot tell which changes to undo")}
 	}
 	first, ferr := -1, error(nil)
-	failed := make(map[int]bool, len(r.failures))
+	failed := make(map[int]bool, len(r.failures)+len(r.tolerated))
+	refused := func(f failure) {
+		if first < 0 || int(f.tag) < first {
+			first, ferr = int(f.tag), opError(b.op(int(f.tag)).Kind, f.err)
+		}
+	}
 	for _, f := range r.failures {
 		failed[f.msg] = true
-		op := b.op(int(f.tag))
-		if op.Kind == eroute.OpClear && errors.Is(f.err, unix.ENOENT) {
-			continue // gone meanwhile: what Clear does too
-		}
-		if first < 0 || int(f.tag) < first {
-			first, ferr = int(f.tag), opError(op.Kind, f.err)
+		refused(f)
+	}
+	for _, f := range r.tolerated {
+		failed[f.msg] = true
+		if o := b.op(int(f.tag)); o.Kind == eroute.OpAdd && !b.inPlace(o.Eroute) {
+			refused(f)
 		}
 	}
 	if b.stopped && b.err == nil {
@@ -435,6 +441,37 @@ func (b *batch) outcome() error {
 		return fmt.Errorf("%w; nothing was changed", b.err)
 	}
 	return &BatchError{Index: first, Err: ferr}
+}
+
+// tolerable tells which refusals leave the batch what it meant: a Clear's
+// delete of a policy gone meanwhile (what Clear does too), and for an
+// Idempotent op, a Delete of what is gone and an Add of what is there
+// (checked by outcome, with inPlace).
+func (b *batch) tolerable(tag int32, err error) bool {
+	op := b.op(int(tag))
+	switch {
+	case op.Kind == eroute.OpClear || op.Idempotent && op.Kind == eroute.OpDelete:
+		return errors.Is(err, unix.ENOENT)
+	case op.Idempotent && op.Kind == eroute.OpAdd:
+		return errors.Is(err, unix.EEXIST)
+	}
+	return false
+}
+
+// inPlace tells whether the policy with e's selector is e as eroute writes
+// it: its own, with e's SAID, and not a monitor's temporary hold.
+func (b *batch) inPlace(e eroute.Eroute) bool {
+	id := encodePolicyID(Policy{Sel: selectorOf(e.Selector), Dir: DirOut, Type: TypeMain})
+	found := false
+	err := b.c.getLocked(msgGetPolicy, id, func(typ uint16, m []byte) {
+		var v policyView
+		if typ != msgNewPolicy || scanPolicy(m, &v) != nil {
+			return
+		}
+		got, own, ok := v.eroute()
+		found = ok && own && got == e && !v.monitorHold(e.Selector)
+	})
+	return err == nil && found
 }
 
 // opError is what the single call of an op gives for the kernel's errno.

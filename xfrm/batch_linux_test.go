@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/eroute/eroute/pkg/eroute"
 	"golang.org/x/sys/unix"
@@ -785,5 +786,61 @@ func TestKernelApplySendOrder(t *testing.T) {
 	}
 	if after := tableText(t, ns); after != before {
 		t.Errorf("table changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// TestKernelApplyIdempotent: an Idempotent op whose effect is in place is
+// no failure (a delete of what is gone, an add of eroute's own policy
+// with the same SAID), but an add that finds another SAID, a foreign
+// policy or a monitor's temporary hold is; without Idempotent, each is
+// refused as before.
+func TestKernelApplyIdempotent(t *testing.T) {
+	tb, ns := openTable(t)
+	mustApply(t, tb, adds(genEroute(0), genEroute(1), genEroute(2)))
+	hold := genEroute(3)
+	hold.SAID = eroute.Hold
+	if err := tb.AddHold(hold.Selector, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	ipn(t, ns, append(append([]string{"xfrm", "policy", "add"}, ipSelector(genEroute(4))...), "dir", "out", "action", "block")...)
+	other := genEroute(1)
+	other.SAID = eroute.Reject
+	foreign := genEroute(4)
+	foreign.SAID = eroute.Drop
+	gone := Op{Kind: eroute.OpDelete, Eroute: genEroute(50), Idempotent: true}
+	there := Op{Kind: eroute.OpAdd, Eroute: genEroute(0), Idempotent: true}
+	fresh := Op{Kind: eroute.OpAdd, Eroute: genEroute(51), Idempotent: true}
+	before := tableText(t, ns)
+	for _, c := range []struct {
+		name string
+		ops  []Op
+		want error // nil: applied
+	}{
+		{"delete of what is gone", []Op{fresh, gone}, nil},
+		{"add of what is there", []Op{there, {Kind: eroute.OpDelete, Eroute: genEroute(51), Idempotent: true}}, nil},
+		{"add over another SAID", []Op{fresh, {Kind: eroute.OpAdd, Eroute: other, Idempotent: true}}, ErrExists},
+		{"add over a monitor hold", []Op{fresh, {Kind: eroute.OpAdd, Eroute: hold, Idempotent: true}}, ErrExists},
+		{"add over a foreign policy", []Op{fresh, {Kind: eroute.OpAdd, Eroute: foreign, Idempotent: true}}, ErrExists},
+		{"delete of what is gone, not idempotent", []Op{fresh, {Kind: eroute.OpDelete, Eroute: genEroute(50)}}, ErrNotFound},
+		{"add of what is there, not idempotent", []Op{fresh, {Kind: eroute.OpAdd, Eroute: genEroute(0)}}, ErrExists},
+	} {
+		err := tb.Apply(c.ops)
+		var be *BatchError
+		switch {
+		case c.want == nil && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != nil && (!errors.As(err, &be) || be.Index != 1 || !errors.Is(err, c.want)):
+			t.Errorf("%s: %v, want %v for op 1", c.name, err, c.want)
+		case c.want != nil:
+			if after := tableText(t, ns); after != before {
+				t.Errorf("%s: the table changed", c.name)
+			}
+		}
+	}
+	wantList(t, tb, genEroute(0), genEroute(1), genEroute(2), hold, foreign)
+	for _, e := range mustEntries(t, tb) {
+		if e.MonitorHold != (e.Selector == hold.Selector) || e.MonitorHold && !e.Own {
+			t.Errorf("%v: MonitorHold %v, Own %v", e.Eroute, e.MonitorHold, e.Own)
+		}
 	}
 }

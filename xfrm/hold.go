@@ -33,6 +33,14 @@ func HoldOf(p Policy) (Hold, bool) {
 	return Hold{Selector: sel, Added: p.AddTime, Timeout: seconds(p.HardAddExpires), Index: p.Index}, true
 }
 
+// monitorHold tells whether a policy that reads as eroute's own (see
+// policyView.eroute) is a monitor's hold. With HoldOf, it is what tells a
+// hold from a %hold an administrator gave: --sync and the listing ask it.
+func (v *policyView) monitorHold(sel eroute.Selector) bool {
+	k, ok := kindIn(v.Priority, sel)
+	return ok && k == kindMonitorHold
+}
+
 // holdPolicy gives the policy of a monitor hold that the kernel deletes
 // secs seconds after adding it: a %hold with its own kind.
 func holdPolicy(sel eroute.Selector, secs uint64) Policy {

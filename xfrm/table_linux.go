@@ -457,7 +457,8 @@ func (l *listing) entry(i int) Entry {
 // entryOfRecord gives the Entry of a listed record: a foreign policy's
 // facts from its detail, eroute's own from what eroute writes for it.
 func entryOfRecord(r *record, e eroute.Eroute, foreign map[uint32]*detail) Entry {
-	en := Entry{Eroute: e, Own: r.flags&recOwn != 0, Deletable: r.flags&recDeletable != 0, Index: r.index}
+	en := Entry{Eroute: e, Own: r.flags&recOwn != 0, Deletable: r.flags&recDeletable != 0, Index: r.index,
+		MonitorHold: r.flags&recMonitorHold != 0}
 	if !en.Own {
 		if d := foreign[r.index]; d != nil {
 			p := &d.p
@@ -540,7 +541,7 @@ func (c *conn) records(keepOrder, counts bool) (recordDump, error) {
 		var flags uint8
 		if own {
 			flags |= recOwn
-			if k, _ := kindIn(v.Priority, e.Selector); k == kindMonitorHold {
+			if v.monitorHold(e.Selector) {
 				flags |= recMonitorHold
 			}
 		} else if p, err := decodePolicy(b); err == nil {

@@ -32,6 +32,9 @@ type Op struct {
 	// Force: the line may act on a policy eroute did not make (--del and
 	// --replace with --force, --clear --all).
 	Force bool
+	// Idempotent: the op's effect already in place is success (--sync: a
+	// delete of what is gone, an add of what is there with the same SAID).
+	Idempotent bool
 }
 
 // BatchError says which op the kernel refused; the table is as it was.
@@ -503,6 +506,10 @@ func applyAll(t applier, table Table, ops []Op, option, file string) error {
 	sig := signalName(<-caught)
 	var be *BatchError
 	switch {
+	case errors.As(err, &be) && be.Index >= 0 && be.Index < len(ops) && ops[be.Index].Line == 0:
+		// A delete --sync planned: no line of the file asked for it.
+		return fileError(option, file, fmt.Errorf("deleting %s, which the file lacks: %v (nothing was changed)",
+			ops[be.Index].Eroute.Selector, lineRefusal(table, ops[be.Index], be.Err)))
 	case errors.As(err, &be) && be.Index >= 0 && be.Index < len(ops):
 		return fileError(option, file, fmt.Errorf("line %d: %v (nothing was changed)", ops[be.Index].Line, lineRefusal(table, ops[be.Index], be.Err)))
 	case errors.As(err, &be) && sig != "":

@@ -34,6 +34,8 @@ type fakeTable struct {
 	foreign  map[eroute.Selector]bool // policies "someone else" made
 	lookups  int                      // Lookup calls
 	finds    int                      // Find calls
+	// monitorHolds are the %hold eroutes that are a monitor's.
+	monitorHolds map[eroute.Selector]bool
 	// duringApply runs before each op of a batch.
 	duringApply func(i int, stop <-chan struct{})
 }
@@ -115,6 +117,7 @@ func (t *fakeTable) entry(e eroute.Eroute, inbound bool) Entry {
 	if !inbound && t.foreign[e.Selector] {
 		en.Own, en.Priority = false, fakeForeignPrio
 	}
+	en.MonitorHold = !inbound && t.monitorHolds[e.Selector] && e.SAID == eroute.Hold
 	return en
 }
 
@@ -229,14 +232,20 @@ func (t *fakeTable) ApplyUntil(stop <-chan struct{}, ops []Op) error {
 			return &BatchError{Index: -1, Err: errors.New("interrupted")}
 		default:
 		}
+		cur, there := t.out[op.Eroute.Selector]
 		var err error
 		switch op.Kind {
 		case eroute.OpAdd:
+			if op.Idempotent && there && cur == op.Eroute && !t.foreign[cur.Selector] && !t.monitorHolds[cur.Selector] {
+				break // in place already, as the driver sees it
+			}
 			err = t.Add(op.Eroute)
+		case eroute.OpDelete:
+			if !op.Idempotent || there {
+				err = t.Delete(op.Eroute.Selector)
+			}
 		case eroute.OpReplace:
 			err = t.Replace(op.Eroute)
-		case eroute.OpDelete:
-			err = t.Delete(op.Eroute.Selector)
 		case eroute.OpClear:
 			err = t.Clear(op.Force)
 		default:

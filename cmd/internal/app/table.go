@@ -94,12 +94,14 @@ func (s snapshot) ApplyUntil(stop <-chan struct{}, ops []cli.Op) error {
 }
 
 func opFunc(ops []cli.Op) func(i int) xfrm.Op {
-	return func(i int) xfrm.Op { return xfrm.Op{Kind: ops[i].Kind, Eroute: ops[i].Eroute, Force: ops[i].Force} }
+	return func(i int) xfrm.Op {
+		return xfrm.Op{Kind: ops[i].Kind, Eroute: ops[i].Eroute, Force: ops[i].Force, Idempotent: ops[i].Idempotent}
+	}
 }
 
 // entry gives pkg/cli an entry of the driver's.
 func entry(e xfrm.Entry) cli.Entry {
-	c := cli.Entry{Eroute: e.Eroute, Own: e.Own, Deletable: e.Deletable, Inbound: e.Inbound,
+	c := cli.Entry{Eroute: e.Eroute, Own: e.Own, Deletable: e.Deletable, Inbound: e.Inbound, MonitorHold: e.MonitorHold,
 		Priority: e.Priority, Index: e.Index, Mark: e.Mark, Mask: e.Mask, IfID: e.IfID}
 	for _, t := range e.Tmpls {
 		c.Templates = append(c.Templates, cli.Template{Proto: t.Proto, Mode: t.Mode, SPI: t.SPI, Reqid: t.Reqid, Src: t.Src, Dst: t.Dst})
