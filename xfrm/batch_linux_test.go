@@ -844,3 +844,35 @@ func TestKernelApplyIdempotent(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelApplyClearGoneMeanwhile: a policy that goes after the batch's
+// dump and before its Clear's delete is what the Clear wanted: the batch
+// goes on and applies its later ops (the refusal once stopped the sending,
+// and the batch reported success without them).
+func TestKernelApplyClearGoneMeanwhile(t *testing.T) {
+	tb, ns := openTable(t)
+	mustApply(t, tb, adds(genEroute(0), genEroute(4), genEroute(8)))
+	w := watchPolicies(t, ns)
+	var ops []Op
+	for i := 0; i < runMaxMsgs+100; i++ { // more than a datagram before the Clear
+		ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: genEroute(1000 + 4*i)})
+	}
+	clearAt := len(ops)
+	ops = append(ops, Op{Kind: eroute.OpClear}, Op{Kind: eroute.OpAdd, Eroute: genEroute(12)})
+	removed := false
+	op := func(i int) Op {
+		peek := make([]byte, 16)
+		if n, _, _ := unix.Recvfrom(w.fd, peek, unix.MSG_PEEK|unix.MSG_DONTWAIT); i == clearAt && n > 0 && !removed {
+			ipn(t, ns, append(append([]string{"xfrm", "policy", "delete"}, ipSelector(genEroute(4))...), "dir", "out")...)
+			removed = true
+		}
+		return ops[i]
+	}
+	if err := tb.ApplyFunc(len(ops), op); err != nil {
+		t.Fatalf("ApplyFunc: %v", err)
+	}
+	if !removed {
+		t.Fatal("the policy was not removed while the batch was sent")
+	}
+	wantList(t, tb, genEroute(12))
+}
