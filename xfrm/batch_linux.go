@@ -23,12 +23,8 @@ import (
 // policy, as the kernel gave it, of every selector a Replace or Delete
 // names, or of every listed policy when the batch clears. The undo deletes
 // what the batch added, then puts back what it replaced or deleted, with
-// the policy's own index; and since the kernel lists and, among equal
-// priorities, matches policies in the order they were made, it replaces
-// every policy made after the oldest one put back with itself (an
-// XFRM_MSG_UPDPOLICY with its own contents, read again just before: never a
-// moment without it), oldest first, so that the order is the old one too.
-// Socket policies cannot be made again that way, and keep their place.
+// the policy's own index, and writes nothing else (see undo). Socket
+// policies cannot be made again that way, and keep their place.
 //
 // Clear in a batch deletes, at that point of the batch, what the dump
 // showed and what the ops before it made, less what they deleted.
