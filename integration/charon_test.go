@@ -423,32 +423,26 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// Work of issue 9 that other branches bring. A test of such a feature
+// Work of issue 9 that another branch brings. A test of such a feature
 // skips, saying what it waits for, until the eroute under test has it:
-// landed looks for the feature's own options in `eroute --help` where it
-// has some. EROUTE_TEST_PENDING=1 runs them all anyway (to try a branch
-// that brings one).
+// landed looks for the feature's own options in `eroute --help`.
+// EROUTE_TEST_PENDING=1 runs them all anyway (to try a branch that brings
+// one).
 type feature struct {
 	what   string
 	landed func(usage string) bool
 }
 
 var (
-	// Items 1 (--force, --clear --all) and 3 (foreign policies listed
-	// truthfully, JSON owner): own's.
-	featOwnership = feature{"ownership of table commands (issue 9 item 1: --force, --clear --all)",
-		func(u string) bool { return strings.Contains(u, "--force") }}
-	featListing = feature{"foreign policies listed truthfully (issue 9 item 3: %trap, JSON owner; with item 1)",
-		featOwnership.landed}
 	// Item 2: the monitor acts only for its own traps, unless --all.
 	featMonitorOwn = feature{"the monitor acting only for its own traps (issue 9 item 2: --monitor [ --all ])",
 		func(u string) bool { return usageLine(u, "--monitor", "--all") }}
-	// Items 5 and 6 add no option: until they are on main, only
-	// EROUTE_TEST_PENDING runs their tests. Drop the false when they land.
+	// Items 5 and 6 add no option; they landed with item 2 (the mon
+	// branch brought all three).
 	featRestore = feature{"the monitor putting an eroute back when a daemon leaves its selector (issue 9 item 5)",
-		func(string) bool { return false }}
+		featMonitorOwn.landed}
 	featAcqWarning = feature{"the monitor's warning about net.core.xfrm_acq_expires (issue 9 item 6)",
-		func(string) bool { return false }}
+		featMonitorOwn.landed}
 )
 
 // usageLine tells whether a line of the usage that shows cmd also shows opt.

@@ -222,7 +222,6 @@ func hasJSONValue(o any, key string, v any) bool {
 // an SA), owner foreign, with the kernel's priority and the template's
 // reqid and mode. Only the outbound policy is listed.
 func TestCharonTrapListedForeign(t *testing.T) {
-	needs(t, featListing)
 	a, _, ca, _ := charonTrap(t)
 	wantListed(t, a, ikeLeftNet, ikeRightNet, "%trap", "charon's trap")
 	if n := strings.Count(a.Listing(), "\n"); n != 1 {
@@ -256,7 +255,6 @@ func TestCharonTrapSyncRefused(t *testing.T) {
 
 // --clear removes eroute's own eroutes and leaves charon's policies.
 func TestCharonTrapKeptByClear(t *testing.T) {
-	needs(t, featOwnership)
 	a, _, _, _ := charonTrap(t)
 	before := charonPolicies(a)
 	a.MustEroute(erouteArgs("--add", ikeLeftNet, ikeOtherNet, "%pass")...)
@@ -269,8 +267,6 @@ func TestCharonTrapKeptByClear(t *testing.T) {
 // refused: one line naming the holder as the listing shows it, exit status
 // 1, the table as it was.
 func TestCharonTrapRefusals(t *testing.T) {
-	needs(t, featOwnership)
-	needs(t, featListing)
 	a, _, _, _ := charonTrap(t)
 	before := charonPolicies(a)
 	cases := []struct {
@@ -301,8 +297,6 @@ func TestCharonTrapRefusals(t *testing.T) {
 // --force acts on charon's policy, and --clear --all removes its outbound
 // policy (the KLIPS meaning); charon is not told and still lists it.
 func TestCharonTrapForce(t *testing.T) {
-	needs(t, featOwnership)
-	needs(t, featListing)
 	sel := "src " + ikeLeftNet + " dst " + ikeRightNet
 	t.Run("del", func(t *testing.T) {
 		a, _, ca, _ := charonTrap(t)
@@ -313,8 +307,14 @@ func TestCharonTrapForce(t *testing.T) {
 		if n := len(charonPolicies(a)); n != 2 {
 			t.Errorf("%d of charon's policies left, want its in and fwd (2):\n%s", n, a.IPPolicies())
 		}
+		// charon is not told: it still lists its trap, and finds out when
+		// it removes it.
 		if pols := ca.MustSwanctl("--list-pols"); !strings.Contains(pols, "x/x, TUNNEL") {
-			t.Logf("swanctl --list-pols no longer shows x/x:\n%s", pols)
+			t.Errorf("swanctl --list-pols no longer shows x/x:\n%s", pols)
+		}
+		ca.MustSwanctl("--uninstall", "--child", "x")
+		if !ca.WaitLog(`unable to delete policy `+ikeLeftNet+` === `+ikeRightNet+` out`, 5*time.Second) {
+			t.Errorf("charon's log does not say it could not delete its outbound trap:\n%s", lastLines(ca.Log(), 10))
 		}
 	})
 	t.Run("replace", func(t *testing.T) {
@@ -455,12 +455,28 @@ func TestCharonTakeOverWithoutMonitor(t *testing.T) {
 	}
 }
 
+// Without a monitor, a broader eroute under the daemon's selector is the
+// safety net: charon takes the exact selector over and deletes it when it
+// goes, but the broader %trap still matches the flow, so nothing leaves in
+// the clear.
+func TestCharonTakeOverBroaderTrapHolds(t *testing.T) {
+	a, b := ikePair(t)
+	ca := startCharon(t, a)
+	a.MustEroute(erouteArgs("--add", ikeLeftNet, "10.77.0.0/16", "%trap")...)
+	takeOver(t, a, ca)
+	ca.MustSwanctl("--uninstall", "--child", "x")
+	wantListed(t, a, ikeLeftNet, ikeRightNet, "", "after charon's uninstall")
+	wantListed(t, a, ikeLeftNet, "10.77.0.0/16", "%trap", "after charon's uninstall")
+	if n := untrapped(t, a, b); n != 0 {
+		t.Errorf("%d packets of the flow on the veth in the clear under the broader %%trap, want 0", n)
+	}
+}
+
 // With a monitor running, the %trap comes back as soon as charon removes
 // its policy: the selector is never left empty, and the next packet of the
 // flow is trapped, not sent in the clear.
 func TestCharonTakeOverMonitorRestores(t *testing.T) {
 	needs(t, featRestore)
-	needs(t, featListing)
 	a, b := ikePair(t)
 	ca := startCharon(t, a)
 	mon := startMonitor(t, a, "--hold-timeout", "60")

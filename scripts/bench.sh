@@ -71,9 +71,13 @@ $TIME -f %e true 2>/dev/null || die "needs GNU time as $TIME (Debian: apt-get in
 EROUTE=$(cd "$(dirname "$EROUTE")" && pwd)/$(basename "$EROUTE")
 
 WORK=$(mktemp -d /tmp/eroute-bench.XXXXXX)
-NAMESPACES=()
+# Namespaces are made in command substitutions, whose variables do not
+# come back: cleanup finds them by their names' prefix.
 cleanup() {
-	for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+	local ns
+	for ns in $(ip netns list | awk -v p="eroute-bench-$$-" 'index($1, p) == 1 { print $1 }'); do
+		ip netns del "$ns" 2>/dev/null || true
+	done
 	if [ "${KEEP:-0}" = 1 ]; then echo "files kept in $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -88,9 +92,8 @@ VISH=$WORK/vishloader
 
 # newns prints the name of a fresh namespace.
 newns() {
-	local ns="eroute-bench-$$-${#NAMESPACES[@]}-$RANDOM"
+	local ns="eroute-bench-$$-$RANDOM$RANDOM"
 	ip netns add "$ns"
-	NAMESPACES+=("$ns")
 	echo "$ns"
 }
 delns() { ip netns del "$1"; }
@@ -99,7 +102,8 @@ outcount() { ip -n "$1" xfrm policy count | awk '{for (i = 1; i < NF; i++) if ($
 # resizing) before anything is timed.
 settle() { ip -n "$1" xfrm policy count >/dev/null; sleep 1; }
 
-# measure OUT CMD...: runs CMD under GNU time; OUT gets "wall_s peak_kB",
+# measure OUT CMD...: runs CMD under GNU time; OUT gets "wall_s peak_kB
+# cpu_s" (CPU: user and system time, in 10 ms steps),
 # or "FAIL message" (the command's stderr is kept in OUT.err). GNU time's
 # own wall time (%e) has 10 ms steps: the wall time is taken around it from
 # bash's clock (microseconds), which adds the start of time itself to every
@@ -107,9 +111,9 @@ settle() { ip -n "$1" xfrm policy count >/dev/null; sleep 1; }
 measure() {
 	local out=$1; shift
 	local t0=$EPOCHREALTIME t1
-	if $TIME -o "$out.t" -f '%e %M' "$@" >/dev/null 2>"$out.err"; then
+	if $TIME -o "$out.t" -f '%e %M %U %S' "$@" >/dev/null 2>"$out.err"; then
 		t1=$EPOCHREALTIME
-		awk -v a="$t0" -v b="$t1" -v m="$(tail -n 1 "$out.t")" 'BEGIN { split(m, f, " "); printf "%.4f %s\n", b - a, f[2] }' >"$out"
+		awk -v a="$t0" -v b="$t1" -v m="$(tail -n 1 "$out.t")" 'BEGIN { split(m, f, " "); printf "%.4f %s %.2f\n", b - a, f[2], f[3] + f[4] }' >"$out"
 	else
 		echo "FAIL $(head -c 300 "$out.err" | tr '\n' ' ')" >"$out"
 	fi
@@ -311,7 +315,7 @@ for rep in $(seq 1 "$REPS"); do rotate "$rep" single_eroute single_ip; done
 echo "load average at the end: $(load)"
 
 # ------------------------------------------------------------------ report
-# median JOB TABLE N TOOL: "wall_s peak_kB" (medians of the runs), "FAIL
+# median JOB TABLE N TOOL: "wall_s peak_kB cpu_s" (medians of the runs), "FAIL
 # ...", or nothing when the tool did not run.
 median() {
 	local f fs=("$R/$1.$2.$3.$4".[0-9]*)
@@ -323,7 +327,10 @@ median() {
 		if grep -q '^FAIL' "$f"; then cat "$f"; return; fi
 	done
 	local k=$(((${#runs[@]} + 1) / 2))
-	echo "$(cat "${runs[@]}" | awk '{ print $1 }' | sort -g | sed -n "${k}p") $(cat "${runs[@]}" | awk '{ print $2 }' | sort -g | sed -n "${k}p")"
+	local col
+	for col in 1 2 3; do
+		cat "${runs[@]}" | awk -v c=$col '{ print $c }' | sort -g | sed -n "${k}p"
+	done | paste -sd ' ' 
 }
 
 # row JOB TABLE N: one line of the table, and the ratios noted for the goals.
@@ -333,12 +340,13 @@ row() {
 	e=$(median "$1" "$2" "$3" eroute); f=$(median "$1" "$2" "$3" floor)
 	i=$(median "$1" "$2" "$3" ip); v=$(median "$1" "$2" "$3" vish)
 	awk -v job="$1" -v table="$2" -v n="$3" -v e="$e" -v f="$f" -v i="$i" -v v="$v" 'function t(x, a) { if (x == "") return "-"; if (x ~ /^FAIL/) return "FAIL"; split(x, a, " "); return sprintf("%.3f", a[1]) }
-	function s(x, a) { split(x, a, " "); return a[1] + 0 }
-	function r(x, y) { return (s(x) > 0 && s(y) > 0 && x !~ /^FAIL/ && y !~ /^FAIL/) ? sprintf("%.2f", s(x) / s(y)) : "-" }
+	function s(x, k, a) { split(x, a, " "); return a[k] + 0 }
+	function r(x, y, k) { return (s(x, k) > 0 && s(y, k) > 0 && x !~ /^FAIL/ && y !~ /^FAIL/) ? sprintf("%.2f", s(x, k) / s(y, k)) : "-" }
+	function c(x) { return (x == "" || x ~ /^FAIL/) ? "-" : sprintf("%.2f", s(x, 3)) }
 	BEGIN {
-		split(e, ea, " ")
-		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", job, table, n, t(e), t(f), t(i), t(v), r(e, f), r(e, i),
-			(e ~ /^FAIL/ || e == "") ? "-" : sprintf("%.2f", s(e) * 1e6 / n), (e ~ /^FAIL/ || e == "") ? "-" : sprintf("%.1f", ea[2] / 1024)
+		bad = (e ~ /^FAIL/ || e == "")
+		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s |\n", job, table, n, t(e), t(f), t(i), t(v), r(e, f, 1), r(e, i, 1),
+			r(e, v, 1), c(e), c(f), r(e, f, 3), bad ? "-" : sprintf("%.2f", s(e, 1) * 1e6 / n), bad ? "-" : sprintf("%.1f", s(e, 2) / 1024)
 	}'
 	[[ $e == FAIL* ]] && echo "  eroute: $e"
 	[[ $f == FAIL* ]] && echo "  floor: $f"
@@ -369,10 +377,11 @@ perline() { # JOB TABLE N-BIG N-SMALL: eroute's time per eroute at N-BIG over at
 }
 
 echo
-echo "Wall times in seconds (medians of $REPS); us/eroute and peak RSS are eroute's."
+echo "Wall times in seconds (medians of $REPS); CPU is user + system time"
+echo "(eroute / floor); us/eroute (wall) and peak RSS (MB) are eroute's."
 echo
-echo "| job | table | N | eroute | floor | ip | vish | eroute/floor | eroute/ip | us/eroute | MB |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| job | table | N | eroute | floor | ip | vish | eroute/floor | eroute/ip | eroute/vish | CPU | CPU eroute/floor | us/eroute | MB |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for SIZE in $SIZES; do
 	for TABLE in mix host; do row batch "$TABLE" "$SIZE"; done
 done

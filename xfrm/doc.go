@@ -60,6 +60,18 @@
 // eroute; it would be left out of the listing and of Clear alike (Linux 6.18
 // refuses such selectors with "Invalid selector family", so none exist).
 //
+// Ownership: a policy that reads back as an eroute of a kind is eroute's
+// own; any other is foreign (an IKE daemon's, ip xfrm's). Clear takes only
+// eroute's own unless told all; a batch's Replace and Delete ops without
+// Force are refused (*ForeignError) when their policy is foreign; Lookup
+// and Find tell the commands who holds a selector. A foreign policy whose
+// listed template names no SPI is listed as %trap when no SA answers it
+// (by reqid and destination), else with those SAs' packet count; the
+// listing keeps foreign policies decoded beside their records (Entry gives
+// their priority, mark and templates), and gives for each own eroute the
+// foreign policy that covers it with a lower priority value, if any
+// (Entry.ShadowedBy; Shadow for one eroute).
+//
 // Lifetime: eroutes have no limits and no expiry (the kernel enforces no
 // byte or packet limits on policies anyway); only a monitor hold expires.
 //

@@ -99,10 +99,11 @@ func (s *Snapshot) current() bool {
 // Len is the number of listed policies.
 func (s *Snapshot) Len() int { return len(s.recs) }
 
-// Entry gives the listed policy i, in List's order (Count 0).
+// Entry gives the listed policy i, in List's order (Count 0; for eroute's
+// own, no Priority nor Tmpls: the listing's entries have them).
 func (s *Snapshot) Entry(i int) Entry {
 	r := &s.recs[i]
-	return entryOfRecord(r, r.eroute(), s.foreign)
+	return entryOfRecord(r, r.eroute(), s.foreign, false)
 }
 
 // Apply is ApplyFunc for a slice of ops.

@@ -259,6 +259,7 @@ func (t *Table) Shadow(e eroute.Eroute) (*Entry, error) {
 	}
 	prio := priority(e.Selector, kindOf(e.SAID))
 	var best *Entry
+	var bestPolicy Policy
 	var v policyView
 	err := c.dumpLocked(msgGetPolicy, func(typ uint16, b []byte) {
 		if typ != msgNewPolicy || scanPolicy(b, &v) != nil || v.Dir != DirOut || v.Priority >= prio ||
@@ -273,10 +274,16 @@ func (t *Table) Shadow(e eroute.Eroute) (*Entry, error) {
 			return
 		}
 		if f, ok := entryOf(p); ok {
-			best = &f
+			best, bestPolicy = &f, p
 		}
 	})
-	return best, kernelError(err, 0, nil)
+	if err != nil {
+		return nil, kernelError(err, 0, nil)
+	}
+	if best != nil {
+		c.resolveEntry(best, &bestPolicy)
+	}
+	return best, nil
 }
 
 // Delete deletes the eroute with this selector; ErrNotFound when none. A
@@ -451,12 +458,13 @@ func (l *listing) eroute(i int) eroute.Eroute {
 }
 
 func (l *listing) entry(i int) Entry {
-	return entryOfRecord(&l.recs[i], l.eroute(i), l.foreign)
+	return entryOfRecord(&l.recs[i], l.eroute(i), l.foreign, true)
 }
 
 // entryOfRecord gives the Entry of a listed record: a foreign policy's
-// facts from its detail, eroute's own from what eroute writes for it.
-func entryOfRecord(r *record, e eroute.Eroute, foreign map[uint32]*detail) Entry {
+// facts from its detail, eroute's own from what eroute writes for it
+// (only when full: --sync reads every entry and needs none of it).
+func entryOfRecord(r *record, e eroute.Eroute, foreign map[uint32]*detail, full bool) Entry {
 	en := Entry{Eroute: e, Own: r.flags&recOwn != 0, Deletable: r.flags&recDeletable != 0, Index: r.index,
 		MonitorHold: r.flags&recMonitorHold != 0}
 	if !en.Own {
@@ -464,6 +472,9 @@ func entryOfRecord(r *record, e eroute.Eroute, foreign map[uint32]*detail) Entry
 			p := &d.p
 			en.Priority, en.Mark, en.Mask, en.IfID, en.Tmpls = p.Priority, p.Mark, p.Mask, p.IfID, p.Tmpls
 		}
+		return en
+	}
+	if !full {
 		return en
 	}
 	k := kindOf(e.SAID)

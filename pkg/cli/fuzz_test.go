@@ -60,6 +60,16 @@ func FuzzRun(f *testing.F) {
 		{"--batch", "-"},
 		{"--sync", "-", "--dry-run", "--all"},
 		{"--json"},
+		{"--clear", "--all"},
+		{"--del", "--force", "--src", "192.0.2.0/24", "--dst", "198.51.100.25/32"},
+		{"--replace", "--src", "192.0.2.10/24", "--dst", "198.51.100.25/32", "--said", "%drop", "--force"},
+		{"--del", "--src", "192.0.2.7/24", "--dst", "198.51.100.25/32"},
+		{"--add", "--src", "::/0", "--dst", "::/0", "--transport-proto", "58", "--icmp-type", "135", "--icmp-code", "0x1", "--said", "%pass"},
+		{"--add", "--src", "::/0", "--dst", "::/0", "--transport-proto", "1", "--icmp-type", "256", "--said", "%pass"},
+		{"--add", "--src", "10/8", "--dst", "10/8", "--transport-proto", "47", "--gre-key", "4294967295", "--said", "%pass"},
+		{"--add", "--src", "10/8", "--dst", "10/8", "--transport-proto", "47", "--gre-key", "4294967296", "--said", "%pass"},
+		{"--del", "--src", "::/0", "--dst", "::/0", "--transport-proto", "135", "--mh-type", "07", "--force"},
+		{"--add", "--src", "::/0", "--dst", "::/0", "--mh-type", "1", "--said", "%pass"},
 	}
 	seeds = append(seeds, manualCommands...)
 	for _, args := range seeds {
@@ -78,9 +88,16 @@ func FuzzRun(f *testing.F) {
 			}
 		}
 		w.run("--addin", "--src", "10.9.0.0/16", "--dst", "10.8.0.0/16", "--said", "tun.200@10.9.9.9")
+		// The POP3 exception is a daemon's: refused without --force.
+		w.table.foreign = map[eroute.Selector]bool{manualSelector(t, w, 6): true}
 		before := w.table.snapshot()
+		foreign := manualSelector(t, w, 6)
+		held := w.table.out[foreign]
 		code := w.run(args...)
 		stderr := w.stderr.String()
+		if now, ok := w.table.out[foreign]; (!ok || now != held) && !slices.ContainsFunc(args, forcing) {
+			t.Fatalf("%q: the foreign policy %v changed without --force or --all (now %v, %v)", args, held, now, ok)
+		}
 		if len(w.table.bad) > 0 {
 			t.Fatalf("%q: the table was given bad eroutes: %q", args, w.table.bad)
 		}
@@ -132,6 +149,9 @@ func FuzzParseBatch(f *testing.F) {
 		"--monitor\n",
 		"--sync x\n",
 		"--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\r\r\n--replace --src=10/8 --dst=10.1/16 --said=%pass",
+		"--del --force --src 10.5.1.2/16 --dst 10.6.0.0/16\n--clear --all\n--replace --src 10/8 --dst 10.1/16 --said %pass --force\n",
+		"--del --src ::/0 --dst ::/0 --transport-proto 58 --icmp-type 135 --icmp-code 1 --force\n--add --src 10/8 --dst 10/8 --transport-proto 47 --gre-key 7 --said %drop\n",
+		"--add --force --src 10/8 --dst 10/8 --said %drop\n--clear --force\n",
 	} {
 		f.Add(s, false)
 		f.Add(s, true)
@@ -213,7 +233,11 @@ func referenceParseBatch(p Parser, content string, allowed map[Action]bool) ([]O
 		if err != nil {
 			return nil, lineError(n, err)
 		}
-		ops = append(ops, Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: n})
+		op := Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: n, Force: req.Force || req.All}
+		if req.Action == Delete && req.Force && req.Exact.Src.IsValid() {
+			op.Eroute.Selector = req.Exact // a foreign selector's host bits
+		}
+		ops = append(ops, op)
 	}
 	return ops, nil
 }
@@ -225,4 +249,21 @@ func firstDiff(a, b []Op) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// manualSelector is the selector of manual example i, as the table holds it.
+func manualSelector(t *testing.T, w *world, i int) eroute.Selector {
+	req, err := w.env().Parser.Parse(manualCommands[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req.Eroute.Selector
+}
+
+// forcing tells whether an argument may let a command change a foreign
+// policy: --force, --all, or an abbreviation of either, or a batch.
+func forcing(arg string) bool {
+	name, _, _ := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
+	return strings.HasPrefix(arg, "--") && name != "" &&
+		(strings.HasPrefix("force", name) || strings.HasPrefix("all", name) || strings.HasPrefix("batch", name) || strings.HasPrefix("sync", name))
 }

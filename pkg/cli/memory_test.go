@@ -15,9 +15,9 @@ func TestMemoryBudget(t *testing.T) {
 	limit, percent := debug.SetMemoryLimit(-1), debug.SetGCPercent(-1)
 	debug.SetGCPercent(percent)
 	for _, off := range []bool{false, true} {
-		b := startBudget(off)
+		b := startBudget(batchMemoryPerLine, off)
 		b.lines(1_000_000)
-		if got, want := debug.SetMemoryLimit(-1), int64(memoryBase+memoryPerLine*1_000_000); got != want {
+		if got, want := debug.SetMemoryLimit(-1), int64(memoryBase+batchMemoryPerLine*1_000_000); got != want {
 			t.Errorf("limit after a million lines: %d, want %d", got, want)
 		}
 		p := debug.SetGCPercent(-1)
@@ -35,7 +35,7 @@ func TestMemoryBudget(t *testing.T) {
 		debug.SetGCPercent(percent)
 	}
 	t.Setenv("GOGC", "50")
-	if b := startBudget(true); b != nil {
+	if b := startBudget(syncMemoryPerLine, true); b != nil {
 		b.stop()
 		t.Errorf("GOGC set: a budget was started")
 	}

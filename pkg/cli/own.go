@@ -57,9 +57,12 @@ func (t Template) ModeName() string {
 	return fmt.Sprintf("mode(%d)", t.Mode)
 }
 
-// holderText names a policy as the listing shows it, with its priority.
+// holderText names a policy as the listing shows it (its line without the
+// count and the padding), with its priority.
 func holderText(e Entry) string {
-	return fmt.Sprintf("%s => %s, priority %d", e.Selector, e.SAID, e.Priority)
+	e.Count = 0
+	line := strings.Fields(string(e.AppendLine(nil)))
+	return fmt.Sprintf("%s, priority %d", strings.Join(line[1:], " "), e.Priority)
 }
 
 // ForeignError refuses a change to a policy eroute did not make; the table

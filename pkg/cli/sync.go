@@ -112,7 +112,7 @@ func planSync(want []Op, sorted []keyed, have Entries, all bool) (Plan, error) {
 
 // runSync carries out --sync FILE (or prints its plan with --dry-run).
 func runSync(req Request, env Env, t Table) error {
-	budget := startBudget(true)
+	budget := startBudget(syncMemoryPerLine, true)
 	defer budget.stop()
 	// The table is read (a dump: mostly the kernel's time) while the file
 	// is checked (on every core): neither waits for the other.

@@ -9,9 +9,11 @@ const usage = `usage: eroute --{add,addin,replace,replacein} --eraf <inet | inet
             where <SA> is '--af <inet | inet6> --edst <edst> --spi <spi> --proto <proto>'
                        OR '--said <said>'
                        OR '--said <%passthrough | %passthrough4 | %passthrough6 | %drop | %reject | %trap | %hold | %pass>'.
-       eroute --del --eraf <inet | inet6> --src <src>/<srcmaskbits>|<srcmask> --dst <dst>/<dstmaskbits>|<dstmask> [ --transport-proto <protocol> ] [ --src-port <source-port> ] [ --dst-port <dest-port> ]
+            --replace and --replacein also take [ --force ]: replace a policy eroute did not make.
+       eroute --del --eraf <inet | inet6> --src <src>/<srcmaskbits>|<srcmask> --dst <dst>/<dstmaskbits>|<dstmask> [ --transport-proto <protocol> ] [ --src-port <source-port> ] [ --dst-port <dest-port> ] [ --force ]
        eroute --delin --eraf <inet | inet6> --src <src>/<srcmaskbits>|<srcmask> --dst <dst>/<dstmaskbits>|<dstmask> [ ... as --del ]
-       eroute --clear
+            instead of ports: [ --icmp-type <type> ] [ --icmp-code <code> ] (protocol 1 or 58), [ --gre-key <key> ] (47), [ --mh-type <type> ] (135).
+       eroute --clear [ --all ]
        eroute --monitor [ --json ] [ --hold-timeout <seconds> ] [ --exec <command> ] [ --rcvbuf <bytes> ]
        eroute --batch <file|->
        eroute --sync <file|-> [ --dry-run ] [ --all ]

@@ -39,8 +39,8 @@ security=${VM_SECURITY_MIRROR:-$(apt_uri '/debian-security/?$')}
 
 # Packages of the VM. linux-image-amd64 is Debian's stock kernel; initramfs-tools
 # makes the initrd that finds the virtio root disk; the rest is what suite.sh
-# runs (bash, ip, tcpdump, socat, ping, sysctl, modprobe). One a line, so
-# that changes merge.
+# runs (bash, ip, tcpdump, socat, ping, sysctl, modprobe; charon and swanctl
+# for suite.d/charon.sh). One a line, so that changes merge.
 vm_pkgs=(
 	iproute2
 	tcpdump
@@ -49,6 +49,8 @@ vm_pkgs=(
 	kmod
 	netbase
 	procps
+	strongswan-charon
+	strongswan-swanctl
 )
 base_pkgs=$(IFS=,; echo "${vm_pkgs[*]}")
 kernel_pkgs="linux-image-amd64 initramfs-tools"
