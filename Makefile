@@ -4,7 +4,8 @@
 #                 throwaway network namespaces
 #   make check    set up, then the whole test suite (root runs the kernel tests)
 #   make build    bin/eroute and bin/ipsec
-#   make install  PREFIX=/usr/local DESTDIR= : both programs and eroute(8)
+#   make install  PREFIX=/usr/local DESTDIR= : both programs, eroute(8),
+#                 ipsec_spi(8) and ipsec_spigrp(8)
 
 GO      ?= go
 PREFIX  ?= /usr/local
@@ -12,7 +13,7 @@ DESTDIR ?=
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man/man8
 VERSION ?= 1.0.0
-GOFLAGS_BUILD = -trimpath -ldflags "-s -w -X github.com/eroute/eroute/pkg/cli.VersionString=$(VERSION)"
+GOFLAGS_BUILD = -trimpath -ldflags "-s -w -X github.com/eroute/eroute/pkg/cli.VersionString=$(VERSION) -X github.com/eroute/eroute/pkg/spi.VersionString=$(VERSION)"
 
 .PHONY: all build build-prof deps demo check test unit integration vet fuzz install uninstall clean
 
@@ -57,7 +58,7 @@ vet:
 # fuzz runs every fuzz target for FUZZTIME each (the seeds also run in `make test`).
 FUZZTIME ?= 20s
 fuzz:
-	@for pkg in ./pkg/eroute ./pkg/cli ./xfrm; do \
+	@for pkg in ./pkg/eroute ./pkg/cli ./pkg/spi ./xfrm; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; \
 	    $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
@@ -83,10 +84,13 @@ install: build
 	install -D -m 0755 bin/ipsec $(DESTDIR)$(BINDIR)/ipsec
 	install -D -m 0644 docs/eroute.8 $(DESTDIR)$(MANDIR)/eroute.8
 	ln -sf eroute.8 $(DESTDIR)$(MANDIR)/ipsec_eroute.8
+	install -D -m 0644 docs/ipsec_spi.8 $(DESTDIR)$(MANDIR)/ipsec_spi.8
+	install -D -m 0644 docs/ipsec_spigrp.8 $(DESTDIR)$(MANDIR)/ipsec_spigrp.8
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/eroute $(DESTDIR)$(BINDIR)/ipsec
 	rm -f $(DESTDIR)$(MANDIR)/eroute.8 $(DESTDIR)$(MANDIR)/ipsec_eroute.8
+	rm -f $(DESTDIR)$(MANDIR)/ipsec_spi.8 $(DESTDIR)$(MANDIR)/ipsec_spigrp.8
 
 clean:
 	rm -rf bin

@@ -83,7 +83,7 @@ func TestReplace(t *testing.T) {
 	ns := newNS(t, "")
 	sel := []string{"--src", "10.0.0.0/8", "--dst", "10.1.0.0/16"}
 	ns.MustEroute(append([]string{"--replace"}, append(sel, "--said", "%drop")...)...)
-	for _, said := range []string{"tun0x135@10.9.9.9", "%reject", "%pass", "esp0x200@10.1.0.1", "%hold", "%trap", "%drop"} {
+	for _, said := range []string{"tun0x135@10.9.9.9", "%reject", "%pass", "tun0x200@10.1.0.1", "%hold", "%trap", "%drop"} {
 		ns.MustEroute(append([]string{"--replace"}, append(sel, "--said", said)...)...)
 		want := "0          10.0.0.0/8         -> 10.1.0.0/16        => " + said + "\n"
 		if got := ns.Listing(); got != want {
@@ -278,21 +278,25 @@ func pad18(s string) string {
 	return s
 }
 
-// --addin writes an inbound policy; --del and --clear leave it (they act on
-// outbound eroutes, as in KLIPS) and --delin removes it.
+// --addin writes an inbound policy and the forward policy a gateway needs
+// for the subnet behind it; --del and --clear leave them (they act on
+// outbound eroutes, as in KLIPS) and --delin removes both.
 func TestInboundPolicies(t *testing.T) {
 	ns := newNS(t, "")
 	ns.MustEroute("--addin", "--src", "10.1.0.0/16", "--dst", "10.0.0.0/8", "--said", "tun0x135@10.0.0.1")
-	in := func() string {
+	dir := func(d string) string {
 		for _, b := range splitPolicyBlocks(ns.IPPolicies()) {
-			if strings.Contains(b, "dir in") {
+			if strings.Contains(b, "dir "+d) {
 				return strings.Join(strings.Fields(b), " ")
 			}
 		}
 		return ""
 	}
-	if got := in(); !strings.Contains(got, "src 10.1.0.0/16 dst 10.0.0.0/8") || !strings.Contains(got, "proto esp spi 0x00000135 reqid 0 mode tunnel") {
-		t.Fatalf("ip xfrm policy shows no inbound tunnel policy: %q", got)
+	in := func() string { return dir("in") + dir("fwd") }
+	for _, d := range []string{"in", "fwd"} {
+		if got := dir(d); !strings.Contains(got, "src 10.1.0.0/16 dst 10.0.0.0/8") || !strings.Contains(got, "proto esp spi 0x00000135 reqid 0 mode tunnel") {
+			t.Fatalf("ip xfrm policy shows no %s tunnel policy: %q", d, got)
+		}
 	}
 	if got := ns.Listing(); got != "" {
 		t.Errorf("inbound policies are not listed, got:\n%s", got)
@@ -302,8 +306,8 @@ func TestInboundPolicies(t *testing.T) {
 		t.Errorf("--del of an inbound-only selector: exit %d, %q", r.Code, r.Stderr)
 	}
 	ns.MustEroute("--clear")
-	if in() == "" {
-		t.Fatal("--clear removed the inbound policy")
+	if dir("in") == "" || dir("fwd") == "" {
+		t.Fatal("--clear removed the inbound or forward policy")
 	}
 	ns.MustEroute("--delin", "--src", "10.1.0.0/16", "--dst", "10.0.0.0/8", "--said", "tun0x135@10.0.0.1")
 	if got := in(); got != "" {

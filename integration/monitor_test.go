@@ -670,6 +670,7 @@ func TestMonitorJSON(t *testing.T) {
 	ns := trapNS(t)
 	narrowDst := in4(60)
 	ns.MustEroute(erouteArgs("--add", host(trapLocal4), host(narrowDst), "%trap", "--transport-proto", "17", "--dst-port", "53")...)
+	sysctl(t, ns, "net.core.xfrm_acq_expires=7") // no warning: the holds live as long
 	mon := startMonitor(t, ns, "--json", "--hold-timeout", "7")
 	flows := [][2]netip.AddrPort{
 		{netip.AddrPortFrom(trapLocal4, 40011), netip.AddrPortFrom(in4(11), 5353)},

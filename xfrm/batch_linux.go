@@ -88,6 +88,9 @@ func (t *Table) apply(snap *Snapshot, stop <-chan struct{}, n int, op func(i int
 	if err := b.checkOwners(); err != nil {
 		return err
 	}
+	if err := b.findGroups(); err != nil {
+		return err
+	}
 	b.send()
 	return b.outcome()
 }
@@ -115,6 +118,8 @@ type batch struct {
 	foreign  map[int32]bool            // positions of policies eroute did not make (targets, listed)
 
 	tmpl [1]Template // PolicyOf's template, without allocating
+	// groups: the templates of the SA groups the batch's eroutes name.
+	groups map[eroute.SAID][]Template
 }
 
 // snapshot dumps the table: see Apply.
@@ -267,12 +272,32 @@ func (b *batch) interrupted() bool {
 	}
 }
 
+// findGroups reads the SA groups the adds and replaces name (one dump of
+// the SAs, only when one names an SA).
+func (b *batch) findGroups() error {
+	var saids []eroute.SAID
+	seen := map[eroute.SAID]bool{}
+	for i := 0; i < b.n; i++ {
+		op := b.op(i)
+		if s := op.Eroute.SAID; (op.Kind == eroute.OpAdd || op.Kind == eroute.OpReplace) && namesSA(s) && !seen[s] {
+			seen[s] = true
+			saids = append(saids, s)
+		}
+	}
+	var err error
+	b.groups, err = b.c.groupsFor(saids)
+	return err
+}
+
 // request sends the policy of an eroute.
 func (b *batch) request(typ, flags uint16, i int, e eroute.Eroute) error {
 	p, t, ok := shapeOf(e)
 	if ok {
 		b.tmpl[0] = t
 		p.Tmpls = b.tmpl[:]
+	}
+	if ts, ok := b.groups[e.SAID]; ok {
+		p.Tmpls = ts
 	}
 	b.r.buf = b.r.begin(typ, flags, int32(i))
 	b.r.buf = appendPolicy(b.r.buf, &p)
@@ -465,7 +490,7 @@ func (b *batch) inPlace(e eroute.Eroute) bool {
 			return
 		}
 		got, own, ok := v.eroute()
-		found = ok && own && got == e && !v.monitorHold(e.Selector)
+		found = ok && own && got == e && !v.isMonitorHold()
 	})
 	return err == nil && found
 }

@@ -516,7 +516,7 @@ func TestKernelEntries(t *testing.T) {
 	tb, ns := openTable(t)
 	own := []eroute.Eroute{genEroute(0), genEroute(1), genEroute(2), genEroute(3), genEroute(4), genEroute(6)}
 	mustApply(t, tb, adds(own...))
-	if err := tb.AddHold(genEroute(7).Selector, 30e9); err != nil {
+	if err := tb.AddHold(holdFor(genEroute(7).Selector), 30e9); err != nil {
 		t.Fatal(err)
 	}
 	addForeign(t, ns, foreignPolicies...)
@@ -799,7 +799,7 @@ func TestKernelApplyIdempotent(t *testing.T) {
 	mustApply(t, tb, adds(genEroute(0), genEroute(1), genEroute(2)))
 	hold := genEroute(3)
 	hold.SAID = eroute.Hold
-	if err := tb.AddHold(hold.Selector, time.Minute); err != nil {
+	if err := tb.AddHold(Hold{Selector: hold.Selector, Priority: priority(hold.Selector, kindMonitorHold)}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	ipn(t, ns, append(append([]string{"xfrm", "policy", "add"}, ipSelector(genEroute(4))...), "dir", "out", "action", "block")...)

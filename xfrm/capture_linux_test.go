@@ -35,7 +35,7 @@ func TestCaptureTestdata(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l := listen(t, ns, 0)
+	l := listenT(t, ns, 0)
 	for _, c := range []struct {
 		file     string
 		proto    int
@@ -50,7 +50,7 @@ func TestCaptureTestdata(t *testing.T) {
 		writeTestdata(t, c.file, rawMessage(t, l, msgAcquire))
 	}
 	hold := withPorts(er(t, "10.55.0.1/32", "10.56.0.9/32", "%hold"), eroute.UDP, 40001, 9).Selector
-	if err := tb.AddHold(hold, time.Second); err != nil {
+	if err := tb.AddHold(holdFor(hold), time.Second); err != nil {
 		t.Fatal(err)
 	}
 	writeTestdata(t, "polexpire-hold.bin", rawMessage(t, l, msgPolExpire))

@@ -31,6 +31,7 @@ const (
 	attrSPDInfo = 1 // XFRMA_SPD_INFO: xfrmu_spdinfo, six u32 counts
 
 	attrTmpl       = 5  // XFRMA_TMPL: xfrm_user_tmpl[]
+	attrPolicy     = 7  // XFRMA_POLICY: xfrm_userpolicy_info (in DELPOLICY)
 	attrSecCtx     = 8  // XFRMA_SEC_CTX
 	attrPolicyType = 16 // XFRMA_POLICY_TYPE: xfrm_userpolicy_type
 	attrMark       = 21 // XFRMA_MARK: xfrm_mark
@@ -291,14 +292,21 @@ func scanPolicy(b []byte, v *policyView) error {
 		}
 		typ, val := ne.Uint16(a[2:])&attrTypeMask, a[4:n]
 		if typ == attrTmpl {
+			var group [maxGroup]Template
 			for t := val; len(t) >= sizeTmpl; t = t[sizeTmpl:] {
+				if v.nTmpls < maxGroup {
+					group[v.nTmpls] = getTmpl(t, p.Sel.Family)
+				}
 				if v.nTmpls == 0 {
-					v.first = getTmpl(t, p.Sel.Family)
+					v.first = group[0]
 				}
 				if !v.hasTunnel && t[48] == ModeTunnel {
 					v.tunnel, v.hasTunnel = getTmpl(t, p.Sel.Family), true
 				}
 				v.nTmpls++
+			}
+			if v.nTmpls <= maxGroup {
+				v.group, v.isGroup = groupSAID(group[:v.nTmpls])
 			}
 		} else {
 			decodePolicyAttr(p, typ, val)

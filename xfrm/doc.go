@@ -136,6 +136,17 @@
 // buffer is full the kernel drops messages and the next read fails once
 // with ENOBUFS (ErrOverrun); the default buffer holds about 160 ACQUIREs.
 //
+// # SAs (ipsec spi, ipsec spigrp)
+//
+// The Table is also the namespace's SA table: States dumps every XFRM
+// state (xfrm_usersa_info and its attributes, decoded here by byte offset
+// as the policies are), AddSA, DeleteSA and FlushSAs change it, and
+// LocalAddrs gives the addresses that make an SA inbound. pkg/spi holds
+// the commands and the groups: a group is its members' reqid and mode.
+// An eroute whose SAID heads a group gets one template per member, naming
+// it by reqid with SPI 0 (groupTemplates), read back as the head's SAID;
+// its COUNT is the outermost member's packets.
+//
 // # Why the policy messages are decoded here
 //
 // github.com/vishvananda/netlink's XfrmAddress.ToIP guesses the family of an

@@ -28,6 +28,9 @@ type Acquire struct {
 	Policy Policy
 	// Eroute is the trapping eroute in listing terms: ErouteOf(Policy).
 	Eroute eroute.Eroute
+	// Own tells that eroute made the trapping policy; a policy of an IKE
+	// daemon or of ip xfrm is foreign.
+	Own bool
 	// Tmpl is what the kernel wants an SA for: the acquire's id (daddr,
 	// SPI, protocol) and saddr, read with the family of the policy's
 	// template of that protocol and SPI, whose mode and reqid it has; the
@@ -46,8 +49,22 @@ type PolicyExpire struct {
 	Hard   bool
 }
 
+// PolicyChange is a policy notification of XFRMNLGRP_POLICY: a policy made
+// or replaced (XFRM_MSG_NEWPOLICY, UPDPOLICY: the new policy, which on a
+// replace has the index of the one it replaced) or deleted (DELPOLICY: the
+// policy that was deleted).
+type PolicyChange struct {
+	Policy  Policy
+	Deleted bool
+}
+
+// PolicyFlush is XFRM_MSG_FLUSHPOLICY: every policy of a type went.
+type PolicyFlush struct{}
+
 func (*Acquire) isEvent()      {}
 func (*PolicyExpire) isEvent() {}
+func (*PolicyChange) isEvent() {}
+func (*PolicyFlush) isEvent()  {}
 
 var errFlowFamily = errors.New("ACQUIRE for a flow of neither IPv4 nor IPv6")
 
@@ -63,11 +80,14 @@ func DecodeAcquire(b []byte) (*Acquire, error) {
 	if !ok {
 		return nil, errFlowFamily
 	}
+	v := viewOf(p)
+	e, own, _ := v.eroute()
 	return &Acquire{
 		Flow:   flow,
 		Sel:    sel,
 		Policy: p,
-		Eroute: ErouteOf(p),
+		Eroute: e,
+		Own:    own,
 		Tmpl:   acquireTmpl(b, sel.Family, p.Tmpls),
 		Seq:    ne.Uint32(b[offAcqSeq:]),
 	}, nil
@@ -110,6 +130,35 @@ func decodePolicyExpire(b []byte) (*PolicyExpire, error) {
 	return &PolicyExpire{Policy: p, Eroute: ErouteOf(p), Hard: b[offPolExpireHard] != 0}, nil
 }
 
+// decodeDeletedPolicy reads the notification of a deleted policy: an
+// xfrm_userpolicy_id, then the policy's xfrm_userpolicy_info in the
+// attribute XFRMA_POLICY and its other attributes (templates, mark, if_id,
+// type) beside it.
+func decodeDeletedPolicy(b []byte) (Policy, error) {
+	if len(b) < sizePolicyID {
+		return Policy{}, errShort
+	}
+	var info []byte
+	err := walkAttrs(b[sizePolicyID:], func(typ uint16, v []byte) {
+		if typ == attrPolicy {
+			info = v
+		}
+	})
+	if err != nil {
+		return Policy{}, err
+	}
+	p, err := decodePolicyAt(info, 0, sizePolicyInfo)
+	if err != nil {
+		return Policy{}, err
+	}
+	err = walkAttrs(b[sizePolicyID:], func(typ uint16, v []byte) {
+		if typ != attrPolicy {
+			decodePolicyAttr(&p, typ, v)
+		}
+	})
+	return p, err
+}
+
 // decodeEvent reads a message a Listener received: nil for the types that
 // are no Event, and for messages that do not decode (err says why). The
 // checks keep a nil *Acquire out of the interface.
@@ -127,6 +176,20 @@ func decodeEvent(typ uint16, payload []byte) (Event, error) {
 			return nil, err
 		}
 		return e, nil
+	case msgNewPolicy, msgUpdPolicy:
+		p, err := decodePolicy(payload)
+		if err != nil {
+			return nil, err
+		}
+		return &PolicyChange{Policy: p}, nil
+	case msgDelPolicy:
+		p, err := decodeDeletedPolicy(payload)
+		if err != nil {
+			return nil, err
+		}
+		return &PolicyChange{Policy: p, Deleted: true}, nil
+	case msgFlushPol:
+		return &PolicyFlush{}, nil
 	}
 	return nil, nil
 }

@@ -107,14 +107,14 @@ func TestDecodeCapturedPolicyExpire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := kernelPolicy(holdPolicy(sel, 1), 25); !reflect.DeepEqual(e.Policy, want) || !e.Hard {
+	if want := kernelPolicy(holdPolicy(holdFor(sel), 1), 25); !reflect.DeepEqual(e.Policy, want) || !e.Hard {
 		t.Errorf("POLEXPIRE hard %v of\n%+v, want hard of\n%+v", e.Hard, e.Policy, want)
 	}
 	if e.Eroute != (eroute.Eroute{Selector: sel, SAID: eroute.Hold}) {
 		t.Errorf("POLEXPIRE of %v", e.Eroute)
 	}
 	h, ok := HoldOf(e.Policy)
-	if want := (Hold{Selector: sel, Added: captured, Timeout: time.Second, Index: 25}); !ok || h != want {
+	if want := (Hold{Selector: sel, Priority: holdFor(sel).Priority, Added: captured, Timeout: time.Second, Index: 25}); !ok || h != want {
 		t.Errorf("HoldOf = %+v, %v; want %+v", h, ok, want)
 	}
 }

@@ -10,42 +10,89 @@ import (
 
 // A monitor hold is the %hold that eroute --monitor puts on a flow a %trap
 // caught, as KLIPS did, so that the flow's later packets wait instead of
-// asking again. It is a block policy of kind kindMonitorHold that the kernel
-// itself deletes when its time is up (lft.hard_add_expires_seconds): a
-// monitor that dies, even by SIGKILL, leaves nothing behind for long. It is
-// listed as %hold.
+// asking again. It is a block policy that the kernel itself deletes when
+// its time is up (lft.hard_add_expires_seconds): a monitor that dies, even
+// by SIGKILL, leaves nothing behind for long. It is listed as %hold.
+//
+// Its priority is the largest value below the trapping policy's whose low
+// four bits are kindMonitorHold (9): for an eroute's %trap of specificity s
+// that is kind 9 of specificity s+1, so the hold wins over the %trap that
+// caused it and loses to every eroute more specific than that %trap (their
+// values are at most kind 8 of specificity s+1). A hold never outranks what
+// the table says about a narrower selector: a %pass for one port under the
+// %trap keeps working while the rest of the flow is held. The hold carries
+// the trapping policy's mark, if_id and output device, so it is never
+// broader than the policy that trapped.
+//
+// A monitor hold is recognised by its shape alone: direction out, type
+// main, action block, no template, no security context, an add expiry
+// (hard_add_expires_seconds > 0), and priority%16 == 9. eroute writes no
+// other policy with an expiry, and every eroute kind but 9 is below 9.
 
 // Hold is a monitor hold in the table.
 type Hold struct {
 	Selector eroute.Selector
+	Scope    Scope
+	Priority uint32        // the kernel's; see HoldPriority
 	Added    time.Time     // when the kernel added it (curlft.add_time)
 	Timeout  time.Duration // how long after Added the kernel deletes it
 	Index    uint32        // the kernel's index of the policy
 }
 
-// HoldOf reads a policy as a monitor hold: exactly what AddHold writes,
-// with an expiry.
-func HoldOf(p Policy) (Hold, bool) {
-	sel, ok := erouteSelector(p.Sel)
-	if !ok || !wrote(eroute.Eroute{Selector: sel, SAID: eroute.Hold}, kindMonitorHold, p) {
-		return Hold{}, false
-	}
-	return Hold{Selector: sel, Added: p.AddTime, Timeout: seconds(p.HardAddExpires), Index: p.Index}, true
+// Scope is what narrows a policy besides its eroute selector: the packet
+// mark (mark & Mask == Mark), the XFRM interface id and the output device
+// of the selector (ifindex). The zero Scope is an eroute's: every packet.
+type Scope struct {
+	Mark, Mask uint32
+	IfID       uint32
+	Ifindex    int32
 }
 
-// monitorHold tells whether a policy that reads as eroute's own (see
-// policyView.eroute) is a monitor's hold. With HoldOf, it is what tells a
-// hold from a %hold an administrator gave: --sync and the listing ask it.
-func (v *policyView) monitorHold(sel eroute.Selector) bool {
-	k, ok := kindIn(v.Priority, sel)
-	return ok && k == kindMonitorHold
+// ScopeOf gives the scope of a policy.
+func ScopeOf(p Policy) Scope {
+	return Scope{Mark: p.Mark, Mask: p.Mask, IfID: p.IfID, Ifindex: p.Sel.Ifindex}
+}
+
+// HoldPriority gives the priority of a hold for a flow the policy of
+// priority trap caught: the largest value below it whose low four bits
+// are kind 9 (see above). False when there is none (trap < 10): nothing
+// can outrank such a policy but a policy of priority 0 to 8.
+func HoldPriority(trap uint32) (uint32, bool) {
+	if trap <= uint32(kindMonitorHold) {
+		return 0, false
+	}
+	p := trap - 1
+	return p - (p-uint32(kindMonitorHold))%prioStep, true
+}
+
+// IsMonitorHold tells whether a policy is a monitor hold (see above).
+func IsMonitorHold(p Policy) bool {
+	v := viewOf(p)
+	return v.isMonitorHold()
+}
+
+func (v *policyView) isMonitorHold() bool {
+	return v.Dir == DirOut && v.Type == TypeMain && v.Action == ActionBlock && v.nTmpls == 0 && !v.SecCtx &&
+		v.HardAddExpires != 0 && v.Priority%prioStep == uint32(kindMonitorHold)
+}
+
+// HoldOf reads a policy as a monitor hold.
+func HoldOf(p Policy) (Hold, bool) {
+	sel, ok := erouteSelector(p.Sel)
+	if !ok || !IsMonitorHold(p) {
+		return Hold{}, false
+	}
+	return Hold{Selector: sel, Scope: ScopeOf(p), Priority: p.Priority, Added: p.AddTime,
+		Timeout: seconds(p.HardAddExpires), Index: p.Index}, true
 }
 
 // holdPolicy gives the policy of a monitor hold that the kernel deletes
-// secs seconds after adding it: a %hold with its own kind.
-func holdPolicy(sel eroute.Selector, secs uint64) Policy {
-	p := PolicyOf(eroute.Eroute{Selector: sel, SAID: eroute.Hold})
-	p.Priority = priority(sel, kindMonitorHold)
+// secs seconds after adding it.
+func holdPolicy(h Hold, secs uint64) Policy {
+	p := PolicyOf(eroute.Eroute{Selector: h.Selector, SAID: eroute.Hold})
+	p.Sel.Ifindex = h.Scope.Ifindex
+	p.Mark, p.Mask, p.IfID = h.Scope.Mark, h.Scope.Mask, h.Scope.IfID
+	p.Priority = h.Priority
 	p.HardAddExpires = secs
 	return p
 }

@@ -14,7 +14,7 @@ func TestHoldPolicy(t *testing.T) {
 		withPorts(er(t, "10.55.0.1/32", "10.56.0.9/32", "%hold"), eroute.UDP, 40001, 9),
 		er(t, "fd00:55::1/128", "fd00:56::9/128", "%hold"),
 	} {
-		p := holdPolicy(e.Selector, 30)
+		p := holdPolicy(holdFor(e.Selector), 30)
 		admin := PolicyOf(e)
 		if p.Priority != admin.Priority-uint32(kindHold)+uint32(kindMonitorHold) || p.Action != ActionBlock ||
 			len(p.Tmpls) != 0 || p.HardAddExpires != 30 {
@@ -27,7 +27,7 @@ func TestHoldPolicy(t *testing.T) {
 		if got := ErouteOf(q); got != e {
 			t.Errorf("%v: hold read as %v", e, got)
 		}
-		if h, ok := HoldOf(q); !ok || h != (Hold{Selector: e.Selector, Timeout: 30 * time.Second}) {
+		if h, ok := HoldOf(q); !ok || h != (Hold{Selector: e.Selector, Priority: p.Priority, Timeout: 30 * time.Second}) {
 			t.Errorf("%v: HoldOf = %+v, %v", e, h, ok)
 		}
 		if _, ok := HoldOf(admin); ok {
@@ -40,10 +40,10 @@ func TestHoldPolicy(t *testing.T) {
 // eroute of another kind with an expiry was written by someone else.
 func TestHoldShapes(t *testing.T) {
 	sel := er(t, "10.55.0.1/32", "10.56.0.9/32", "%hold").Selector
-	never := holdPolicy(sel, 0)
-	withTmpl := holdPolicy(sel, 5)
+	never := holdPolicy(holdFor(sel), 0)
+	withTmpl := holdPolicy(holdFor(sel), 5)
 	withTmpl.Tmpls = []Template{trapTemplate(AFInet)}
-	allow := holdPolicy(sel, 5)
+	allow := holdPolicy(holdFor(sel), 5)
 	allow.Action = ActionAllow
 	expiringHold := PolicyOf(eroute.Eroute{Selector: sel, SAID: eroute.Hold})
 	expiringHold.HardAddExpires = 5
@@ -87,7 +87,7 @@ func TestPolicyOfNoExpiry(t *testing.T) {
 			}
 		}
 	}
-	b := encodePolicy(holdPolicy(er(t, "10.0.0.1/32", "10.0.0.2/32", "%hold").Selector, 7))
+	b := encodePolicy(holdPolicy(holdFor(er(t, "10.0.0.1/32", "10.0.0.2/32", "%hold").Selector), 7))
 	if ne.Uint64(b[offPolicyHardAdd:]) != 7 || ne.Uint64(b[offPolicyLft+32:]) != 0 {
 		t.Errorf("hold lifetime % x", b[offPolicyLft:offPolicyLft+sizeLifetime])
 	}
@@ -112,5 +112,65 @@ func TestHoldSeconds(t *testing.T) {
 	}
 	if seconds(math.MaxUint64) != math.MaxInt64 || seconds(2) != 2*time.Second {
 		t.Error("seconds does not cap")
+	}
+}
+
+// holdFor is a hold on sel with the priority of kind 9 of its own
+// selector, as monitors before priority-below-the-trap wrote them.
+func holdFor(sel eroute.Selector) Hold {
+	return Hold{Selector: sel, Priority: priority(sel, kindMonitorHold)}
+}
+
+// TestHoldPriority: a hold wins over the policy that trapped and over
+// nothing more specific than it; the values below 10 leave no room.
+func TestHoldPriority(t *testing.T) {
+	for _, tt := range []struct{ trap, want uint32 }{{10, 9}, {25, 9}, {26, 25}, {41, 25}, {42, 41}, {1 << 24, 1<<24 - 7}} {
+		if got, ok := HoldPriority(tt.trap); !ok || got != tt.want {
+			t.Errorf("HoldPriority(%d) = %d, %v; want %d", tt.trap, got, ok, tt.want)
+		}
+	}
+	for _, trap := range []uint32{0, 1, 9} {
+		if got, ok := HoldPriority(trap); ok {
+			t.Errorf("HoldPriority(%d) = %d, want none", trap, got)
+		}
+	}
+	trap := er(t, "10.1.0.0/16", "10.2.0.0/16", "%trap")
+	narrower := []eroute.Eroute{
+		er(t, "10.1.0.0/16", "10.2.0.5/32", "%pass"),
+		withPorts(er(t, "10.1.0.0/16", "10.2.0.5/32", "%pass"), eroute.TCP, 0, 22),
+		er(t, "10.1.0.0/17", "10.2.0.0/16", "%drop"),
+		er(t, "10.1.0.0/16", "10.2.0.0/17", "%hold"),
+		withPorts(er(t, "10.1.0.0/16", "10.2.0.0/16", "%pass"), eroute.UDP, 0, 0),
+	}
+	for _, said := range []eroute.SAID{eroute.Trap, eroute.TrapSubnet} {
+		trap.SAID = said
+		tp := PolicyOf(trap).Priority
+		hp, ok := HoldPriority(tp)
+		if !ok || hp >= tp {
+			t.Fatalf("%v: hold priority %d, %v", trap, hp, ok)
+		}
+		for _, e := range narrower {
+			for k := kindSA; k < kindMonitorHold; k++ {
+				if p := priority(e.Selector, k); p >= hp {
+					t.Errorf("%v as kind %d: priority %d, not below the hold's %d under %v", e, k, p, hp, trap)
+				}
+			}
+		}
+		h := Hold{Selector: er(t, "10.1.0.7/32", "10.2.0.5/32", "%hold").Selector, Priority: hp,
+			Scope: Scope{Mark: 1, Mask: 0xff, IfID: 7, Ifindex: 3}}
+		p, err := decodePolicy(encodePolicy(holdPolicy(h, 30)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := HoldOf(p)
+		if want := (Hold{Selector: h.Selector, Scope: h.Scope, Priority: hp, Timeout: 30 * time.Second}); !ok || got != want {
+			t.Errorf("HoldOf = %+v, %v; want %+v", got, ok, want)
+		}
+		// Unscoped, it lists as eroute's own %hold, whatever its specificity.
+		h.Scope = Scope{}
+		v := viewOf(holdPolicy(h, 30))
+		if e, own, ok := v.eroute(); !ok || !own || e.SAID != eroute.Hold || e.Selector != h.Selector {
+			t.Errorf("hold below %v read as %v (own %v)", trap, e, own)
+		}
 	}
 }

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
+	"github.com/eroute/eroute/internal/nslock"
 	"golang.org/x/sys/unix"
 )
 
@@ -35,10 +39,15 @@ type Listener struct {
 // (SO_RCVBUFFORCE, which passes net.core.rmem_max; the kernel doubles the
 // value and applies its minimum); 0 keeps the kernel's default.
 func Listen(netnsName string, rcvbuf int) (*Listener, error) {
+	return listen(netnsName, rcvbuf, 1<<(grpAcquire-1)|1<<(grpExpire-1))
+}
+
+// listen opens a listener subscribed to groups (a bit mask of XFRMNLGRP_*).
+func listen(netnsName string, rcvbuf int, groups uint32) (*Listener, error) {
 	if rcvbuf < 0 {
 		return nil, fmt.Errorf("receive buffer of %d bytes", rcvbuf)
 	}
-	fd, err := inNamespace(netnsName, func() (int, error) { return listenSocket(rcvbuf) })
+	fd, err := inNamespace(netnsName, func() (int, error) { return listenSocket(rcvbuf, groups) })
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +62,7 @@ func Listen(netnsName string, rcvbuf int) (*Listener, error) {
 
 // listenSocket makes the subscribed socket in the calling thread's
 // namespace. Joining XFRM groups takes CAP_NET_ADMIN (EPERM otherwise).
-func listenSocket(rcvbuf int) (int, error) {
+func listenSocket(rcvbuf int, groups uint32) (int, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_XFRM)
 	if err != nil {
 		return -1, socketError(err, "")
@@ -62,7 +71,6 @@ func listenSocket(rcvbuf int) (int, error) {
 		unix.Close(fd)
 		return -1, err
 	}
-	groups := uint32(1<<(grpAcquire-1) | 1<<(grpExpire-1))
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
 		unix.Close(fd)
 		return -1, socketError(err, "")
@@ -106,6 +114,23 @@ func (l *Listener) Next() (Event, error) {
 		l.pending = appendEvents(l.pending, b)
 	}
 	return nil, ErrClosed
+}
+
+// drained tells whether nothing is waiting to be read: no decoded event,
+// no datagram in the socket.
+func (l *Listener) drained() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.pending) > 0 {
+		return false
+	}
+	empty := true
+	var one [1]byte
+	l.rc.Control(func(fd uintptr) {
+		_, _, err := unix.Recvfrom(int(fd), one[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		empty = err == unix.EAGAIN
+	})
+	return empty
 }
 
 // receive reads one datagram: nil for one to skip (not from the kernel,
@@ -153,52 +178,56 @@ func (l *Listener) Close() error {
 	return l.f.Close()
 }
 
-// monitorName is the abstract unix socket address a monitor holds.
-const monitorName = "@eroute-monitor"
-
-// ClaimMonitor makes sure one monitor runs per namespace, without any file:
-// it binds the abstract unix socket @eroute-monitor inside the namespace
-// called netnsName ("" own). Abstract unix addresses belong to a network
-// namespace and are released when the socket closes, which the kernel does
-// when the process dies, even by SIGKILL: no stale lock is possible. The
-// claim lasts until Close, or the end of the process; the socket is not
-// inherited by the commands the monitor starts. ErrMonitorRunning when the
-// namespace is claimed.
+// ClaimMonitor makes sure one monitor runs per namespace: it takes the
+// namespace's "monitor" lock (internal/nslock: a flock on a file in the
+// root-only /run/eroute, named by the namespace's inode), which only root
+// can take, so no other user can keep a monitor from starting (an
+// abstract unix socket, used before, could be bound by anyone). The kernel
+// releases the lock when the process dies, even by SIGKILL: no stale lock
+// is possible; the descriptor is not inherited by the commands the monitor
+// starts. ErrMonitorRunning when the namespace is claimed.
 func ClaimMonitor(netnsName string) (io.Closer, error) {
-	fd, err := inNamespace(netnsName, claimSocket)
-	if err != nil {
-		return nil, err
-	}
-	return &claim{fd: fd}, nil
-}
-
-func claimSocket() (int, error) {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("cannot make the monitor's unix socket: %w", err)
-	}
-	err = unix.Bind(fd, &unix.SockaddrUnix{Name: monitorName})
+	l, err := nslock.Acquire(netnsName, "monitor", 0)
+	var busy *nslock.BusyError
 	switch {
-	case errors.Is(err, unix.EADDRINUSE):
-		unix.Close(fd)
-		return -1, sentinel{ErrMonitorRunning, err}
+	case errors.As(err, &busy) && busy.PID > 0:
+		return nil, sentinel{fmt.Errorf("%w (pid %d)", ErrMonitorRunning, busy.PID), err}
+	case errors.Is(err, nslock.ErrBusy):
+		return nil, sentinel{ErrMonitorRunning, err}
 	case err != nil:
-		unix.Close(fd)
-		return -1, fmt.Errorf("cannot bind %s: %w", monitorName, err)
+		return nil, fmt.Errorf("cannot take the monitor lock: %w", err)
 	}
-	return fd, nil
+	return &claim{l: l}, nil
 }
 
-// claim keeps the bare descriptor, not an *os.File, whose finalizer would
-// close it, and give up the claim, once the caller dropped the Closer.
+// claim is a monitor's lock.
 type claim struct {
 	once sync.Once
-	fd   int
+	l    *nslock.Lock
 }
 
 // Close gives up the claim; later calls do nothing.
 func (c *claim) Close() error {
 	var err error
-	c.once.Do(func() { err = unix.Close(c.fd) })
+	c.once.Do(func() { err = c.l.Release() })
 	return err
+}
+
+// AcquireExpiry reads net.core.xfrm_acq_expires of the network namespace
+// called netnsName ("" own): how long the kernel keeps the larval state
+// of a trapped flow, during which the flow ACQUIREs no more. /proc/sys/net
+// shows the namespace of the thread that opens it, so the file is opened
+// on a thread inside the namespace.
+func AcquireExpiry(netnsName string) (time.Duration, error) {
+	return inNamespace(netnsName, func() (time.Duration, error) {
+		b, err := os.ReadFile("/proc/sys/net/core/xfrm_acq_expires")
+		if err != nil {
+			return 0, err
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("net.core.xfrm_acq_expires: %w", err)
+		}
+		return time.Duration(n) * time.Second, nil
+	})
 }

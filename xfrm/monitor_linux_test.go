@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eroute/eroute/internal/nslock"
 	"github.com/eroute/eroute/pkg/eroute"
 	"golang.org/x/sys/unix"
 )
@@ -92,7 +93,7 @@ func send(t *testing.T, ns string, proto int, from, to netip.AddrPort) {
 }
 
 // listen opens a Listener in ns, closed at the end of the test.
-func listen(t *testing.T, ns string, rcvbuf int) *Listener {
+func listenT(t *testing.T, ns string, rcvbuf int) *Listener {
 	t.Helper()
 	l, err := Listen(ns, rcvbuf)
 	if err != nil {
@@ -232,7 +233,7 @@ func TestKernelAcquireIPv4(t *testing.T) {
 	if err := tb.Add(trap); err != nil {
 		t.Fatal(err)
 	}
-	ch := events(listen(t, ns, 0))
+	ch := events(listenT(t, ns, 0))
 	ipOut := ipMonitor(t, ns, "acquire")
 	send(t, ns, eroute.UDP, addrPort("10.55.0.1:40001"), addrPort("10.56.0.9:9"))
 	a := waitEvent(t, ch, 5*time.Second, "ACQUIRE", isAcquire).(*Acquire)
@@ -261,7 +262,7 @@ func TestKernelAcquireIPv6(t *testing.T) {
 	if err := tb.Add(trap); err != nil {
 		t.Fatal(err)
 	}
-	ch := events(listen(t, ns, 0))
+	ch := events(listenT(t, ns, 0))
 	ipOut := ipMonitor(t, ns, "acquire")
 	send(t, ns, eroute.TCP, addrPort("[fd00:55::1]:40002"), addrPort("[fd00:56::9]:80"))
 	a := waitEvent(t, ch, 5*time.Second, "ACQUIRE", isAcquire).(*Acquire)
@@ -289,7 +290,7 @@ func TestKernelAcquireTunnelFamily(t *testing.T) {
 	if err := tb.Add(tun); err != nil {
 		t.Fatal(err)
 	}
-	ch := events(listen(t, ns, 0))
+	ch := events(listenT(t, ns, 0))
 	send(t, ns, eroute.UDP, addrPort("10.55.0.1:40003"), addrPort("10.58.0.7:53"))
 	a := waitEvent(t, ch, 5*time.Second, "ACQUIRE", isAcquire).(*Acquire)
 	want := saTemplate(tun.SAID, AFInet)
@@ -301,10 +302,10 @@ func TestKernelAcquireTunnelFamily(t *testing.T) {
 
 func TestKernelHoldReaped(t *testing.T) {
 	tb, ns := openTable(t)
-	ch := events(listen(t, ns, 0))
+	ch := events(listenT(t, ns, 0))
 	sel := withPorts(er(t, "10.55.0.1/32", "10.56.0.9/32", "%hold"), eroute.UDP, 40001, 9).Selector
 	start := time.Now()
-	if err := tb.AddHold(sel, 2*time.Second); err != nil {
+	if err := tb.AddHold(holdFor(sel), 2*time.Second); err != nil {
 		t.Fatalf("AddHold: %v", err)
 	}
 	hs, err := tb.Holds()
@@ -315,7 +316,7 @@ func TestKernelHoldReaped(t *testing.T) {
 	wantList(t, tb, eroute.Eroute{Selector: sel, SAID: eroute.Hold})
 	wantContains(t, ipn(t, ns, "-s", "xfrm", "policy"),
 		"src 10.55.0.1/32 dst 10.56.0.9/32 proto udp sport 40001 dport 9 ",
-		fmt.Sprintf("\tdir out action block index %d priority %d ", hs[0].Index, holdPolicy(sel, 2).Priority),
+		fmt.Sprintf("\tdir out action block index %d priority %d ", hs[0].Index, holdPolicy(holdFor(sel), 2).Priority),
 		"\t  expire add: soft 0(sec), hard 2(sec)\n")
 
 	ev := waitEvent(t, ch, 5*time.Second, "POLEXPIRE", func(ev Event) bool { _, ok := ev.(*PolicyExpire); return ok })
@@ -343,35 +344,35 @@ func TestKernelDeleteHold(t *testing.T) {
 	if err := tb.Add(admin); err != nil {
 		t.Fatal(err)
 	}
-	if err := tb.AddHold(sel, time.Minute); err != nil {
+	if err := tb.AddHold(holdFor(sel), time.Minute); err != nil {
 		t.Fatalf("AddHold: %v", err)
 	}
 	for _, s := range []eroute.Selector{sel, admin.Selector} {
-		if err := tb.AddHold(s, time.Minute); !errors.Is(err, ErrExists) {
+		if err := tb.AddHold(holdFor(s), time.Minute); !errors.Is(err, ErrExists) {
 			t.Errorf("AddHold(%v) over a policy: %v, want ErrExists", s, err)
 		}
 	}
-	if err := tb.AddHold(sel, 0); err == nil {
+	if err := tb.AddHold(holdFor(sel), 0); err == nil {
 		t.Error("AddHold with no timeout accepted")
 	}
-	if ok, err := tb.DeleteHold(sel); !ok || err != nil {
+	if ok, err := tb.DeleteHold(holdFor(sel)); !ok || err != nil {
 		t.Errorf("DeleteHold: %v, %v; want true", ok, err)
 	}
-	if ok, err := tb.DeleteHold(sel); ok || err != nil {
+	if ok, err := tb.DeleteHold(holdFor(sel)); ok || err != nil {
 		t.Errorf("DeleteHold of a deleted hold: %v, %v; want false, nil", ok, err)
 	}
-	if ok, err := tb.DeleteHold(admin.Selector); ok || err != nil {
+	if ok, err := tb.DeleteHold(holdFor(admin.Selector)); ok || err != nil {
 		t.Errorf("DeleteHold of a %%pass: %v, %v; want false, nil", ok, err)
 	}
 
-	if err := tb.AddHold(sel, time.Minute); err != nil {
+	if err := tb.AddHold(holdFor(sel), time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	drop := eroute.Eroute{Selector: sel, SAID: eroute.Drop}
 	if err := tb.Replace(drop); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := tb.DeleteHold(sel); ok || err != nil {
+	if ok, err := tb.DeleteHold(holdFor(sel)); ok || err != nil {
 		t.Errorf("DeleteHold of a replaced hold: %v, %v; want false, nil", ok, err)
 	}
 	wantList(t, tb, admin, drop)
@@ -382,7 +383,7 @@ func TestKernelDeleteHold(t *testing.T) {
 	if err := tb.Replace(eroute.Eroute{Selector: sel, SAID: eroute.Hold}); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := tb.DeleteHold(sel); ok || err != nil {
+	if ok, err := tb.DeleteHold(holdFor(sel)); ok || err != nil {
 		t.Errorf("DeleteHold of an administrator's %%hold: %v, %v; want false, nil", ok, err)
 	}
 	wantContains(t, policies(t, ns), "src 10.55.0.1/32 dst 10.56.0.9/32 \n\tdir out action block")
@@ -395,7 +396,7 @@ func TestKernelOverrun(t *testing.T) {
 	if err := tb.Add(er(t, "10.55.0.0/24", "10.56.0.0/16", "%trap")); err != nil {
 		t.Fatal(err)
 	}
-	l := listen(t, ns, 1)
+	l := listenT(t, ns, 1)
 	rcvbuf := 0
 	l.rc.Control(func(fd uintptr) { rcvbuf, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) })
 	t.Logf("receive buffer asked 1 byte, got %d", rcvbuf)
@@ -430,7 +431,7 @@ func TestKernelOverrun(t *testing.T) {
 
 func TestListenerCloseUnblocksNext(t *testing.T) {
 	ns := newNetns(t)
-	l := listen(t, ns, 0)
+	l := listenT(t, ns, 0)
 	done := make(chan error, 1)
 	go func() {
 		_, err := l.Next()
@@ -476,8 +477,8 @@ func TestKernelClaimMonitor(t *testing.T) {
 		t.Fatalf("ClaimMonitor(%s): %v", ns1, err)
 	}
 	_, err = ClaimMonitor(ns1)
-	if !errors.Is(err, ErrMonitorRunning) || !errors.Is(err, unix.EADDRINUSE) ||
-		err.Error() != "another eroute --monitor is running in this network namespace" {
+	if !errors.Is(err, ErrMonitorRunning) || !errors.Is(err, nslock.ErrBusy) ||
+		err.Error() != fmt.Sprintf("another eroute --monitor is running in this network namespace (pid %d)", os.Getpid()) {
 		t.Errorf("second ClaimMonitor(%s): %v", ns1, err)
 	}
 	other, err := ClaimMonitor(ns2)

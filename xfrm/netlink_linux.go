@@ -146,6 +146,12 @@ func (c *conn) dump(typ uint16, fn func(typ uint16, payload []byte)) error {
 
 func (c *conn) dumpLocked(typ uint16, fn func(typ uint16, payload []byte)) error {
 	c.dumps++
+	return c.dumpUncounted(typ, fn)
+}
+
+// dumpUncounted is dumpLocked without counting the dump: the SA dump that
+// looks groups up for a batch is not one of the policy table's.
+func (c *conn) dumpUncounted(typ uint16, fn func(typ uint16, payload []byte)) error {
 	seq, err := c.send(typ, unix.NLM_F_DUMP, nil)
 	if err != nil {
 		return err

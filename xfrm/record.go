@@ -30,6 +30,7 @@ const (
 	recOwn         = 1 << iota // eroute wrote the policy
 	recDeletable               // Delete by its selector finds it
 	recMonitorHold             // of kind kindMonitorHold (own)
+	recGroup                   // its SAID is an SA group's head (groupTemplates)
 )
 
 // recordOf packs an eroute; flags as above.

@@ -169,7 +169,7 @@ func TestScanPolicyMatchesDecode(t *testing.T) {
 	for _, p := range foreignTestPolicies() {
 		msgs = append(msgs, encodePolicy(p))
 	}
-	msgs = append(msgs, encodePolicy(holdPolicy(genEroute(1).Selector, 30)))
+	msgs = append(msgs, encodePolicy(holdPolicy(holdFor(genEroute(1).Selector), 30)))
 	for _, m := range msgs {
 		checkScan(t, m)
 	}
@@ -248,7 +248,7 @@ func FuzzScanPolicy(f *testing.F) {
 // TestAppendPolicyInPlace: the append forms write what the encoders write,
 // after whatever the buffer already holds.
 func TestAppendPolicyInPlace(t *testing.T) {
-	for _, p := range append(foreignTestPolicies(), PolicyOf(genEroute(3)), holdPolicy(genEroute(2).Selector, 9)) {
+	for _, p := range append(foreignTestPolicies(), PolicyOf(genEroute(3)), holdPolicy(holdFor(genEroute(2).Selector), 9)) {
 		prefix := []byte("xyz")
 		got := appendPolicy(slices.Clone(prefix), &p)
 		if want := append(slices.Clone(prefix), encodePolicy(p)...); !slices.Equal(got, want) {

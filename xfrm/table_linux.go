@@ -42,7 +42,11 @@ func (t *Table) Close() error {
 // Add adds an eroute; ErrExists when one with the same selector exists
 // (XFRM_MSG_NEWPOLICY is exclusive).
 func (t *Table) Add(e eroute.Eroute) error {
-	err := t.c.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, encodePolicy(PolicyOf(e)))
+	p, err := t.policyFor(e, DirOut)
+	if err != nil {
+		return err
+	}
+	err = t.c.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, encodePolicy(p))
 	return kernelError(err, unix.EEXIST, ErrExists)
 }
 
@@ -50,65 +54,106 @@ func (t *Table) Add(e eroute.Eroute) error {
 // XFRM_MSG_UPDPOLICY, so that no packet ever meets a gap. The kernel
 // replaces by selector (and mark, if_id, type), whatever the old priority.
 func (t *Table) Replace(e eroute.Eroute) error {
-	err := t.c.request(msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, encodePolicy(PolicyOf(e)))
+	p, err := t.policyFor(e, DirOut)
+	if err != nil {
+		return err
+	}
+	err = t.c.request(msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, encodePolicy(p))
 	return kernelError(err, 0, nil)
 }
 
-// AddInbound adds (or with replace, replaces) the inbound policy of a
-// tunnel, as KLIPS --addin and --replacein did: the same policy as the
-// eroute's, with direction in, so that the kernel accepts the selector's
-// traffic only when it arrived through the SA the SAID names.
-func (t *Table) AddInbound(e eroute.Eroute, replace bool) error {
+// policyFor gives the policy of an eroute in direction dir: PolicyOf's,
+// with the templates of the SA group its SAID heads, if the SA table holds
+// one (see groupTemplates).
+func (t *Table) policyFor(e eroute.Eroute, dir uint8) (Policy, error) {
 	p := PolicyOf(e)
-	p.Dir = DirIn
-	if replace {
-		return kernelError(t.c.request(msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, encodePolicy(p)), 0, nil)
+	p.Dir = dir
+	if !namesSA(e.SAID) {
+		return p, nil
 	}
-	err := t.c.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, encodePolicy(p))
-	return kernelError(err, unix.EEXIST, ErrExists)
+	t.c.mu.Lock()
+	groups, err := t.c.groupsFor([]eroute.SAID{e.SAID})
+	t.c.mu.Unlock()
+	if err != nil {
+		return Policy{}, err
+	}
+	return withGroup(p, groups[e.SAID]), nil
 }
 
-// AddHold puts a monitor hold on sel (see Hold): a %hold that the kernel
-// deletes after timeout, rounded up to whole seconds. ErrExists when a
-// policy with the same selector exists: another hold, or an eroute someone
-// made (XFRM_MSG_NEWPOLICY is exclusive whatever the priority).
-func (t *Table) AddHold(sel eroute.Selector, timeout time.Duration) error {
+// AddInbound adds (or with replace, replaces) the inbound policy of a
+// tunnel, as KLIPS --addin and --replacein did: the eroute's policy with
+// direction in, and the same with direction forward, so that the kernel
+// accepts the selector's traffic only when it arrived through the SAs the
+// SAID names, whether it is for this host (in) or for a subnet behind it
+// (forward: XFRM drops decapsulated packets no forward policy allows).
+// If the forward policy cannot be added, the new in policy goes again.
+func (t *Table) AddInbound(e eroute.Eroute, replace bool) error {
+	p, err := t.policyFor(e, DirIn)
+	if err != nil {
+		return err
+	}
+	typ, flags := uint16(msgNewPolicy), uint16(unix.NLM_F_CREATE|unix.NLM_F_EXCL)
+	if replace {
+		typ, flags = msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE
+	}
+	if err := t.c.request(typ, flags, encodePolicy(p)); err != nil {
+		return kernelError(err, unix.EEXIST, ErrExists)
+	}
+	p.Dir = DirFwd
+	if err := t.c.request(typ, flags, encodePolicy(p)); err != nil {
+		if !replace {
+			t.deleteDir(e.Selector, DirIn)
+		}
+		return kernelError(err, unix.EEXIST, ErrExists)
+	}
+	return nil
+}
+
+// AddHold puts a monitor hold in place (see Hold): a %hold on h.Selector,
+// with h's scope and priority, that the kernel deletes after timeout,
+// rounded up to whole seconds. ErrExists when a policy with the same
+// selector and scope exists: another hold, or an eroute someone made
+// (XFRM_MSG_NEWPOLICY is exclusive whatever the priority).
+func (t *Table) AddHold(h Hold, timeout time.Duration) error {
 	secs, err := holdSeconds(timeout)
 	if err != nil {
 		return err
 	}
-	err = t.c.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, encodePolicy(holdPolicy(sel, secs)))
+	err = t.c.request(msgNewPolicy, unix.NLM_F_CREATE|unix.NLM_F_EXCL, encodePolicy(holdPolicy(h, secs)))
 	return kernelError(err, unix.EEXIST, ErrExists)
 }
 
-// Holds gives the monitor holds in the table, in the kernel's order.
+// Holds gives the monitor holds in the table, in the kernel's order. The
+// dump is read as it comes: only the holds are kept, whatever the size of
+// the table.
 func (t *Table) Holds() ([]Hold, error) {
-	ps, err := t.outPolicies()
-	if err != nil {
-		return nil, err
-	}
 	var hs []Hold
-	for _, p := range ps {
-		if h, ok := HoldOf(p); ok {
+	var v policyView
+	err := t.c.dump(msgGetPolicy, func(typ uint16, b []byte) {
+		if typ != msgNewPolicy || scanPolicy(b, &v) != nil || !v.isMonitorHold() {
+			return
+		}
+		p, err := decodePolicy(b)
+		if h, ok := HoldOf(p); err == nil && ok {
 			hs = append(hs, h)
 		}
-	}
-	return hs, nil
+	})
+	return hs, kernelError(err, 0, nil)
 }
 
-// DeleteHold deletes the policy with this selector only if it is still a
-// monitor hold: false, nil when it is gone (the kernel reaped it) or was
-// replaced, say by eroute --replace, which writes another kind. The kernel
-// cannot compare and delete in one message: DeleteHold reads the policy,
-// then deletes it by its index. A replace between the two (the kernel keeps
-// the index on replace) would be deleted in the hold's place; the window is
-// one netlink round trip.
-func (t *Table) DeleteHold(sel eroute.Selector) (bool, error) {
-	p, ok, err := t.get(sel)
+// DeleteHold deletes the policy with this selector and scope only if it is
+// still a monitor hold: false, nil when it is gone (the kernel reaped it)
+// or was replaced, say by eroute --replace, which writes another kind. The
+// kernel cannot compare and delete in one message: DeleteHold reads the
+// policy, then deletes it by its index. A replace between the two (the
+// kernel keeps the index on replace) would be deleted in the hold's place;
+// the window is one netlink round trip.
+func (t *Table) DeleteHold(h Hold) (bool, error) {
+	p, ok, err := t.get(holdPolicy(h, 0))
 	if err != nil || !ok {
 		return false, err
 	}
-	if _, ok := HoldOf(p); !ok {
+	if !IsMonitorHold(p) {
 		return false, nil
 	}
 	err = t.c.request(msgDelPolicy, 0, encodePolicyID(p))
@@ -118,19 +163,20 @@ func (t *Table) DeleteHold(sel eroute.Selector) (bool, error) {
 	return err == nil, kernelError(err, 0, nil)
 }
 
-// get reads the policy with this selector, direction out, no mark
-// (XFRM_MSG_GETPOLICY); false when there is none.
-func (t *Table) get(sel eroute.Selector) (Policy, bool, error) {
-	return t.getDir(sel, DirOut)
+// getDir reads the eroute policy with this selector and direction, no
+// mark (XFRM_MSG_GETPOLICY); false when there is none.
+func (t *Table) getDir(sel eroute.Selector, dir uint8) (Policy, bool, error) {
+	return t.get(Policy{Sel: selectorOf(sel), Dir: dir, Type: TypeMain})
 }
 
-// getDir is get for a direction.
-func (t *Table) getDir(sel eroute.Selector, dir uint8) (Policy, bool, error) {
+// get reads the policy with id's selector, direction, type, mark and if_id
+// (XFRM_MSG_GETPOLICY); false when there is none.
+func (t *Table) get(id Policy) (Policy, bool, error) {
 	var p Policy
 	found := false
 	var derr error
-	id := encodePolicyID(Policy{Sel: selectorOf(sel), Dir: dir, Type: TypeMain})
-	err := t.c.get(msgGetPolicy, id, func(typ uint16, b []byte) {
+	id.Index = 0
+	err := t.c.get(msgGetPolicy, encodePolicyID(id), func(typ uint16, b []byte) {
 		if typ == msgNewPolicy && !found {
 			p, derr = decodePolicy(b)
 			found = true
@@ -231,11 +277,18 @@ func (t *Table) Find(sel eroute.Selector, inbound bool) ([]Entry, error) {
 
 // DeleteEntries deletes policies Lookup or Find gave, by their index (with
 // the mark and if_id the kernel matches too); ErrNotFound when one is gone.
+// An inbound policy eroute made goes with the forward policy --addin made
+// beside it (none is no error: older releases made none).
 func (t *Table) DeleteEntries(es []Entry) error {
 	for _, e := range es {
 		p := Policy{Index: e.Index, Dir: dirOf(e.Inbound), Type: TypeMain, Mark: e.Mark, Mask: e.Mask, IfID: e.IfID}
 		if err := t.c.request(msgDelPolicy, 0, encodePolicyID(p)); err != nil {
 			return kernelError(err, unix.ENOENT, ErrNotFound)
+		}
+		if e.Inbound && e.Own {
+			if err := t.deleteDir(e.Selector, DirFwd); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
 		}
 	}
 	return nil
@@ -293,10 +346,17 @@ func (t *Table) Delete(s eroute.Selector) error {
 	return t.deleteDir(s, DirOut)
 }
 
-// DeleteInbound deletes the inbound policy --addin made for this selector;
-// ErrNotFound when none.
+// DeleteInbound deletes the in and forward policies --addin made for this
+// selector; ErrNotFound when there is no in policy. A missing forward
+// policy (an --addin of an older eroute made none) is no error.
 func (t *Table) DeleteInbound(s eroute.Selector) error {
-	return t.deleteDir(s, DirIn)
+	if err := t.deleteDir(s, DirIn); err != nil {
+		return err
+	}
+	if err := t.deleteDir(s, DirFwd); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 func (t *Table) deleteDir(s eroute.Selector, dir uint8) error {
@@ -452,6 +512,9 @@ func (l *listing) eroute(i int) eroute.Eroute {
 	if l.sas != nil {
 		if k, ok := saKeyOf(e.SAID); ok {
 			e.Count = l.sas.packets[k]
+			if r.flags&recGroup != 0 {
+				e.Count = l.sas.outer(e.SAID.Dst, e.SAID.SPI)
+			}
 		}
 	}
 	return e
@@ -483,6 +546,9 @@ func entryOfRecord(r *record, e eroute.Eroute, foreign map[uint32]*detail, full 
 	}
 	en.Priority = priority(e.Selector, k)
 	en.Tmpls = PolicyOf(eroute.Eroute{Selector: e.Selector, SAID: e.SAID}).Tmpls
+	if d := foreign[r.index]; r.flags&recGroup != 0 && d != nil {
+		en.Tmpls = d.p.Tmpls
+	}
 	return en
 }
 
@@ -552,7 +618,7 @@ func (c *conn) records(keepOrder, counts bool) (recordDump, error) {
 		var flags uint8
 		if own {
 			flags |= recOwn
-			if v.monitorHold(e.Selector) {
+			if v.isMonitorHold() {
 				flags |= recMonitorHold
 			}
 		} else if p, err := decodePolicy(b); err == nil {
@@ -565,6 +631,17 @@ func (c *conn) records(keepOrder, counts bool) (recordDump, error) {
 		}
 		if v.deletable(e.Selector) {
 			flags |= recDeletable
+		}
+		if own && v.isGroup {
+			// Its templates are the group's, which the record does not
+			// hold: kept beside the foreign ones for the JSON listing.
+			flags |= recGroup
+			if p, err := decodePolicy(b); err == nil {
+				if d.foreign == nil {
+					d.foreign = map[uint32]*detail{}
+				}
+				d.foreign[v.Index] = &detail{p: p}
+			}
 		}
 		r := recordOf(e, flags, pos)
 		r.index = v.Index
@@ -606,22 +683,6 @@ func (c *conn) saIndex() (*saIndex, error) {
 		return nil, kernelError(err, 0, nil)
 	}
 	return x, nil
-}
-
-// outPolicies dumps the table and keeps the policies List shows, in the
-// kernel's order.
-func (t *Table) outPolicies() ([]Policy, error) {
-	var ps []Policy
-	err := t.c.dump(msgGetPolicy, func(typ uint16, b []byte) {
-		if typ != msgNewPolicy {
-			return
-		}
-		p, err := decodePolicy(b)
-		if _, ok := erouteOf(p); err == nil && ok && p.Dir == DirOut && p.Type == TypeMain {
-			ps = append(ps, p)
-		}
-	})
-	return ps, kernelError(err, 0, nil)
 }
 
 // inNamespace runs mk, which makes a socket, in the named namespace ("" the

@@ -68,13 +68,31 @@ func (t *Table) ApplyFuncUntil(stop <-chan struct{}, n int, op func(i int) Op) e
 func (t *Table) AddInbound(e eroute.Eroute, replace bool) error { return ErrNoXFRM }
 
 // AddHold is not available without XFRM.
-func (t *Table) AddHold(sel eroute.Selector, timeout time.Duration) error { return ErrNoXFRM }
+func (t *Table) AddHold(h Hold, timeout time.Duration) error { return ErrNoXFRM }
 
 // Holds is not available without XFRM.
 func (t *Table) Holds() ([]Hold, error) { return nil, ErrNoXFRM }
 
 // DeleteHold is not available without XFRM.
-func (t *Table) DeleteHold(sel eroute.Selector) (bool, error) { return false, ErrNoXFRM }
+func (t *Table) DeleteHold(h Hold) (bool, error) { return false, ErrNoXFRM }
+
+// Guard watches the policy table; only Linux has one.
+type Guard struct{}
+
+// OpenGuard always fails outside Linux.
+func OpenGuard(netnsName, path string) (*Guard, error) { return nil, ErrNoXFRM }
+
+// Next implements the Linux API.
+func (g *Guard) Next() (Event, error) { return nil, ErrClosed }
+
+// Own implements the Linux API.
+func (g *Guard) Own() int { return 0 }
+
+// Close implements the Linux API.
+func (g *Guard) Close() error { return nil }
+
+// AcquireExpiry is not available without XFRM.
+func AcquireExpiry(netnsName string) (time.Duration, error) { return 0, ErrNoXFRM }
 
 // Listener reads ACQUIREs; only Linux sends them.
 type Listener struct{}

@@ -187,7 +187,14 @@ type policyView struct {
 	first     Template // the first template, when nTmpls > 0
 	tunnel    Template // the first in tunnel mode, when hasTunnel
 	hasTunnel bool
+	// isGroup: the templates are those of an SA group's head, group
+	// (see groupTemplates).
+	group   eroute.SAID
+	isGroup bool
 }
+
+// maxGroup is the most SAs a group has: KLIPS's spigrp took four.
+const maxGroup = 4
 
 func viewOf(p Policy) policyView {
 	v := policyView{Policy: p, nTmpls: len(p.Tmpls)}
@@ -197,6 +204,9 @@ func viewOf(p Policy) policyView {
 	}
 	if i := slices.IndexFunc(p.Tmpls, func(t Template) bool { return t.Mode == ModeTunnel }); i >= 0 {
 		v.tunnel, v.hasTunnel = p.Tmpls[i], true
+	}
+	if len(p.Tmpls) <= maxGroup {
+		v.group, v.isGroup = groupSAID(p.Tmpls)
 	}
 	return v
 }
@@ -208,11 +218,17 @@ func (v *policyView) eroute() (e eroute.Eroute, own, ok bool) {
 	if !ok {
 		return eroute.Eroute{}, false, false
 	}
+	if v.isMonitorHold() {
+		return eroute.Eroute{Selector: sel, SAID: eroute.Hold}, true, true
+	}
 	e = eroute.Eroute{Selector: sel, SAID: v.foreignSAID()}
 	if k, ok := kindIn(v.Priority, sel); ok {
 		mine := e
-		if k != kindSA {
+		switch {
+		case k != kindSA:
 			mine.SAID = kindSAIDs[k]
+		case v.isGroup:
+			mine.SAID = v.group
 		}
 		if v.wrote(mine, k) {
 			return mine, true, true
@@ -229,34 +245,24 @@ func (v *policyView) deletable(sel eroute.Selector) bool {
 		v.Dir == DirOut && v.Type == TypeMain && selectorOf(sel) == v.Sel
 }
 
-// wrote tells whether the policy is exactly the one eroute writes for own
-// as kind k: PolicyOf's, or for a monitor hold AddHold's with the hold's
-// own expiry, which is never 0 (a hold without one would never go away).
+// wrote tells whether the policy is exactly the one PolicyOf writes for own
+// as kind k. Monitor holds are recognised by their shape (isMonitorHold),
+// never by their priority's kind alone.
 func (v *policyView) wrote(own eroute.Eroute, k kind) bool {
-	if k == kindSA && kindOf(own.SAID) != kindSA {
+	if k == kindMonitorHold || k == kindSA && kindOf(own.SAID) != kindSA {
 		return false // a SAID of another kind's shape: PolicyOf writes that kind
 	}
-	wk := k
-	if k == kindMonitorHold {
-		if v.HardAddExpires == 0 {
-			return false
-		}
-		wk = kindHold
-	}
-	want, t, hasT := shapeOfKind(own, wk)
-	if v.Dir == DirIn && k != kindMonitorHold {
+	want, t, hasT := shapeOfKind(own, k)
+	if v.Dir == DirIn {
 		want.Dir = DirIn // an --addin policy: the eroute's, inbound
 	}
-	if k == kindMonitorHold {
-		want.Priority = priority(own.Selector, kindMonitorHold)
-		want.HardAddExpires = v.HardAddExpires
-	}
 	got := &v.Policy
-	sameTmpls := v.nTmpls == 0 && !hasT || v.nTmpls == 1 && hasT && v.first == t
+	sameTmpls := v.nTmpls == 0 && !hasT || v.nTmpls == 1 && hasT && v.first == t ||
+		k == kindSA && v.isGroup && v.group == own.SAID
 	return sameTmpls && want.Sel == got.Sel && want.Dir == got.Dir && want.Type == got.Type &&
 		want.Action == got.Action && want.Priority == got.Priority &&
 		want.Mark == got.Mark && want.Mask == got.Mask && want.IfID == got.IfID &&
-		want.HardAddExpires == got.HardAddExpires && !got.SecCtx
+		got.HardAddExpires == 0 && !got.SecCtx
 }
 
 // wrote tells whether p is exactly the policy eroute writes for own as

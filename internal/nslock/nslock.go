@@ -135,3 +135,21 @@ func writePID(f *os.File) {
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 }
+
+// File gives the path of a file a lock holder keeps beside its lock,
+// Dir/netns-<id>.<purpose>.<suffix> (purpose and suffix in a to z), after
+// making sure Dir exists and only root controls it. The monitor keeps its
+// remembered take-overs there.
+func File(netns, purpose, suffix string) (string, error) {
+	if !validPurpose(purpose) || !validPurpose(suffix) {
+		return "", fmt.Errorf("nslock: bad file name %q.%q", purpose, suffix)
+	}
+	id, err := namespaceID(netns)
+	if err != nil {
+		return "", err
+	}
+	if err := ensureDir(Dir); err != nil {
+		return "", err
+	}
+	return filepath.Join(Dir, "netns-"+id+"."+purpose+"."+suffix), nil
+}

@@ -442,8 +442,9 @@ type memoryBudget struct {
 	collectOff bool
 }
 
-// startBudget sets the limit for the run; collectOff also holds the
-// collector off until the limit is reached (--sync, whose goal is time).
+// startBudget sets the limit for the run (perLine 0: memoryBase alone, as
+// the monitor has); collectOff also holds the collector off until the
+// limit is reached (--sync, whose goal is time).
 // The returned budget's stop puts back the settings before it (the
 // command line runs in tests and fuzzing too).
 func startBudget(perLine int64, collectOff bool) *memoryBudget {

@@ -210,7 +210,7 @@ func TestSyncRefuses(t *testing.T) {
 		"--dry-run --clear":          "eroute: --dry-run goes with --sync only\n",
 		"--batch f --src 10.0.0.0/8": "eroute: --batch takes its eroutes from the file, not --src\n",
 		"--batch f --sync g":         "eroute: " + msgOneAction + "\n",
-		"--all --batch f":            "eroute: --all goes with --sync and --clear only\n",
+		"--all --batch f":            "eroute: --all goes with --sync, --clear and --monitor only\n",
 	} {
 		if code := w.run(strings.Fields(args)...); code != 1 || w.stderr.String() != want {
 			t.Errorf("eroute %s: status %d, stderr %q, want %q", args, code, w.stderr.String(), want)

@@ -375,7 +375,7 @@ type world struct {
 }
 
 func newWorld(tb testing.TB) *world {
-	return &world{table: newFakeTable(), names: testNames(tb, tb.TempDir()), monitor: &fakeMonitor{holds: map[eroute.Selector]bool{}}}
+	return &world{table: newFakeTable(), names: testNames(tb, tb.TempDir()), monitor: &fakeMonitor{holds: map[Hold]uint32{}}}
 }
 
 func (w *world) env() Env {

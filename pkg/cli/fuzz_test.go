@@ -81,7 +81,7 @@ func FuzzRun(f *testing.F) {
 		if line != "" {
 			args = strings.Split(line, "\x00")
 		}
-		w := &world{table: newFakeTable(), names: names, monitor: &fakeMonitor{holds: map[eroute.Selector]bool{}}}
+		w := &world{table: newFakeTable(), names: names, monitor: &fakeMonitor{holds: map[Hold]uint32{}}}
 		for _, m := range manualCommands {
 			if w.run(m...) != 0 {
 				t.Fatalf("manual example %q failed: %s", m, w.stderr.String())

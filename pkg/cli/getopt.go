@@ -58,6 +58,9 @@ const (
 	optICMPCode
 	optGREKey
 	optMHType
+	optExecMax
+	optExecQueue
+	optExecTimeout
 	numOptions
 )
 
@@ -83,6 +86,7 @@ var longOptions = [numOptions]option{
 	{"dry-run", false, true, optDryRun}, {"all", false, true, optAll},
 	{"force", false, true, optForce}, {"icmp-type", true, true, optICMPType}, {"icmp-code", true, true, optICMPCode},
 	{"gre-key", true, true, optGREKey}, {"mh-type", true, true, optMHType},
+	{"exec-max", true, true, optExecMax}, {"exec-queue", true, true, optExecQueue}, {"exec-timeout", true, true, optExecTimeout},
 }
 
 func (id optID) String() string { return longOptions[id].name }

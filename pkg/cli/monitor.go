@@ -7,9 +7,10 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -23,15 +24,80 @@ import (
 // would wait for a key manager.
 const DefaultHoldTimeout = 30 * time.Second
 
-// Acquired is an ACQUIRE: a packet of Flow met the %trap eroute Eroute.
+// Scope is what narrows a policy besides its selector: the packet mark
+// (mark & Mask == Mark), the XFRM interface id and the output device. The
+// zero Scope, every packet, is an eroute's.
+type Scope struct {
+	Mark, Mask uint32
+	IfID       uint32
+	Ifindex    int32
+}
+
+// String gives the scope as ip xfrm names its parts, "" for none.
+func (s Scope) String() string {
+	var parts []string
+	if s.Mark != 0 || s.Mask != 0 {
+		parts = append(parts, fmt.Sprintf("mark 0x%x/0x%x", s.Mark, s.Mask))
+	}
+	if s.IfID != 0 {
+		parts = append(parts, fmt.Sprintf("if_id 0x%x", s.IfID))
+	}
+	if s.Ifindex != 0 {
+		parts = append(parts, fmt.Sprintf("ifindex %d", s.Ifindex))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Hold is a monitor's %hold: a selector within a scope (the trapping
+// policy's).
+type Hold struct {
+	Selector eroute.Selector
+	Scope    Scope
+}
+
+func (h Hold) String() string {
+	if sc := h.Scope.String(); sc != "" {
+		return h.Selector.String() + " (" + sc + ")"
+	}
+	return h.Selector.String()
+}
+
+// Acquired is an ACQUIRE: a packet of Flow met the trapping policy Eroute.
 type Acquired struct {
 	Flow   eroute.Selector
 	Eroute eroute.Eroute
+	// Foreign: the trapping policy is not one eroute made (an IKE
+	// daemon's, or ip xfrm's). The monitor answers it only with --all.
+	Foreign bool
+	// Scope and Priority are the trapping policy's: a hold has its scope,
+	// and a priority that wins over it only (see MonitorKernel.AddHold).
+	Scope    Scope
+	Priority uint32
 }
 
 // HoldReaped says the kernel removed a monitor's hold when it timed out.
 type HoldReaped struct {
-	Selector eroute.Selector
+	Hold Hold
+}
+
+// TakenOver says a policy someone else wrote replaced an eroute (an IKE
+// daemon's UPDPOLICY on the same selector): the monitor remembers the
+// eroute and puts it back when that policy goes.
+type TakenOver struct {
+	Eroute eroute.Eroute
+	By     eroute.Eroute
+}
+
+// Restored says the policy that had taken over an eroute's selector was
+// removed, and the monitor put the eroute back (Err when it could not).
+type Restored struct {
+	Eroute eroute.Eroute
+	Err    error
+}
+
+// Note is something the kernel side has to say on standard error.
+type Note struct {
+	Text string
 }
 
 // ErrOverrun is what Next returns when ACQUIREs were lost because the socket
@@ -42,19 +108,31 @@ var ErrOverrun = errors.New("socket buffer overrun")
 // selector (an earlier hold, or an eroute).
 var ErrHoldExists = errors.New("a policy with this selector exists")
 
+// ErrCannotOutrank is what AddHold returns when the trapping policy's
+// priority is so low a value (under 10) that no hold can win over it.
+var ErrCannotOutrank = errors.New("no priority wins over the trapping policy's")
+
 // MonitorKernel is what --monitor needs of the kernel: the ACQUIRE events of one
 // network namespace and the holds it puts in place.
 type MonitorKernel interface {
-	// Next blocks for the next *Acquired or *HoldReaped; ErrOverrun when
-	// messages were lost; any other error ends the monitor.
+	// Next blocks for the next *Acquired, *HoldReaped, *TakenOver,
+	// *Restored or *Note; ErrOverrun when messages were lost; any other
+	// error ends the monitor.
 	Next() (any, error)
 	// StopListening makes a blocked Next return; the holds stay usable.
 	StopListening()
-	AddHold(sel eroute.Selector, timeout time.Duration) error
-	// DeleteHold removes sel's hold unless it was replaced meanwhile.
-	DeleteHold(sel eroute.Selector) (bool, error)
+	// AddHold puts h in place for timeout, with the priority that wins
+	// over a trapping policy of priority trap and nothing else.
+	AddHold(h Hold, trap uint32, timeout time.Duration) error
+	// DeleteHold removes h unless it was replaced meanwhile.
+	DeleteHold(h Hold) (bool, error)
 	// StaleHolds gives the monitor holds already in the table.
-	StaleHolds() ([]eroute.Selector, error)
+	StaleHolds() ([]Hold, error)
+	// Tracked is how many eroutes the monitor keeps track of (to put them
+	// back after a take-over): its memory grows with them.
+	Tracked() int
+	// AcquireExpiry is the namespace's net.core.xfrm_acq_expires.
+	AcquireExpiry() (time.Duration, error)
 	Close() error
 }
 
@@ -65,21 +143,40 @@ type monitor struct {
 	out    io.Writer
 	errOut io.Writer
 	prog   string
-	mu     sync.Mutex // guards errOut, made, and the writes to out
-	made   map[eroute.Selector]bool
-	execs  sync.WaitGroup
+	mu     sync.Mutex // guards errOut, made, outErr, and the writes to out
+	made   map[Hold]bool
+	outErr error // the error that ended standard output
+	hooks  *hooks
 }
+
+// ErrOutputClosed ends a monitor whose standard output went away (EPIPE:
+// the reader of the pipe is gone). The monitor removes its holds and ends
+// its hooks first.
+var ErrOutputClosed = errors.New("monitor: standard output is closed (nobody reads the ACQUIRE lines any more); holds removed, ending")
 
 func runMonitor(req Request, env Env, prog string) error {
 	if env.OpenMonitor == nil {
 		return errors.New("--monitor is not available in this build")
 	}
+	// With SIGPIPE notified (not ignored, which --exec commands would
+	// inherit), a write to a pipe nobody reads fails with EPIPE instead
+	// of killing the process before it could remove its holds.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
+	budget := startBudget(0, false)
+	defer budget.stop()
 	k, err := env.OpenMonitor(req.Netns, req.Rcvbuf)
 	if err != nil {
 		return err
 	}
 	defer k.Close()
-	m := &monitor{req: req, k: k, out: env.Stdout, errOut: env.Stderr, prog: prog, made: map[eroute.Selector]bool{}}
+	budget.raise(monitorBytesPerEroute * int64(k.Tracked()))
+	m := &monitor{req: req, k: k, out: env.Stdout, errOut: env.Stderr, prog: prog, made: map[Hold]bool{}}
+	if req.Exec != "" {
+		m.hooks = newHooks(req, m.errOut, m.note)
+	}
+	m.checkAcquireExpiry()
 	m.reapStale()
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
@@ -94,32 +191,46 @@ func runMonitor(req Request, env Env, prog string) error {
 		}
 	}()
 	err = m.listen()
+	if m.hooks != nil {
+		m.hooks.close(hookGrace)
+	}
 	m.removeHolds()
-	m.waitExecs(execGrace)
+	if err == nil && m.outputErr() != nil {
+		err = ErrOutputClosed
+	}
 	return err
 }
 
-// execGrace is how long an ending monitor waits for --exec commands still
-// running, to report how they ended; a hung command must not keep it alive.
-const execGrace = 2 * time.Second
+// monitorBytesPerEroute is what the soft memory limit of a monitor grows by
+// for each eroute it tracks: an index entry takes 8 to 30 bytes, and the
+// collector needs room beside it. With the base (memoryBase), a monitor on
+// 1,000,000 eroutes peaks at about 32 MB; without a limit it reached 48.
+const monitorBytesPerEroute = 24
 
-func (m *monitor) waitExecs(grace time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		m.execs.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(grace):
-		m.note("--exec commands still running after %v are left to finish on their own", grace)
+// raise sets the budget's limit to its base and extra bytes.
+func (m *memoryBudget) raise(extra int64) {
+	if m != nil {
+		debug.SetMemoryLimit(memoryBase + extra)
 	}
 }
 
-// listen handles events until the listener stops.
+// checkAcquireExpiry warns when the kernel keeps a trapped flow's larval
+// state longer than a hold lives: the %trap then fires again only when the
+// larval state goes, whatever --hold-timeout says (charon sets 165 s).
+func (m *monitor) checkAcquireExpiry() {
+	acq, err := m.k.AcquireExpiry()
+	if err != nil || acq <= m.req.HoldTimeout {
+		return
+	}
+	m.note("net.core.xfrm_acq_expires is %d s in this network namespace, more than --hold-timeout %d s: "+
+		"a trapped flow ACQUIREs again only after %d s; set the sysctl to %d to match",
+		int(acq/time.Second), int(m.req.HoldTimeout/time.Second), int(acq/time.Second), int(m.req.HoldTimeout/time.Second))
+}
+
+// listen handles events until the listener stops or standard output goes.
 func (m *monitor) listen() error {
 	overruns := 0
-	for {
+	for m.outputErr() == nil {
 		ev, err := m.k.Next()
 		switch {
 		case errors.Is(err, ErrOverrun):
@@ -136,19 +247,40 @@ func (m *monitor) listen() error {
 			m.acquired(ev)
 		case *HoldReaped:
 			m.reaped(ev)
+		case *TakenOver:
+			m.note("%s was replaced by a policy eroute did not make (%s): it is put back when that policy goes",
+				erouteText(ev.Eroute), ev.By.SAID)
+		case *Restored:
+			if ev.Err != nil {
+				m.note("cannot put back %s, whose selector the policy that replaced it left empty: %v", erouteText(ev.Eroute), ev.Err)
+			} else {
+				m.note("put back %s: the policy that had replaced it was removed", erouteText(ev.Eroute))
+			}
+		case *Note:
+			m.note("%s", ev.Text)
 		}
 	}
+	return nil
 }
 
 // ErrStopped is what a Monitor's Next returns after StopListening.
 var ErrStopped = errors.New("monitor stopped")
 
 func (m *monitor) acquired(ev *Acquired) {
-	hold, holdNote := m.placeHold(ev)
-	m.print(ev, hold, holdNote)
-	if m.req.Exec != "" {
-		m.runExec(ev)
+	act := !ev.Foreign || m.req.All
+	var hold Hold
+	holdNote := "none: not eroute's trap (--all answers it)"
+	if act {
+		hold, holdNote = m.placeHold(ev)
 	}
+	execNote := ""
+	if m.hooks != nil {
+		execNote = "none"
+		if act {
+			execNote = m.hooks.submit(ev, m.req.Netns)
+		}
+	}
+	m.print(ev, hold, holdNote, execNote)
 }
 
 // holdSelector is the flow's two hosts, with the protocol and ports where
@@ -173,24 +305,28 @@ func holdSelector(ev *Acquired) (eroute.Selector, bool) {
 	return sel, sel != trap && sel.Validate() == nil
 }
 
-// placeHold puts the %hold in place and says what happened.
-func (m *monitor) placeHold(ev *Acquired) (eroute.Selector, string) {
+// placeHold puts the %hold in place, in the trapping policy's scope, and
+// says what happened.
+func (m *monitor) placeHold(ev *Acquired) (Hold, string) {
 	sel, ok := holdSelector(ev)
+	h := Hold{Selector: sel, Scope: ev.Scope}
 	if !ok {
-		return sel, "none: the trapping eroute is as narrow as the flow"
+		return h, "none: the trapping eroute is as narrow as the flow"
 	}
-	err := m.k.AddHold(sel, m.req.HoldTimeout)
+	err := m.k.AddHold(h, ev.Priority, m.req.HoldTimeout)
 	switch {
 	case errors.Is(err, ErrHoldExists):
-		return sel, "exists"
+		return h, "exists"
+	case errors.Is(err, ErrCannotOutrank):
+		return h, fmt.Sprintf("none: nothing wins over the trapping policy's priority %d", ev.Priority)
 	case err != nil:
-		m.note("cannot put a %%hold for %s: %v", sel, err)
-		return sel, "failed"
+		m.note("cannot put a %%hold for %s: %v", h, err)
+		return h, "failed"
 	}
 	m.mu.Lock()
-	m.made[sel] = true
+	m.made[h] = true
 	m.mu.Unlock()
-	return sel, "placed"
+	return h, "placed"
 }
 
 // acquireJSON is one --json line.
@@ -202,37 +338,76 @@ type acquireJSON struct {
 	SrcPort     uint16        `json:"src_port"`
 	DstPort     uint16        `json:"dst_port"`
 	Eroute      eroute.Eroute `json:"eroute"`
+	Owner       string        `json:"owner"`
+	Mark        *uint32       `json:"mark,omitempty"`
+	Mask        *uint32       `json:"mask,omitempty"`
+	IfID        uint32        `json:"if_id,omitempty"`
+	Ifindex     int32         `json:"ifindex,omitempty"`
 	Hold        string        `json:"hold"`
 	HoldSrc     string        `json:"hold_src"`
 	HoldDst     string        `json:"hold_dst"`
 	HoldTimeout float64       `json:"hold_timeout"`
+	Exec        string        `json:"exec,omitempty"`
 }
 
 // print writes the line for one ACQUIRE and flushes it at once (the
-// writers are unbuffered files).
-func (m *monitor) print(ev *Acquired, hold eroute.Selector, holdNote string) {
+// writers are unbuffered files). A write that fails ends the monitor.
+func (m *monitor) print(ev *Acquired, hold Hold, holdNote, execNote string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f := ev.Flow
+	owner := "eroute"
+	if ev.Foreign {
+		owner = "foreign"
+	}
+	var err error
 	if m.req.JSON {
-		b, _ := json.Marshal(acquireJSON{
+		j := acquireJSON{
 			Time: time.Now().UTC().Format(time.RFC3339Nano),
 			Src:  f.Src.Addr().String(), Dst: f.Dst.Addr().String(), Proto: f.Proto,
-			SrcPort: f.SrcPort, DstPort: f.DstPort, Eroute: ev.Eroute,
-			Hold: holdNote, HoldSrc: hold.Src.String(), HoldDst: hold.Dst.String(),
-			HoldTimeout: m.req.HoldTimeout.Seconds(),
-		})
-		fmt.Fprintf(m.out, "%s\n", b)
-		return
+			SrcPort: f.SrcPort, DstPort: f.DstPort, Eroute: ev.Eroute, Owner: owner,
+			IfID: ev.Scope.IfID, Ifindex: ev.Scope.Ifindex,
+			Hold: holdNote, HoldSrc: hold.Selector.Src.String(), HoldDst: hold.Selector.Dst.String(),
+			HoldTimeout: m.req.HoldTimeout.Seconds(), Exec: execNote,
+		}
+		if sc := ev.Scope; sc.Mark != 0 || sc.Mask != 0 {
+			j.Mark, j.Mask = &sc.Mark, &sc.Mask
+		}
+		b, _ := json.Marshal(j)
+		_, err = fmt.Fprintf(m.out, "%s\n", b)
+	} else {
+		trap := ev.Eroute
+		trap.Count = 0
+		by := withProto(trap.SAID, trap.Proto)
+		if ev.Foreign {
+			by += " (" + strings.TrimSuffix("foreign, "+ev.Scope.String(), ", ") + ")"
+		} else if sc := ev.Scope.String(); sc != "" {
+			by += " (" + sc + ")"
+		}
+		_, err = fmt.Fprintf(m.out, "%s acquire %s => %s by %s => %s; hold %s\n",
+			time.Now().Format("2006-01-02T15:04:05"),
+			eroute.EndText(f.Src, f.SrcPort)+" -> "+eroute.EndText(f.Dst, f.DstPort),
+			withProto(trap.SAID, f.Proto),
+			eroute.EndText(trap.Src, trap.SrcPort)+" -> "+eroute.EndText(trap.Dst, trap.DstPort),
+			by, holdNote)
 	}
-	trap := ev.Eroute
-	trap.Count = 0
-	fmt.Fprintf(m.out, "%s acquire %s => %s by %s => %s; hold %s\n",
-		time.Now().Format("2006-01-02T15:04:05"),
-		eroute.EndText(f.Src, f.SrcPort)+" -> "+eroute.EndText(f.Dst, f.DstPort),
-		withProto(trap.SAID, f.Proto),
-		eroute.EndText(trap.Src, trap.SrcPort)+" -> "+eroute.EndText(trap.Dst, trap.DstPort),
-		withProto(trap.SAID, trap.Proto), holdNote)
+	if err != nil && m.outErr == nil {
+		m.outErr = err
+		m.k.StopListening()
+	}
+}
+
+// outputErr is the error that ended standard output, nil while it works.
+func (m *monitor) outputErr() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.outErr
+}
+
+// erouteText is an eroute as the monitor's lines show it: the listing's
+// notation without COUNT and padding.
+func erouteText(e eroute.Eroute) string {
+	return eroute.EndText(e.Src, e.SrcPort) + " -> " + eroute.EndText(e.Dst, e.DstPort) + " => " + withProto(e.SAID, e.Proto)
 }
 
 func withProto(s eroute.SAID, proto uint8) string {
@@ -244,31 +419,12 @@ func withProto(s eroute.SAID, proto uint8) string {
 
 func (m *monitor) reaped(ev *HoldReaped) {
 	m.mu.Lock()
-	mine := m.made[ev.Selector]
-	delete(m.made, ev.Selector)
+	mine := m.made[ev.Hold]
+	delete(m.made, ev.Hold)
 	m.mu.Unlock()
 	if mine {
-		m.note("%%hold %s timed out and was removed; the %%trap fires again", ev.Selector)
+		m.note("%%hold %s timed out and was removed; the %%trap fires again", ev.Hold)
 	}
-}
-
-// runExec starts --exec for one ACQUIRE without waiting for it: a slow
-// script must not delay the next ACQUIRE. Failures are reported, never fatal.
-func (m *monitor) runExec(ev *Acquired) {
-	cmd := exec.Command("/bin/sh", "-c", m.req.Exec)
-	cmd.Env = append(os.Environ(), execEnv(ev, m.req.Netns)...)
-	cmd.Stdout, cmd.Stderr = m.errOut, m.errOut
-	if err := cmd.Start(); err != nil {
-		m.note("--exec %q: %v", m.req.Exec, err)
-		return
-	}
-	m.execs.Add(1)
-	go func() {
-		defer m.execs.Done()
-		if err := cmd.Wait(); err != nil {
-			m.note("--exec %q for %s: %v", m.req.Exec, ev.Flow, err)
-		}
-	}()
 }
 
 // execEnv describes an ACQUIRE to an --exec command.
@@ -297,8 +453,8 @@ func (m *monitor) reapStale() {
 		return
 	}
 	n := 0
-	for _, sel := range stale {
-		if ok, err := m.k.DeleteHold(sel); err == nil && ok {
+	for _, h := range stale {
+		if ok, err := m.k.DeleteHold(h); err == nil && ok {
 			n++
 		}
 	}
@@ -312,12 +468,12 @@ func (m *monitor) reapStale() {
 func (m *monitor) removeHolds() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for sel := range m.made {
-		if _, err := m.k.DeleteHold(sel); err != nil {
-			fmt.Fprintf(m.errOut, "%s: monitor: cannot remove the %%hold for %s: %v\n", m.prog, sel, err)
+	for h := range m.made {
+		if _, err := m.k.DeleteHold(h); err != nil {
+			fmt.Fprintf(m.errOut, "%s: monitor: cannot remove the %%hold for %s: %v\n", m.prog, h, err)
 		}
 	}
-	m.made = map[eroute.Selector]bool{}
+	m.made = map[Hold]bool{}
 }
 
 // note reports something on standard error, one line.

@@ -58,14 +58,14 @@ func TestParse(t *testing.T) {
 			Request{Action: ReplaceInbound, Eroute: eroute.Eroute{
 				Selector: sel("3049::/64", "::/0", 0, 0, 0),
 				SAID:     eroute.Passthrough6}}},
-		{[]string{"--replace", "--eraf", "inet6", "--src", "%default", "--dst", "%default", "--transport-proto", "0",
+		{[]string{"--replace", "--eraf", "inet6", "--src", "%default", "--dst", "3049::9/128", "--transport-proto", "0",
 			"--af", "inet6", "--edst", "3049::9", "--spi", "4096", "--proto", "comp"},
 			Request{Action: Replace, Eroute: eroute.Eroute{
-				Selector: sel("::/0", "::/0", 0, 0, 0),
+				Selector: sel("::/0", "3049::9/128", 0, 0, 0),
 				SAID:     sa(eroute.ProtoComp, 4096, "3049::9")}}},
-		{[]string{"--add", "--src", "10/8", "--dst", "10.1/16", "--transport-proto", "icmp", "--said", "esp0400@10.9.9.9"},
+		{[]string{"--add", "--src", "10/8", "--dst", "10.9.9.9/32", "--transport-proto", "icmp", "--said", "esp0400@10.9.9.9"},
 			Request{Action: Add, Eroute: eroute.Eroute{
-				Selector: sel("10.0.0.0/8", "10.1.0.0/16", 1, 0, 0),
+				Selector: sel("10.0.0.0/8", "10.9.9.9/32", 1, 0, 0),
 				SAID:     sa(eroute.ProtoESP, 0400, "10.9.9.9")}}},
 		{[]string{"--add", "--src", "0/0", "--dst", "1.2.3.4/32", "--said", "tun:ffffffff@::1", "--debug"},
 			Request{Action: Add, Debug: true, Eroute: eroute.Eroute{

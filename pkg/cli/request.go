@@ -61,6 +61,9 @@ type Request struct {
 	// The --monitor options.
 	HoldTimeout time.Duration
 	Exec        string
+	ExecMax     int           // hooks at once
+	ExecQueue   int           // ACQUIREs waiting for a hook
+	ExecTimeout time.Duration // a hook's time limit
 	Rcvbuf      int
 	// The --batch and --sync options: the file ("-" for standard input),
 	// and for --sync whether to only print the plan, and whether policies
@@ -176,12 +179,15 @@ var modeOptions = map[optID][]Action{
 	optExec:        {Monitor},
 	optRcvbuf:      {Monitor},
 	optDryRun:      {Sync},
-	optAll:         {Sync, Clear},
+	optAll:         {Sync, Clear, Monitor},
 	optForce:       {Delete, DeleteInbound, Replace, ReplaceInbound},
+	optExecMax:     {Monitor},
+	optExecQueue:   {Monitor},
+	optExecTimeout: {Monitor},
 }
 
 // modeOptionOrder is the order in which misplaced mode options are reported.
-var modeOptionOrder = []optID{optJSON, optHoldTimeout, optExec, optRcvbuf, optDryRun, optAll, optForce}
+var modeOptionOrder = []optID{optJSON, optHoldTimeout, optExec, optRcvbuf, optDryRun, optAll, optForce, optExecMax, optExecQueue, optExecTimeout}
 
 // checkModeOptions reads the listing's and the monitor's own options, and
 // refuses them with other actions.
@@ -200,6 +206,10 @@ func checkModeOptions(set *optionSet, req *Request) error {
 	req.Exec = set.value(optExec)
 	if req.Action == Monitor {
 		req.HoldTimeout = DefaultHoldTimeout
+		req.ExecMax, req.ExecQueue, req.ExecTimeout = DefaultExecMax, DefaultExecQueue, DefaultExecTimeout
+	}
+	if err := checkExecOptions(set, req); err != nil {
+		return err
 	}
 	if v, ok := set.get(optHoldTimeout); ok {
 		n, err := strconv.ParseUint(v, 10, 32)
@@ -214,6 +224,35 @@ func checkModeOptions(set *optionSet, req *Request) error {
 			return fmt.Errorf("Invalid --rcvbuf parameter %q: want a number of bytes from 1", v)
 		}
 		req.Rcvbuf = int(n)
+	}
+	return nil
+}
+
+// checkExecOptions reads the bounds of --exec, which mean nothing without it.
+func checkExecOptions(set *optionSet, req *Request) error {
+	for _, o := range []struct {
+		id   optID
+		min  uint64
+		max  uint64
+		unit string
+		to   func(n uint64)
+	}{
+		{optExecMax, 1, 4096, "a number of hooks from 1 to 4096", func(n uint64) { req.ExecMax = int(n) }},
+		{optExecQueue, 0, 1 << 20, "a number of ACQUIREs from 0 to 1048576", func(n uint64) { req.ExecQueue = int(n) }},
+		{optExecTimeout, 1, 1 << 31, "a whole number of seconds from 1", func(n uint64) { req.ExecTimeout = time.Duration(n) * time.Second }},
+	} {
+		v, ok := set.get(o.id)
+		if !ok {
+			continue
+		}
+		if !set.given(optExec) {
+			return fmt.Errorf("--%s goes with --exec only", o.id)
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n < o.min || n > o.max {
+			return fmt.Errorf("Invalid --%s parameter %q: want %s", o.id, v, o.unit)
+		}
+		o.to(n)
 	}
 	return nil
 }

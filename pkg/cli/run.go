@@ -116,7 +116,11 @@ func Run(args []string, env Env) int {
 // refuse, which may hold any byte: control characters are written as Go
 // escapes (\n, \t, \x1b), so that the message stays one line and cannot
 // drive the terminal.
-func report(w io.Writer, prog string, err error) {
+func report(w io.Writer, prog string, err error) { Report(w, prog, err) }
+
+// Report is report for the other commands of the suite (ipsec spi and
+// spigrp): the same one line, the same escapes.
+func Report(w io.Writer, prog string, err error) {
 	line := prog + ": " + err.Error()
 	var b strings.Builder
 	for i := 0; i < len(line); i++ {

@@ -202,6 +202,8 @@ func TestRunErrors(t *testing.T) {
 			`Error, host name "nowhere.invalid" not found converting --said argument: tun.135@nowhere.invalid`},
 		{"transport SAID of the other family", []string{"--add", "--src", okSrc, "--dst", okDst, "--said", "esp0x135@3049::1"},
 			"Error, SAID esp:135@3049::1 is inet6 but the eroute is inet: only a tun SAID may carry one family inside the other"},
+		{"transport SAID to a subnet", []string{"--add", "--src", okSrc, "--dst", okDst, "--said", "esp0x135@10.9.9.9"},
+			"Error, SAID esp.135@10.9.9.9 is a transport SA, which protects packets to 10.9.9.9 only, not to the subnet --dst 10.1.0.0/16: use a tun SAID for a subnet"},
 		{"transport SAID of the other family, parts", []string{"--add", "--src", "3049::/16", "--dst", "3049:2::/32",
 			"--af", "inet", "--edst", "10.9.9.9", "--spi", "0x200", "--proto", "ah"},
 			"Error, SAID ah.200@10.9.9.9 is inet but the eroute is inet6: only a tun SAID may carry one family inside the other"},
@@ -329,15 +331,15 @@ func TestRunHelpVersion(t *testing.T) {
 
 // TestRunOptionForms: --opt=VALUE and unambiguous abbreviations.
 func TestRunOptionForms(t *testing.T) {
-	const want = "0          10.0.0.0/8         -> 10.1.0.0/16:53     => esp0x200@10.9.9.9:17\n"
+	const want = "0          10.0.0.0/8         -> 10.1.0.0/16:53     => tun0x200@10.9.9.9:17\n"
 	for _, args := range [][]string{
-		{"--add", "--src", okSrc, "--dst", okDst, "--transport-proto", "udp", "--dst-port", "53", "--said", "esp0x200@10.9.9.9"},
-		{"--add", "--src=10.0.0.0/8", "--dst=10.1.0.0/16", "--transport-proto=17", "--dst-port=53", "--said=esp.200@10.9.9.9"},
-		{"--rep", "--sr", okSrc, "--ds", okDst, "--transport=0x11", "--dst-=065", "--sa", "esp512@10.9.9.9"},
+		{"--add", "--src", okSrc, "--dst", okDst, "--transport-proto", "udp", "--dst-port", "53", "--said", "tun0x200@10.9.9.9"},
+		{"--add", "--src=10.0.0.0/8", "--dst=10.1.0.0/16", "--transport-proto=17", "--dst-port=53", "--said=tun.200@10.9.9.9"},
+		{"--rep", "--sr", okSrc, "--ds", okDst, "--transport=0x11", "--dst-=065", "--sa", "tun512@10.9.9.9"},
 		{"--replace", "--src", okSrc, "--dst", okDst, "--tr", "021", "--dst-p", "0x35",
-			"--af=inet", "--ed", "10.9.9.9", "--sp", "0x200", "--pr", "esp"},
+			"--af=inet", "--ed", "10.9.9.9", "--sp", "0x200", "--pr", "tun"},
 		{"--ad", "--eraf=inet", "--src", okSrc, "--dst", okDst, "--transport-proto", "udp", "--dst-port", "53",
-			"--said", "esp0x200@10.9.9.9", "--netns=", "--label="},
+			"--said", "tun0x200@10.9.9.9", "--netns=", "--label="},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			w := newWorld(t)
@@ -426,8 +428,8 @@ func TestRunFamilyInference(t *testing.T) {
 			"0          2001:db8::/120     -> 3049::/16          => tun0x135@10.9.9.9\n"},
 		{[]string{"--add", "--src", "dual.example/24", "--dst", "company.com/32", "--said", "esp.135@dual.example"},
 			"0          192.0.2.0/24       -> 192.0.2.10/32      => esp0x135@192.0.2.81\n"},
-		{[]string{"--add", "--src", "0x80090020/0xffff0000", "--dst", "128.009.000.032/255.255.255.0", "--said", "ah.200@10"},
-			"0          128.9.0.0/16       -> 128.9.0.0/24       => ah0x200@10.0.0.0\n"},
+		{[]string{"--add", "--src", "0x80090020/0xffff0000", "--dst", "128.009.000.032/255.255.255.0", "--said", "tun.200@10"},
+			"0          128.9.0.0/16       -> 128.9.0.0/24       => tun0x200@10.0.0.0\n"},
 		{[]string{"--add", "--eraf", "inet6", "--src", "3049:0001:0000:0000:0000:0000:0000:0001/64", "--dst", "v6only.example/128",
 			"--transport-proto", "tcp", "--src-port", "pop3", "--said", "esp:200@3049::1"},
 			"0          [3049:1::/64]:110  -> 2001:db8::80/128   => esp0x200@3049::1:6\n"},

@@ -79,5 +79,13 @@ func checkSAIDFamily(e eroute.Eroute) error {
 		return fmt.Errorf("Error, SAID %s is %s but the eroute is %s: only a tun SAID may carry one family inside the other",
 			s.AFString(), f, e.Family())
 	}
+	// XFRM finds a transport SA by the packet's own destination: to a
+	// subnet the eroute would drop every packet (KLIPS sent them to the
+	// SA's address anyway). A single other host is left as KLIPS scripts
+	// write it; see DESIGN.md.
+	if e.Dst.Bits() != e.Dst.Addr().BitLen() {
+		return fmt.Errorf("Error, SAID %s is a transport SA, which protects packets to %s only, not to the subnet --dst %s: use a tun SAID for a subnet",
+			s.AFString(), s.Dst, e.Dst)
+	}
 	return nil
 }

@@ -14,7 +14,7 @@ const usage = `usage: eroute --{add,addin,replace,replacein} --eraf <inet | inet
        eroute --delin --eraf <inet | inet6> --src <src>/<srcmaskbits>|<srcmask> --dst <dst>/<dstmaskbits>|<dstmask> [ ... as --del ]
             instead of ports: [ --icmp-type <type> ] [ --icmp-code <code> ] (protocol 1 or 58), [ --gre-key <key> ] (47), [ --mh-type <type> ] (135).
        eroute --clear [ --all ]
-       eroute --monitor [ --json ] [ --hold-timeout <seconds> ] [ --exec <command> ] [ --rcvbuf <bytes> ]
+       eroute --monitor [ --json ] [ --hold-timeout <seconds> ] [ --exec <command> [ --exec-max <n> (8) ] [ --exec-queue <n> (64) ] [ --exec-timeout <seconds> (60) ] ] [ --rcvbuf <bytes> ] [ --all ]
        eroute --batch <file|->
        eroute --sync <file|-> [ --dry-run ] [ --all ]
        eroute [ --json ]

@@ -20,10 +20,11 @@
 # interface would also show the packets the kernel decrypted there).
 #
 # SAs are made with `ip xfrm state add` (real algorithms); eroutes, out and in,
-# only with eroute. The one thing eroute cannot express is a forward-direction
-# policy: a tunnel gateway that decrypts traffic for a host behind it needs
-# one (the kernel drops tunnel-mode packets that no in/fwd policy allows,
-# XfrmInNoPols), so gw2's fwd policies are made with `ip xfrm policy ... dir fwd`.
+# only with eroute. A tunnel gateway that decrypts traffic for a host behind
+# it needs a forward policy (the kernel drops tunnel-mode packets that no
+# in/fwd policy allows, XfrmInNoPols): `eroute --addin` writes it with the in
+# policy; where a check has no --addin on gw2, its fwd policy is made with
+# `ip xfrm policy ... dir fwd`.
 #
 # Each check prints `PASS name` or `FAIL name: why`; NOTE lines report what
 # was observed where the kernel has a choice. The last line is
@@ -401,9 +402,9 @@ check_tun() {
 	local early_rx early_nopols
 	early_rx=$(rx_lines gw2 5002)
 	early_nopols=$(($(xstat gw2 XfrmInNoPols) - nopols0))
-	# The same eroute, inbound, on gw2; and its forward policy for rcv.
+	# The same eroute, inbound, on gw2: --addin also writes the forward
+	# policy that lets rcv's traffic through.
 	er gw2 --addin --eraf $eraf --src $h1/$((fam == 4 ? 32 : 128)) --dst $dstnet --af $eraf --edst $gw2 --spi $spi --proto tun
-	fwd_policy $h1/$((fam == 4 ? 32 : 128)) $dstnet $h1 $gw2 $spi
 	send gw1 $rcv 5001 5 >/dev/null
 	send gw1 $gw2in 5002 5 >/dev/null
 	# A gateway for a subnet: snd's traffic is forwarded by gw1 into the tunnel.

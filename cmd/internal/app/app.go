@@ -40,9 +40,11 @@ func lockTable(netns string, wait time.Duration) (func() error, error) {
 // `ipsec eroute` to the eroute program.
 var subcommands = map[string]func([]string) int{
 	"eroute": Eroute,
+	"spi":    Spi,
+	"spigrp": Spigrp,
 }
 
-// Ipsec runs `ipsec WORD ARGS`: WORD eroute is the eroute command; any other
+// Ipsec runs `ipsec WORD ARGS`: WORD eroute, spi or spigrp; any other
 // word is refused with the list of words this ipsec knows.
 func Ipsec(args []string) int {
 	if len(args) > 0 {
@@ -50,12 +52,12 @@ func Ipsec(args []string) int {
 			return cmd(args[1:])
 		}
 		if args[0] == "--help" || args[0] == "help" {
-			fmt.Println("usage: ipsec eroute [ARGS]  (see eroute --help)")
+			fmt.Println("usage: ipsec eroute|spi|spigrp [ARGS]  (see ipsec WORD --help)")
 			return 0
 		}
-		fmt.Fprintf(os.Stderr, "ipsec: unknown command %q; known commands: eroute\n", args[0])
+		fmt.Fprintf(os.Stderr, "ipsec: unknown command %q; known commands: eroute, spi, spigrp\n", args[0])
 		return 1
 	}
-	fmt.Fprintln(os.Stderr, "ipsec: no command given; known commands: eroute")
+	fmt.Fprintln(os.Stderr, "ipsec: no command given; known commands: eroute, spi, spigrp")
 	return 1
 }

@@ -5,87 +5,184 @@ import (
 	"io"
 	"time"
 
+	"github.com/eroute/eroute/internal/nslock"
 	"github.com/eroute/eroute/pkg/cli"
-	"github.com/eroute/eroute/pkg/eroute"
 	"github.com/eroute/eroute/xfrm"
 )
 
 // kernelMonitor gives pkg/cli's --monitor the kernel: the namespace claimed
-// for one monitor, an ACQUIRE listener, and the table for the holds.
+// for one monitor, an ACQUIRE listener, the table for the holds, and the
+// guard that puts back eroutes whose selector a foreign policy took over
+// and then left. The listener and the guard each run on a goroutine of
+// their own, feeding one channel, so that a long read of the table by the
+// guard never delays an ACQUIRE.
 type kernelMonitor struct {
+	netns    string
 	claim    io.Closer
 	listener *xfrm.Listener
 	table    *xfrm.Table
+	guard    *xfrm.Guard
+	events   chan monitorItem
+	done     chan struct{}
 }
 
+type monitorItem struct {
+	ev  any
+	err error
+}
+
+// openMonitor opens the table and the listener before it takes the
+// monitor lock, so that a namespace that does not exist, or a user who may
+// not listen, hears that rather than a message about the lock.
 func openMonitor(netns string, rcvbuf int) (cli.MonitorKernel, error) {
-	claim, err := xfrm.ClaimMonitor(netns)
-	if err != nil {
-		return nil, err
-	}
 	table, err := xfrm.Open(netns)
 	if err != nil {
-		claim.Close()
 		return nil, err
 	}
 	listener, err := xfrm.Listen(netns, rcvbuf)
 	if err != nil {
 		table.Close()
-		claim.Close()
 		return nil, err
 	}
-	return &kernelMonitor{claim: claim, listener: listener, table: table}, nil
+	claim, err := xfrm.ClaimMonitor(netns)
+	if err != nil {
+		listener.Close()
+		table.Close()
+		return nil, err
+	}
+	m := &kernelMonitor{netns: netns, claim: claim, listener: listener, table: table,
+		events: make(chan monitorItem, 16), done: make(chan struct{})}
+	state, err := nslock.File(netns, "monitor", "takeovers")
+	if err != nil {
+		state = "" // the guard still works, without surviving a restart
+	}
+	if m.guard, err = xfrm.OpenGuard(netns, state); err != nil {
+		m.Close()
+		return nil, err
+	}
+	go m.pumpAcquires()
+	go m.pumpGuard()
+	return m, nil
 }
 
-// Next translates the listener's events; policy expiries other than a
-// monitor hold's are skipped.
-func (m *kernelMonitor) Next() (any, error) {
+// send hands an item to Next, unless the monitor is closing.
+func (m *kernelMonitor) send(ev any, err error) bool {
+	select {
+	case m.events <- monitorItem{ev, err}:
+		return true
+	case <-m.done:
+		return false
+	}
+}
+
+// pumpAcquires translates the listener's events; policy expiries other
+// than a monitor hold's are skipped.
+func (m *kernelMonitor) pumpAcquires() {
 	for {
 		ev, err := m.listener.Next()
 		switch {
 		case errors.Is(err, xfrm.ErrOverrun):
-			return nil, cli.ErrOverrun
+			err = cli.ErrOverrun
 		case errors.Is(err, xfrm.ErrClosed):
-			return nil, cli.ErrStopped
+			m.send(nil, cli.ErrStopped)
+			return
 		case err != nil:
-			return nil, err
+			m.send(nil, err)
+			return
 		}
+		var out any
 		switch ev := ev.(type) {
 		case *xfrm.Acquire:
-			return &cli.Acquired{Flow: ev.Flow, Eroute: ev.Eroute}, nil
+			out = acquired(ev)
 		case *xfrm.PolicyExpire:
 			if h, ok := xfrm.HoldOf(ev.Policy); ok && ev.Hard {
-				return &cli.HoldReaped{Selector: h.Selector}, nil
+				out = &cli.HoldReaped{Hold: cliHold(h)}
 			}
+		}
+		if (out != nil || err != nil) && !m.send(out, err) {
+			return
 		}
 	}
 }
 
+// pumpGuard reports what the guard did.
+func (m *kernelMonitor) pumpGuard() {
+	for {
+		ev, err := m.guard.Next()
+		if err != nil {
+			if !errors.Is(err, xfrm.ErrClosed) {
+				m.send(&cli.Note{Text: "the policy table is no longer watched: " + err.Error()}, nil)
+			}
+			return
+		}
+		var out any
+		switch ev := ev.(type) {
+		case *xfrm.TakenOver:
+			out = &cli.TakenOver{Eroute: ev.Eroute, By: ev.By}
+		case *xfrm.Restored:
+			out = &cli.Restored{Eroute: ev.Eroute, Err: ev.Err}
+		case *xfrm.GuardNote:
+			out = &cli.Note{Text: ev.Text}
+		}
+		if out != nil && !m.send(out, nil) {
+			return
+		}
+	}
+}
+
+func (m *kernelMonitor) Next() (any, error) {
+	it := <-m.events
+	return it.ev, it.err
+}
+
+func acquired(ev *xfrm.Acquire) *cli.Acquired {
+	return &cli.Acquired{Flow: ev.Flow, Eroute: ev.Eroute, Foreign: !ev.Own,
+		Scope: cli.Scope(xfrm.ScopeOf(ev.Policy)), Priority: ev.Policy.Priority}
+}
+
+func cliHold(h xfrm.Hold) cli.Hold {
+	return cli.Hold{Selector: h.Selector, Scope: cli.Scope(h.Scope)}
+}
+
 func (m *kernelMonitor) StopListening() { m.listener.Close() }
 
-func (m *kernelMonitor) AddHold(sel eroute.Selector, timeout time.Duration) error {
-	err := m.table.AddHold(sel, timeout)
+func (m *kernelMonitor) AddHold(h cli.Hold, trap uint32, timeout time.Duration) error {
+	prio, ok := xfrm.HoldPriority(trap)
+	if !ok {
+		return cli.ErrCannotOutrank
+	}
+	err := m.table.AddHold(xfrm.Hold{Selector: h.Selector, Scope: xfrm.Scope(h.Scope), Priority: prio}, timeout)
 	if errors.Is(err, xfrm.ErrExists) {
 		return cli.ErrHoldExists
 	}
 	return err
 }
 
-func (m *kernelMonitor) DeleteHold(sel eroute.Selector) (bool, error) {
-	return m.table.DeleteHold(sel)
+func (m *kernelMonitor) DeleteHold(h cli.Hold) (bool, error) {
+	return m.table.DeleteHold(xfrm.Hold{Selector: h.Selector, Scope: xfrm.Scope(h.Scope)})
 }
 
-func (m *kernelMonitor) StaleHolds() ([]eroute.Selector, error) {
+func (m *kernelMonitor) StaleHolds() ([]cli.Hold, error) {
 	holds, err := m.table.Holds()
-	sels := make([]eroute.Selector, len(holds))
+	hs := make([]cli.Hold, len(holds))
 	for i, h := range holds {
-		sels[i] = h.Selector
+		hs[i] = cliHold(h)
 	}
-	return sels, err
+	return hs, err
+}
+
+func (m *kernelMonitor) Tracked() int { return m.guard.Own() }
+
+func (m *kernelMonitor) AcquireExpiry() (time.Duration, error) {
+	return xfrm.AcquireExpiry(m.netns)
 }
 
 func (m *kernelMonitor) Close() error {
+	close(m.done)
 	m.listener.Close()
+	if m.guard != nil {
+		m.guard.Close()
+	}
 	m.table.Close()
 	return m.claim.Close()
 }
