@@ -5,13 +5,17 @@
 #   make check    set up, then the whole test suite (root runs the kernel tests)
 #   make build    bin/eroute and bin/ipsec
 #   make install  PREFIX=/usr/local DESTDIR= : both programs, eroute(8),
-#                 ipsec_spi(8) and ipsec_spigrp(8)
+#                 ipsec_spi(8), ipsec_spigrp(8), the systemd units and the
+#                 bash completion
+#   make deb      eroute_VERSION_ARCH.deb (dpkg-deb, checked with lintian)
 
 GO      ?= go
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man/man8
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 VERSION ?= 1.0.0
 GOFLAGS_BUILD = -trimpath -ldflags "-s -w -X github.com/eroute/eroute/pkg/cli.VersionString=$(VERSION) -X github.com/eroute/eroute/pkg/spi.VersionString=$(VERSION)"
 
@@ -79,7 +83,7 @@ bench: build
 	  bash "$$f" || exit 1; \
 	done
 
-install: build
+install: build install-units install-completion
 	install -D -m 0755 bin/eroute $(DESTDIR)$(BINDIR)/eroute
 	install -D -m 0755 bin/ipsec $(DESTDIR)$(BINDIR)/ipsec
 	install -D -m 0644 docs/eroute.8 $(DESTDIR)$(MANDIR)/eroute.8
@@ -91,6 +95,26 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/eroute $(DESTDIR)$(BINDIR)/ipsec
 	rm -f $(DESTDIR)$(MANDIR)/eroute.8 $(DESTDIR)$(MANDIR)/ipsec_eroute.8
 	rm -f $(DESTDIR)$(MANDIR)/ipsec_spi.8 $(DESTDIR)$(MANDIR)/ipsec_spigrp.8
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) $(DESTDIR)$(COMPLETIONDIR)/eroute
+
+# The systemd units (packaging/systemd, see README "Keeping tables across
+# reboots"), with the path of eroute written in.
+UNITS = eroute-restore.service eroute-save.service eroute-monitor@.service
+.PHONY: install-units install-completion deb
+install-units:
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	for u in $(UNITS); do \
+	  sed 's|@SBINDIR@|$(BINDIR)|g' packaging/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+
+install-completion:
+	install -D -m 0644 packaging/bash-completion/eroute $(DESTDIR)$(COMPLETIONDIR)/eroute
+
+# deb builds eroute_$(VERSION)_ARCH.deb here with dpkg-deb (no network,
+# no debhelper) and runs lintian on it: see scripts/deb.sh.
+deb: build
+	VERSION=$(VERSION) ./scripts/deb.sh
 
 clean:
 	rm -rf bin
@@ -100,6 +124,6 @@ clean:
 # scripts/vm/suite.sh there: SA eroutes checked on the wire (root). KVM when
 # usable, else TCG; VM_ACCEL=tcg|kvm, VM_SUITE_ONLY=REGEXP: see scripts/vm/run.sh.
 .PHONY: vm-test
-vm-test: build
+vm-test: build deb
 	./scripts/deps-vm.sh
 	./scripts/vm/run.sh

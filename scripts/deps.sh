@@ -8,7 +8,8 @@ set -eu
 # procps (sysctl), make and ca-certificates (Go module downloads), time
 # (GNU time: peak RSS in make bench), strongswan-charon and strongswan-swanctl
 # (strongSwan's IKE daemon and its control tool: the integration tests run
-# eroute next to a real charon).
+# eroute next to a real charon), bash-completion (the completion's tests),
+# ansible-core (the Ansible example's test), lintian (make deb).
 #
 # strongswan-charon pulls in strongswan-starter, whose service a systemd host
 # starts on install: a charon in the host's own network namespace, with the
@@ -17,7 +18,7 @@ set -eu
 # configuration (STRONGSWAN_CONF, SWANCTL_DIR), vici socket and a private
 # /run (integration/charon_test.go). Whether that service runs is the host
 # admin's business, so this script leaves it as the package left it.
-packages="iproute2 tcpdump netbase procps make ca-certificates time strongswan-charon strongswan-swanctl"
+packages="iproute2 tcpdump netbase procps make ca-certificates time strongswan-charon strongswan-swanctl bash-completion ansible-core lintian"
 extra=""
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
 	extra="golang-go"

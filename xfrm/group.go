@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"slices"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/eroute/eroute/pkg/eroute"
 	"github.com/eroute/eroute/pkg/spi"
 )
@@ -56,42 +54,6 @@ func groupTemplates(sas []spi.SA, s eroute.SAID) ([]Template, bool) {
 func namesSA(s eroute.SAID) bool {
 	_, ok := saKeyOf(s)
 	return ok
-}
-
-// groupsFor gives the templates of every group an eroute of ops names,
-// from one dump of the SAs (none when no op names an SA). For one SAID the
-// kernel dumps only the SAs to its destination (XFRMA_ADDRESS_FILTER), so
-// that an --add next to an IKE daemon's thousands of SAs stays cheap.
-func (c *conn) groupsFor(saids []eroute.SAID) (map[eroute.SAID][]Template, error) {
-	if len(saids) == 0 {
-		return nil, nil
-	}
-	var sas []spi.SA
-	keep := func(typ uint16, b []byte) {
-		if sa, err := decodeState(b); typ == msgNewSA && err == nil {
-			sas = append(sas, sa)
-		}
-	}
-	var err error
-	if len(saids) == 1 {
-		var seq uint32
-		seq, err = c.send(msgGetSA, unix.NLM_F_DUMP, addressFilter(saids[0].Dst))
-		if err == nil {
-			err = c.receive(seq, keep)
-		}
-	} else {
-		err = c.dumpUncounted(msgGetSA, keep)
-	}
-	if err != nil {
-		return nil, kernelError(err, 0, nil)
-	}
-	groups := map[eroute.SAID][]Template{}
-	for _, s := range saids {
-		if ts, ok := groupTemplates(sas, s); ok {
-			groups[s] = ts
-		}
-	}
-	return groups, nil
 }
 
 // withGroup gives p the group templates of its eroute's SAID, if any. In

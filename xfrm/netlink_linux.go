@@ -325,24 +325,34 @@ func doneError(data []byte, interrupted bool) error {
 
 // outCount gives the kernel's count of outbound policies (every type),
 // 0 when it cannot tell: a capacity hint, never a limit.
-func (c *conn) outCount() int {
-	n := 0
+func (c *conn) outCount() int { return max(c.spdCount(spdOutCount), 0) }
+
+// The counts of struct xfrmu_spdinfo, by place.
+const (
+	spdInCount  = 0 // incnt
+	spdOutCount = 1 // outcnt
+)
+
+// spdCount gives one of the kernel's policy counts (XFRM_MSG_GETSPDINFO),
+// -1 when it cannot tell.
+func (c *conn) spdCount(field int) int {
+	n := -1
 	seq, err := c.send(msgGetSPD, unix.NLM_F_ACK, make([]byte, 4))
 	if err != nil {
-		return 0
+		return -1
 	}
 	err = c.receive(seq, func(typ uint16, b []byte) {
 		if typ != msgNewSPD || len(b) < 4 {
 			return
 		}
 		walkAttrs(b[4:], func(typ uint16, v []byte) {
-			if typ == attrSPDInfo && len(v) >= 8 {
-				n = int(ne.Uint32(v[4:])) // outcnt
+			if off := 4 * field; typ == attrSPDInfo && len(v) >= off+4 {
+				n = int(ne.Uint32(v[off:]))
 			}
 		})
 	})
 	if err != nil || n > 1<<24 {
-		return 0
+		return -1
 	}
 	return n
 }

@@ -137,3 +137,6 @@ func (s *Snapshot) ApplyFunc(n int, op func(i int) Op) error { return ErrNoXFRM 
 func (s *Snapshot) ApplyFuncUntil(stop <-chan struct{}, n int, op func(i int) Op) error {
 	return ErrNoXFRM
 }
+
+// Inbound implements the Linux API.
+func (t *Table) Inbound() ([]Entry, error) { return nil, ErrNoXFRM }

@@ -33,6 +33,7 @@ type Op struct {
 	// Force: the line may act on a policy eroute did not make (--del and
 	// --replace with --force, --clear --all).
 	Force bool
+	In    bool // on the inbound policy (a --sync file's --addin line)
 	// Idempotent: the op's effect already in place is success (--sync: a
 	// delete of what is gone, an add of what is there with the same SAID).
 	Idempotent bool
@@ -47,7 +48,8 @@ type BatchError struct {
 func (e *BatchError) Error() string { return e.Err.Error() }
 func (e *BatchError) Unwrap() error { return e.Err }
 
-var opOfAction = map[Action]eroute.OpKind{Add: eroute.OpAdd, Replace: eroute.OpReplace, Delete: eroute.OpDelete, Clear: eroute.OpClear}
+var opOfAction = map[Action]eroute.OpKind{Add: eroute.OpAdd, Replace: eroute.OpReplace, Delete: eroute.OpDelete, Clear: eroute.OpClear,
+	AddInbound: eroute.OpAdd}
 
 // A batch file is read by one goroutine, which checks the text and cuts it
 // into chunks of whole lines, and parsed by up to maxParsers others, one
@@ -163,7 +165,7 @@ func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
 // --del finds it: the policy someone else wrote with those bits (others
 // clear them, as KLIPS did).
 func opOf(req Request, line int) Op {
-	op := Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: line, Force: req.Force || req.All}
+	op := Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: line, Force: req.Force || req.All, In: req.Action == AddInbound}
 	if req.Action == Delete && req.Force && req.Exact != (eroute.Selector{}) {
 		op.Eroute.Selector = req.Exact
 	}
@@ -404,15 +406,15 @@ func checkBatchRequest(req Request, allowed map[Action]bool) error {
 }
 
 func allowedText(allowed map[Action]bool) string {
-	if len(allowed) == 1 {
-		return "a --sync line must be an --add command"
+	if !allowed[Replace] {
+		return "a --sync line must be an --add or --addin command"
 	}
 	return "a batch line must be an --add, --replace, --del or --clear command"
 }
 
 var (
 	batchActions = map[Action]bool{Add: true, Replace: true, Delete: true, Clear: true}
-	syncActions  = map[Action]bool{Add: true}
+	syncActions  = map[Action]bool{Add: true, AddInbound: true}
 )
 
 // A --batch or --sync run has a soft memory limit of a base and so much

@@ -182,7 +182,7 @@ func TestSyncRefuses(t *testing.T) {
 	w.table.foreign = map[eroute.Selector]bool{msel("10.0.0.0/8", "10.4.0.0/16", 0, 0, 0): true}
 	good := "--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\n"
 	for content, want := range map[string]string{
-		"--replace --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\n":             "line 1: a --sync line must be an --add command",
+		"--replace --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\n":             "line 1: a --sync line must be an --add or --addin command",
 		"--add --src 10.0.0.0/8 --dst 10.4.0.0/16 --said %drop\n":                 "line 1: the selector 10.0.0.0/8 -> 10.4.0.0/16 belongs to a policy eroute did not make (%reject); --all lets --sync change it",
 		good + "--add --src 10.0.0.0/33 --dst 10.1.0.0/16 --said %drop\n":         "line 2: Error, mask bits 33 out of range (0-32) converting --src argument: 10.0.0.0/33",
 		good + "# again\n--add --src 10.0.0.1/8 --dst 10.1.0.0/16 --said %pass\n": "line 3: selector 10.0.0.0/8 -> 10.1.0.0/16 already given on line 1",
@@ -210,7 +210,7 @@ func TestSyncRefuses(t *testing.T) {
 		"--dry-run --clear":          "eroute: --dry-run goes with --sync only\n",
 		"--batch f --src 10.0.0.0/8": "eroute: --batch takes its eroutes from the file, not --src\n",
 		"--batch f --sync g":         "eroute: " + msgOneAction + "\n",
-		"--all --batch f":            "eroute: --all goes with --sync, --clear and --monitor only\n",
+		"--all --batch f":            "eroute: --all goes with --sync, --clear, --monitor and --save only\n",
 	} {
 		if code := w.run(strings.Fields(args)...); code != 1 || w.stderr.String() != want {
 			t.Errorf("eroute %s: status %d, stderr %q, want %q", args, code, w.stderr.String(), want)

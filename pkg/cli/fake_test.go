@@ -34,10 +34,14 @@ type fakeTable struct {
 	foreign  map[eroute.Selector]bool // policies "someone else" made
 	lookups  int                      // Lookup calls
 	finds    int                      // Find calls
-	// monitorHolds are the %hold eroutes that are a monitor's.
-	monitorHolds map[eroute.Selector]bool
-	// duringApply runs before each op of a batch.
-	duringApply func(i int, stop <-chan struct{})
+	holds    map[eroute.Selector]bool // %hold eroutes a monitor put
+	// failApply, when set, is what Apply answers (for its first op),
+	// changing nothing.
+	failApply error
+	// duringApply runs before each op of a batch; beforeInbound before
+	// each inbound add or replace.
+	duringApply   func(i int, stop <-chan struct{})
+	beforeInbound func()
 }
 
 func newFakeTable() *fakeTable {
@@ -117,7 +121,7 @@ func (t *fakeTable) entry(e eroute.Eroute, inbound bool) Entry {
 	if !inbound && t.foreign[e.Selector] {
 		en.Own, en.Priority = false, fakeForeignPrio
 	}
-	en.MonitorHold = !inbound && t.monitorHolds[e.Selector] && e.SAID == eroute.Hold
+	en.MonitorHold = !inbound && t.holds[e.Selector] && e.SAID == eroute.Hold
 	return en
 }
 
@@ -197,6 +201,9 @@ func (t *fakeTable) DeleteInbound(s eroute.Selector) error {
 }
 
 func (t *fakeTable) AddInbound(e eroute.Eroute, replace bool) error {
+	if t.beforeInbound != nil {
+		t.beforeInbound()
+	}
 	t.check("addin", e, true)
 	if _, ok := t.in[e.Selector]; ok && !replace {
 		return errors.New(errInUse)
@@ -215,6 +222,9 @@ func (t *fakeTable) Apply(ops []Op) error {
 // table back and gives a *BatchError with Index -1, as the driver does.
 // duringApply, when set, runs before op i.
 func (t *fakeTable) ApplyUntil(stop <-chan struct{}, ops []Op) error {
+	if t.failApply != nil {
+		return &BatchError{Index: 0, Err: t.failApply}
+	}
 	for i, op := range ops {
 		if e, ok := t.out[op.Eroute.Selector]; ok && t.foreign[op.Eroute.Selector] && !op.Force &&
 			(op.Kind == eroute.OpReplace || op.Kind == eroute.OpDelete) {
@@ -236,7 +246,7 @@ func (t *fakeTable) ApplyUntil(stop <-chan struct{}, ops []Op) error {
 		var err error
 		switch op.Kind {
 		case eroute.OpAdd:
-			if op.Idempotent && there && cur == op.Eroute && !t.foreign[cur.Selector] && !t.monitorHolds[cur.Selector] {
+			if op.Idempotent && there && cur == op.Eroute && !t.foreign[cur.Selector] && !t.holds[cur.Selector] {
 				break // in place already, as the driver sees it
 			}
 			err = t.Add(op.Eroute)
@@ -282,6 +292,24 @@ func (t *fakeTable) Snapshot() (Snapshot, error) {
 		entries[i] = t.entry(e, false)
 	}
 	return fakeSnapshot{t, entries}, err
+}
+
+// InboundEntries lists the inbound eroutes, all eroute's own.
+func (t *fakeTable) InboundEntries() ([]Entry, error) {
+	var es []Entry
+	for _, e := range sorted(t.in) {
+		es = append(es, Entry{Eroute: e, Own: true, Deletable: true, Inbound: true})
+	}
+	return es, nil
+}
+
+// MonitorHolds gives the %hold eroutes in holds.
+func (t *fakeTable) MonitorHolds() ([]eroute.Selector, error) {
+	var sels []eroute.Selector
+	for s := range t.holds {
+		sels = append(sels, s)
+	}
+	return sels, nil
 }
 
 type fakeSnapshot struct {

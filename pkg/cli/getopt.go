@@ -61,6 +61,8 @@ const (
 	optExecMax
 	optExecQueue
 	optExecTimeout
+	optSave
+	optDetailedExitcode
 	numOptions
 )
 
@@ -87,6 +89,7 @@ var longOptions = [numOptions]option{
 	{"force", false, true, optForce}, {"icmp-type", true, true, optICMPType}, {"icmp-code", true, true, optICMPCode},
 	{"gre-key", true, true, optGREKey}, {"mh-type", true, true, optMHType},
 	{"exec-max", true, true, optExecMax}, {"exec-queue", true, true, optExecQueue}, {"exec-timeout", true, true, optExecTimeout},
+	{"save", false, true, optSave}, {"detailed-exitcode", false, true, optDetailedExitcode},
 }
 
 func (id optID) String() string { return longOptions[id].name }

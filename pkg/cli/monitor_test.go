@@ -254,7 +254,7 @@ func TestMonitorOptionsElsewhere(t *testing.T) {
 	w := newWorld(t)
 	for args, want := range map[string]string{
 		"--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop --exec true": "eroute: --exec goes with --monitor only\n",
-		"--json --clear":             "eroute: --json goes with the listing and --monitor only\n",
+		"--json --clear":             "eroute: --json goes with the listing, --monitor and --sync only\n",
 		"--monitor --src 10.0.0.0/8": "eroute: --monitor watches the whole table and takes no --src\n",
 		"--monitor --hold-timeout 0": "eroute: Invalid --hold-timeout parameter \"0\": want a whole number of seconds from 1\n",
 		"--monitor --rcvbuf lots":    "eroute: Invalid --rcvbuf parameter \"lots\": want a number of bytes from 1\n",

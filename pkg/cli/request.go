@@ -29,6 +29,7 @@ const (
 	Monitor
 	Batch
 	Sync
+	Save
 )
 
 // actionOf gives the action an option chooses; List (the zero Action, which
@@ -36,7 +37,7 @@ const (
 var actionOf = [numOptions]Action{
 	optAdd: Add, optReplace: Replace, optDel: Delete, optClear: Clear,
 	optAddin: AddInbound, optReplacein: ReplaceInbound, optDelin: DeleteInbound, optMonitor: Monitor,
-	optBatch: Batch, optSync: Sync,
+	optBatch: Batch, optSync: Sync, optSave: Save,
 }
 
 // optionOf is the option that chooses an action.
@@ -79,6 +80,9 @@ type Request struct {
 	// policy someone else wrote, as the listing shows it. Zero when the
 	// addresses given have no host bits.
 	Exact eroute.Selector
+	// DetailedExit: --sync exits 2 when the table needed changes (see
+	// ErrChanged).
+	DetailedExit bool
 }
 
 // Messages that KLIPS scripts grep for, kept word for word.
@@ -116,7 +120,7 @@ func (p Parser) Parse(args []string) (Request, error) {
 	if req.Action == Batch || req.Action == Sync {
 		req.File = fileOf(&set, req.Action)
 	}
-	if req.Action == List || req.Action == Clear || req.Action == Monitor || req.Action == Batch || req.Action == Sync {
+	if req.Action == List || req.Action == Clear || req.Action == Monitor || req.Action == Batch || req.Action == Sync || req.Action == Save {
 		return req, onlyGlobal(&set, req.Action)
 	}
 	req.Eroute, req.Exact, err = p.erouteOf(&set, req.Action)
@@ -174,20 +178,21 @@ var globalOptions = map[optID]bool{optNetns: true, optLabel: true, optDebug: tru
 
 // modeOptions are the options that only some actions take.
 var modeOptions = map[optID][]Action{
-	optJSON:        {List, Monitor},
-	optHoldTimeout: {Monitor},
-	optExec:        {Monitor},
-	optRcvbuf:      {Monitor},
-	optDryRun:      {Sync},
-	optAll:         {Sync, Clear, Monitor},
-	optForce:       {Delete, DeleteInbound, Replace, ReplaceInbound},
-	optExecMax:     {Monitor},
-	optExecQueue:   {Monitor},
-	optExecTimeout: {Monitor},
+	optJSON:             {List, Monitor, Sync},
+	optHoldTimeout:      {Monitor},
+	optExec:             {Monitor},
+	optRcvbuf:           {Monitor},
+	optDryRun:           {Sync},
+	optAll:              {Sync, Clear, Monitor, Save},
+	optForce:            {Delete, DeleteInbound, Replace, ReplaceInbound},
+	optExecMax:          {Monitor},
+	optExecQueue:        {Monitor},
+	optExecTimeout:      {Monitor},
+	optDetailedExitcode: {Sync},
 }
 
 // modeOptionOrder is the order in which misplaced mode options are reported.
-var modeOptionOrder = []optID{optJSON, optHoldTimeout, optExec, optRcvbuf, optDryRun, optAll, optForce, optExecMax, optExecQueue, optExecTimeout}
+var modeOptionOrder = []optID{optJSON, optHoldTimeout, optExec, optRcvbuf, optDryRun, optAll, optForce, optExecMax, optExecQueue, optExecTimeout, optDetailedExitcode}
 
 // checkModeOptions reads the listing's and the monitor's own options, and
 // refuses them with other actions.
@@ -203,6 +208,7 @@ func checkModeOptions(set *optionSet, req *Request) error {
 	req.DryRun = set.given(optDryRun)
 	req.All = set.given(optAll)
 	req.Force = set.given(optForce)
+	req.DetailedExit = set.given(optDetailedExitcode)
 	req.Exec = set.value(optExec)
 	if req.Action == Monitor {
 		req.HoldTimeout = DefaultHoldTimeout
@@ -272,6 +278,8 @@ func onlyGlobal(set *optionSet, a Action) error {
 			return fmt.Errorf("--monitor watches the whole table and takes no --%s", o.name)
 		case Batch, Sync:
 			return fmt.Errorf("--%s takes its eroutes from the file, not --%s", actionName(a), o.name)
+		case Save:
+			return fmt.Errorf("--save writes the whole table and takes no --%s", o.name)
 		}
 		return errors.New(msgNeedAction)
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -45,6 +46,11 @@ type Table interface {
 	// Snapshot reads the whole table once, for --sync to plan from and
 	// apply against.
 	Snapshot() (Snapshot, error)
+	// InboundEntries gives the inbound policies, sorted as the listing
+	// is; Own for those --addin made.
+	InboundEntries() ([]Entry, error)
+	// MonitorHolds gives the selectors of the holds eroute --monitor put.
+	MonitorHolds() ([]eroute.Selector, error)
 	Close() error
 }
 
@@ -79,7 +85,8 @@ const Prog = "eroute"
 
 // Run carries out one command line (without the program name) and gives the
 // exit status: 0 for success, 1 for any error, which is reported as one line
-// on Stderr.
+// on Stderr, and 2 for --sync --detailed-exitcode when the table needed
+// changes.
 func Run(args []string, env Env) int {
 	req, err := env.Parser.Parse(args)
 	prog := progName(req)
@@ -104,6 +111,9 @@ func Run(args []string, env Env) int {
 		err = runMonitor(req, env, prog)
 	} else {
 		err = execute(req, env, noter(env.Stderr, prog))
+	}
+	if errors.Is(err, ErrChanged) {
+		return ExitChanged
 	}
 	if err != nil {
 		report(env.Stderr, prog, err)
@@ -167,6 +177,8 @@ func execute(req Request, env Env, note func(string)) error {
 		return runBatch(req, env, t)
 	case Sync:
 		return runSync(req, env, t)
+	case Save:
+		return runSave(req, env, t)
 	}
 	if req.JSON {
 		return listJSON(t, env.Stdout)

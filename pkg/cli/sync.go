@@ -117,18 +117,30 @@ func runSync(req Request, env Env, t Table) error {
 	// The table is read (a dump: mostly the kernel's time) while the file
 	// is checked (on every core): neither waits for the other.
 	type snapshot struct {
-		snap Snapshot
-		err  error
+		snap    Snapshot
+		inbound []Entry
+		err     error
 	}
 	current := make(chan snapshot, 1)
 	go func() {
 		s, err := t.Snapshot()
-		current <- snapshot{s, err}
+		var in []Entry
+		if err == nil {
+			if in, err = t.InboundEntries(); err != nil {
+				s.Close()
+			}
+		}
+		current <- snapshot{s, in, err}
 	}()
 	want, err := env.Parser.parseBatch(req.File, env.Stdin, syncActions, budget)
-	var sorted []keyed
+	var wantIn []Op
+	var sorted, sortedIn []keyed
 	if err == nil {
+		want, wantIn = splitInbound(want)
 		sorted, err = bySelector(want)
+	}
+	if err == nil {
+		sortedIn, err = bySelector(wantIn)
 	}
 	have := <-current
 	if have.err == nil {
@@ -144,10 +156,26 @@ func runSync(req Request, env Env, t Table) error {
 	if err != nil {
 		return fileError("--sync", req.File, err)
 	}
-	if req.DryRun {
-		return printPlan(env.Stdout, plan)
+	planIn, err := planSync(wantIn, sortedIn, entrySlice(have.inbound), req.All)
+	if err != nil {
+		return fileError("--sync", req.File, err)
 	}
-	return applyAll(have.snap, t, plan.Ops, "--sync", req.File)
+	plan = joinPlans(plan, planIn)
+	if !req.DryRun {
+		if err := applySync(t, have.snap, have.inbound, plan.Ops, req.File); err != nil {
+			return err
+		}
+	}
+	switch {
+	case req.JSON:
+		err = printPlanJSON(env.Stdout, plan, !req.DryRun)
+	case req.DryRun:
+		err = printPlan(env.Stdout, plan)
+	}
+	if err == nil && req.DetailedExit && len(plan.Ops) > 0 {
+		err = ErrChanged
+	}
+	return err
 }
 
 // printPlan writes one line per change, in the batch syntax (each a
@@ -169,14 +197,18 @@ func printPlan(out io.Writer, plan Plan) error {
 // planLine gives one change as a batch line.
 func planLine(op Op) string {
 	e := op.Eroute
+	in := "" // --addin, --replacein, --delin for the inbound policies
+	if op.In {
+		in = "in"
+	}
 	var line string
 	switch op.Kind {
 	case eroute.OpAdd:
-		line = fmt.Sprintf("--add %s --said %s", selectorArgs(e.Selector), e.SAID)
+		line = fmt.Sprintf("--add%s %s --said %s", in, selectorArgs(e.Selector), e.SAID)
 	case eroute.OpReplace:
-		line = fmt.Sprintf("--replace %s --said %s", selectorArgs(e.Selector), e.SAID)
+		line = fmt.Sprintf("--replace%s %s --said %s", in, selectorArgs(e.Selector), e.SAID)
 	case eroute.OpDelete:
-		line = "--del " + selectorArgs(e.Selector)
+		line = "--del" + in + " " + selectorArgs(e.Selector)
 	}
 	if op.Force {
 		line += " --force"

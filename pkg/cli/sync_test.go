@@ -50,11 +50,6 @@ func referencePlan(want []Op, have []Entry, all bool) (Plan, error) {
 	return plan, nil
 }
 
-type entryList []Entry
-
-func (l entryList) Len() int          { return len(l) }
-func (l entryList) Entry(i int) Entry { return l[i] }
-
 // TestPlanSyncMerge compares planSync with referencePlan on random files
 // and tables: small selector spaces, so that files and tables overlap
 // much; foreign and non-deletable policies; with and without --all.
@@ -100,7 +95,7 @@ func TestPlanSyncMerge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := planSync(want, sorted, entryList(have), all)
+		got, err := planSync(want, sorted, entrySlice(have), all)
 		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
 			t.Fatalf("round %d: error %v, want %v", round, err, wantErr)
 		}
@@ -119,9 +114,9 @@ func TestSyncAndMonitorHolds(t *testing.T) {
 	w.mustRun(t, "--add", "--src", "10.0.0.0/8", "--dst", "10.1.0.0/16", "--said", "%pass")
 	w.mustRun(t, "--add", "--src", "10.0.0.1/32", "--dst", "10.2.0.1/32", "--said", "%hold")
 	w.mustRun(t, "--add", "--src", "10.0.0.1/32", "--dst", "10.2.0.2/32", "--said", "%hold")
-	w.table.monitorHolds = map[eroute.Selector]bool{}
+	w.table.holds = map[eroute.Selector]bool{}
 	for _, dst := range []string{"10.2.0.1/32", "10.2.0.2/32"} {
-		w.table.monitorHolds[eroute.Selector{Src: netip.MustParsePrefix("10.0.0.1/32"), Dst: netip.MustParsePrefix(dst)}] = true
+		w.table.holds[eroute.Selector{Src: netip.MustParsePrefix("10.0.0.1/32"), Dst: netip.MustParsePrefix(dst)}] = true
 	}
 	file := writeFile(t, "--add --src 10.0.0.1/32 --dst 10.2.0.2/32 --said %hold\n--add --src 10.0.0.0/8 --dst 10.3.0.0/16 --said %drop\n")
 	w.mustRun(t, "--sync", file, "--dry-run")
@@ -152,5 +147,21 @@ func TestSyncGoalReached(t *testing.T) {
 	w.mustRun(t)
 	if got := w.stdout.String(); got != "0          10.0.0.0/8         -> 10.3.0.0/16        => %drop\n" {
 		t.Errorf("listing %q", got)
+	}
+}
+
+// The same for the inbound policies of a --sync file's --addin lines.
+func TestSyncInboundGoalReached(t *testing.T) {
+	w := newWorld(t)
+	w.mustRun(t, "--addin", "--src", "10.9.0.0/16", "--dst", "10.8.0.0/16", "--said", "tun.200@10.9.9.9")
+	there := eroute.Eroute{Selector: eroute.Selector{Src: netip.MustParsePrefix("10.7.0.0/16"), Dst: netip.MustParsePrefix("10.8.0.0/16")},
+		SAID: eroute.SAID{Proto: eroute.ProtoTun, SPI: 0x201, Dst: netip.MustParseAddr("10.7.7.7")}}
+	w.table.beforeInbound = func() { // another process, after the plan was made
+		w.table.in[there.Selector] = there
+		w.table.beforeInbound = nil
+	}
+	w.mustRun(t, "--sync", writeFile(t, "--addin --src 10.7.0.0/16 --dst 10.8.0.0/16 --said tun.201@10.7.7.7\n"))
+	if got := sorted(w.table.in); len(got) != 1 || got[0] != there {
+		t.Errorf("inbound policies %v, want %v", got, there)
 	}
 }

@@ -16,7 +16,8 @@ const usage = `usage: eroute --{add,addin,replace,replacein} --eraf <inet | inet
        eroute --clear [ --all ]
        eroute --monitor [ --json ] [ --hold-timeout <seconds> ] [ --exec <command> [ --exec-max <n> (8) ] [ --exec-queue <n> (64) ] [ --exec-timeout <seconds> (60) ] ] [ --rcvbuf <bytes> ] [ --all ]
        eroute --batch <file|->
-       eroute --sync <file|-> [ --dry-run ] [ --all ]
+       eroute --sync <file|-> [ --dry-run ] [ --all ] [ --json ] [ --detailed-exitcode ]
+       eroute --save [ --all ]
        eroute [ --json ]
        eroute --help
        eroute --version

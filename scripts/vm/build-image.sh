@@ -40,7 +40,8 @@ security=${VM_SECURITY_MIRROR:-$(apt_uri '/debian-security/?$')}
 # Packages of the VM. linux-image-amd64 is Debian's stock kernel; initramfs-tools
 # makes the initrd that finds the virtio root disk; the rest is what suite.sh
 # runs (bash, ip, tcpdump, socat, ping, sysctl, modprobe; charon and swanctl
-# for suite.d/charon.sh). One a line, so that changes merge.
+# for suite.d/charon.sh), and systemd (systemd-sysv) for run.sh's systemd
+# mode. One a line, so that changes merge.
 vm_pkgs=(
 	iproute2
 	tcpdump
@@ -51,6 +52,7 @@ vm_pkgs=(
 	procps
 	strongswan-charon
 	strongswan-swanctl
+	systemd-sysv
 )
 base_pkgs=$(IFS=,; echo "${vm_pkgs[*]}")
 kernel_pkgs="linux-image-amd64 initramfs-tools"

@@ -23,6 +23,16 @@
 #   VM_SUITE        the script the VM runs (default scripts/vm/suite.sh); the
 #                   files of scripts/vm/suite.d/ go with it. (The Debian
 #                   release of the image is build-image.sh's VM_DEBIAN_SUITE.)
+#   VM_DEB          the package the VM installs with apt and runs the suite
+#                   from (default: eroute_*.deb of the work tree, which `make
+#                   vm-test` builds, when it is newer than bin/eroute and
+#                   EROUTE is not set; "none": bin/eroute only)
+#   VM_SYSTEMD      yes (default) or no: after the suite, the systemd mode
+#                   boots real systemd twice on a writable copy of the image
+#                   and runs scripts/vm/systemd-check.sh there (the package,
+#                   eroute-restore at boot, eroute-save, eroute-monitor@);
+#                   its checks count in the summary. Skipped when
+#                   VM_SUITE_ONLY does not match "systemd".
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -82,6 +92,21 @@ mkdir -p "$run/payload/bin" "$run/payload/out"
 cp "$eroute" "$run/payload/bin/eroute"
 [ ! -x "$ipsec" ] || cp "$ipsec" "$run/payload/bin/ipsec"
 cp "${VM_SUITE:-$here/suite.sh}" "$run/payload/suite.sh"
+# The package: the suite runs eroute from where apt installed it.
+deb=${VM_DEB:-}
+if [ -z "$deb" ] && [ -z "${EROUTE:-}" ]; then
+	deb=$(ls -t "$repo"/eroute_*.deb 2>/dev/null | head -n 1 || true)
+	if [ -n "$deb" ] && [ "$deb" -ot "$eroute" ]; then
+		say "$deb is older than $eroute: not used (make vm-test builds a new one)"
+		deb=""
+	fi
+fi
+[ "$deb" != none ] || deb=""
+if [ -n "$deb" ]; then
+	[ -f "$deb" ] || die "VM_DEB=$deb: no such file"
+	cp "$deb" "$run/payload/"
+	say "the VM installs $(basename "$deb")"
+fi
 mkdir -p "$run/payload/suite.d"
 cp "$here"/suite.d/*.sh "$run/payload/suite.d/" 2>/dev/null || true
 {
@@ -92,7 +117,21 @@ cp "$here"/suite.d/*.sh "$run/payload/suite.d/" 2>/dev/null || true
 mkfs.ext4 -q -F -L eroute-payload -E root_owner=0:0 -d "$run/payload" "$run/payload.img" 64M >/dev/null
 
 # boot ACCEL: runs the VM, its console shown as it comes; returns qemu's
-# status, 124 on timeout, 125 when a KVM boot never reached init.
+# status, 124 on timeout, 125 when a KVM boot never reached init. The root
+# disk, the payload disk and what the kernel's command line gets besides
+# are root_drive, payload_img and append_extra.
+root_drive="file=$image/root.img,format=raw,if=virtio,snapshot=on"
+# With the systemd mode to come, the suite's boot runs on a writable copy of
+# the image instead: the package apt installs there is on the disk the
+# systemd boots then start from (as on a machine: install, then reboot).
+systemd_wanted=no
+if [ "${VM_SYSTEMD:-yes}" = yes ] && { [ -z "${VM_SUITE_ONLY:-}" ] || echo systemd | grep -Eq -- "$VM_SUITE_ONLY"; }; then
+	systemd_wanted=yes
+	cp --sparse=always "$image/root.img" "$run/root.img"
+	root_drive="file=$run/root.img,format=raw,if=virtio"
+fi
+payload_img=$run/payload.img
+append_extra=""
 boot() {
 	local accel=$1 timeout boot_timeout=0 args log=$run/console.log tpid t=0 rc=0
 	if [ "$accel" = kvm ]; then
@@ -110,9 +149,9 @@ boot() {
 	"$qemu" "${args[@]}" -m "${VM_MEM:-1024}" -smp "${VM_SMP:-2}" \
 		-nodefaults -no-reboot -display none -monitor none -serial "file:$log" \
 		-kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
-		-append "root=/dev/vda rw rootfstype=ext4 console=ttyS0 quiet loglevel=3 panic=-1 init=/sbin/eroute-vm-init" \
-		-drive "file=$image/root.img,format=raw,if=virtio,snapshot=on" \
-		-drive "file=$run/payload.img,format=raw,if=virtio" \
+		-append "root=/dev/vda rw rootfstype=ext4 console=ttyS0 quiet loglevel=3 panic=-1 init=/sbin/eroute-vm-init$append_extra" \
+		-drive "$root_drive" \
+		-drive "file=$payload_img,format=raw,if=virtio" \
 		</dev/null &
 	qpid=$!
 	tail -n +1 -f --pid="$qpid" "$log" &
@@ -159,14 +198,66 @@ fi
 end=$(date +%s)
 [ "$status" = 0 ] || say "qemu exited with status $status"
 
-out() { debugfs -R "cat /out/$1" "$run/payload.img" 2>/dev/null; }
+out() { debugfs -R "cat /out/$1" "${2:-$run/payload.img}" 2>/dev/null; }
 vmstatus=$(out status | tr -d '[:space:]')
 summary=$(out summary | tail -n 1)
 say "image $((built - start)) s, VM $((end - built)) s, total $((end - start)) s ($accel)"
 if [ -z "$vmstatus" ]; then
 	say "the suite did not finish (no status on the payload disk)"
-	echo "vm-test: ${summary:-0 passed, 1 failed}" | sed 's/, 0 failed$/, 1 failed/'
-	exit 1
+	summary=$(echo "${summary:-0 passed, 1 failed}" | sed 's/, 0 failed$/, 1 failed/')
+	vmstatus=1
 fi
-echo "vm-test: ${summary:-0 passed, 1 failed}"
+summary=${summary:-0 passed, 1 failed}
+
+# ---- the systemd mode ------------------------------------------------------
+# Real systemd, booted twice from the writable copy of the image the suite
+# ran on, where apt installed the package (a reboot is another qemu run on
+# the same disk: the VM cannot reboot itself and report, as qemu runs with
+# -no-reboot, and the suite's boot has no systemd as PID 1). init.sh sees
+# eroute_vm=systemd on the kernel's command line, installs systemd-check.sh
+# as a service and hands over to systemd; the service writes its counts to
+# the payload disk and powers off.
+systemd_mode() {
+	local boots=2 b rc n p f
+	local sys=$run/systemd
+	mkdir -p "$sys/payload/out"
+	cp "$here/systemd-check.sh" "$sys/payload/"
+	if [ -z "$deb" ]; then
+		say "systemd mode: no package (make vm-test builds eroute_*.deb)"
+		sys_summary="0 passed, 1 failed"
+		return
+	fi
+	mkfs.ext4 -q -F -L eroute-payload -E root_owner=0:0 -d "$sys/payload" "$sys/payload.img" 64M >/dev/null
+	payload_img=$sys/payload.img
+	append_extra=" eroute_vm=systemd"
+	local t0
+	t0=$(date +%s)
+	for b in $(seq 1 "$boots"); do
+		say "systemd mode: boot $b of $boots"
+		rc=0
+		VM_TIMEOUT=${VM_SYSTEMD_TIMEOUT:-600} boot "$accel" || rc=$?
+		[ "$rc" = 0 ] || say "systemd mode: qemu exited with status $rc on boot $b"
+	done
+	say "systemd mode: $(($(date +%s) - t0)) s for $boots boots ($accel)"
+	p=0 f=0
+	for b in $(seq 1 "$boots"); do
+		n=$(out "systemd-summary-$b" "$sys/payload.img" | tail -n 1)
+		if [ -z "$n" ]; then
+			say "systemd mode: boot $b did not finish its checks"
+			f=$((f + 1))
+			continue
+		fi
+		p=$((p + $(echo "$n" | sed -n 's/^\([0-9]*\) passed.*/\1/p')))
+		f=$((f + $(echo "$n" | sed -n 's/.*, \([0-9]*\) failed$/\1/p')))
+	done
+	sys_summary="$p passed, $f failed"
+}
+sys_summary=""
+if [ "$systemd_wanted" = yes ]; then
+	systemd_mode
+	say "systemd mode: $sys_summary"
+	if ! echo "$sys_summary" | grep -q ', 0 failed$'; then vmstatus=1; fi
+	summary="$(($(echo "$summary" | sed -n 's/^\([0-9]*\) passed.*/\1/p') + $(echo "$sys_summary" | sed -n 's/^\([0-9]*\) passed.*/\1/p'))) passed, $(($(echo "$summary" | sed -n 's/.*, \([0-9]*\) failed$/\1/p') + $(echo "$sys_summary" | sed -n 's/.*, \([0-9]*\) failed$/\1/p'))) failed"
+fi
+echo "vm-test: $summary"
 exit "$vmstatus"

@@ -75,6 +75,32 @@ func (t table) Shadow(e eroute.Eroute) (*cli.Entry, error) {
 	return &c, nil
 }
 
+// InboundEntries gives pkg/cli the inbound policies.
+func (t table) InboundEntries() ([]cli.Entry, error) {
+	es, err := t.Table.Inbound()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cli.Entry, len(es))
+	for i, e := range es {
+		out[i] = entry(e)
+	}
+	return out, nil
+}
+
+// MonitorHolds gives pkg/cli the selectors of the monitor's holds.
+func (t table) MonitorHolds() ([]eroute.Selector, error) {
+	hs, err := t.Table.Holds()
+	if err != nil {
+		return nil, err
+	}
+	sels := make([]eroute.Selector, len(hs))
+	for i, h := range hs {
+		sels[i] = h.Selector
+	}
+	return sels, nil
+}
+
 // snapshot gives pkg/cli a snapshot of the XFRM table.
 type snapshot struct {
 	*xfrm.Snapshot
