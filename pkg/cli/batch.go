@@ -139,11 +139,16 @@ func readChunks(r io.Reader, send func(*batchChunk), reuse func() *batchChunk, s
 // parseChunk checks each line of a chunk as a command line of one of the
 // allowed actions, up to the first that is not. Blank lines and lines
 // starting with # are skipped.
+//
+// The chunk becomes one string, which the words of every line are cut
+// from, into one slice: no allocation per line for the text (ops keep
+// none of it).
 func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
-	text := c.text
+	text := string(c.text)
+	var words []string
 	for n := c.first; len(text) > 0; n++ {
-		i := bytes.IndexByte(text, '\n')
-		words := strings.Fields(string(text[:i]))
+		i := strings.IndexByte(text, '\n')
+		words = appendFields(words[:0], text[:i])
 		text = text[i+1:]
 		if len(words) == 0 || strings.HasPrefix(words[0], "#") {
 			continue
@@ -170,6 +175,33 @@ func opOf(req Request, line int) Op {
 		op.Eroute.Selector = req.Exact
 	}
 	return op
+}
+
+// appendFields appends the words of a line, as strings.Fields cuts them
+// (a line with other than ASCII goes through strings.Fields itself, for
+// its Unicode spaces).
+func appendFields(words []string, line string) []string {
+	start, base := -1, len(words)
+	for i := 0; i < len(line); i++ {
+		if line[i] >= utf8.RuneSelf {
+			return append(words[:base], strings.Fields(line)...)
+		}
+		switch line[i] {
+		case ' ', '\t', '\n', '\v', '\f', '\r':
+			if start >= 0 {
+				words = append(words, line[start:i])
+				start = -1
+			}
+		default:
+			if start < 0 {
+				start = i
+			}
+		}
+	}
+	if start >= 0 {
+		words = append(words, line[start:])
+	}
+	return words
 }
 
 // readLine gives one line without its end, refusing one too long to be an
@@ -427,13 +459,13 @@ var (
 // is read: 384 bytes a line leave the collector room. --sync, whose goal
 // is time, runs with the
 // collector off until its limit, and keeps the table's snapshot too (64
-// bytes a policy) and the sorted keys (44 a line): 768 bytes a line.
+// bytes a policy) and the sorted keys (44 a line): 512 bytes a line.
 // GOGC or GOMEMLIMIT, when set, win. See docs/PERFORMANCE.md for the
 // figures.
 const (
 	memoryBase         = 24 << 20
 	batchMemoryPerLine = 384
-	syncMemoryPerLine  = 768
+	syncMemoryPerLine  = 512
 )
 
 // memoryBudget is the soft memory limit of a run; nil is no budget.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -351,6 +352,18 @@ func TestBatchStopsOnSignals(t *testing.T) {
 			if w.table.snapshot() != before {
 				t.Errorf("%s with %v: the table changed", option, sig)
 			}
+		}
+	}
+}
+
+// TestAppendFields: the words of a line as strings.Fields cuts them,
+// Unicode spaces included, after the words already there.
+func TestAppendFields(t *testing.T) {
+	for _, line := range []string{"", "  ", "--add", " --add  --src\t10.0.0.0/8 \r", "a\u00a0b c", "a\u2003b\u0085c d", "x\v\fy"} {
+		got := appendFields([]string{"before"}, line)
+		want := append([]string{"before"}, strings.Fields(line)...)
+		if !slices.Equal(got, want) {
+			t.Errorf("appendFields(%q): %q, want %q", line, got, want)
 		}
 	}
 }

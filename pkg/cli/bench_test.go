@@ -25,3 +25,25 @@ func BenchmarkParseBatchLine(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseChunk is the cost of checking a chunk of 1,024 --batch
+// lines as parseBatch cuts them, per line.
+func BenchmarkParseChunk(b *testing.B) {
+	p := Parser{Resolver: eroute.NoResolver{}, Names: eroute.SystemNames}
+	var text []byte
+	for i := 0; i < chunkLines; i++ {
+		text = fmt.Appendf(text, "--add --eraf inet --src 10.%d.%d.0/24 --dst 172.16.%d.%d/32 --said tun0x%x@192.168.%d.1\n",
+			i>>8, i&255, i>>8, i&255, 0x100+i, i&255)
+	}
+	c := &batchChunk{ops: make([]Op, 0, chunkLines)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.text, c.ops, c.first = text, c.ops[:0], 1
+		p.parseChunk(c, batchActions)
+		if c.err != nil || len(c.ops) != chunkLines {
+			b.Fatalf("%d ops, %v", len(c.ops), c.err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*chunkLines), "ns/line")
+}
