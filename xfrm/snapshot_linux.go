@@ -20,7 +20,7 @@ type Snapshot struct {
 	t       *Table
 	recs    []record           // the listed policies, sorted as List
 	order   []uint32           // every policy's index, in the kernel's order
-	foreign map[uint32]*detail // the listed policies eroute did not make
+	details map[uint32]*detail // the listed policies eroute did not make, monitor holds
 	watch   int                // subscribed to policy changes; -1 when closed or refused
 }
 
@@ -37,9 +37,9 @@ func (t *Table) Snapshot() (*Snapshot, error) {
 	d, err := c.records(true, false)
 	if err != nil {
 		s.Close()
-		return nil, err
+		return nil, forReading(err)
 	}
-	s.recs, s.order, s.foreign = d.recs, d.order, d.foreign
+	s.recs, s.order, s.details = d.recs, d.order, d.details
 	return s, nil
 }
 
@@ -103,7 +103,7 @@ func (s *Snapshot) Len() int { return len(s.recs) }
 // own, no Priority nor Tmpls: the listing's entries have them).
 func (s *Snapshot) Entry(i int) Entry {
 	r := &s.recs[i]
-	return entryOfRecord(r, r.eroute(), s.foreign, false)
+	return entryOfRecord(r, r.eroute(), s.details, false)
 }
 
 // Apply is ApplyFunc for a slice of ops.
@@ -120,8 +120,14 @@ func (s *Snapshot) Apply(ops []Op) error {
 // saw it, and for a batch with a Clear, it dumps as Table.ApplyFunc does.
 // The batch's own changes make the snapshot stale: it is closed.
 func (s *Snapshot) ApplyFunc(n int, op func(i int) Op) error {
+	return s.ApplyFuncUntil(nil, n, op)
+}
+
+// ApplyFuncUntil is ApplyFunc that stops early, and undoes, once stop is
+// closed: see Table.ApplyFuncUntil.
+func (s *Snapshot) ApplyFuncUntil(stop <-chan struct{}, n int, op func(i int) Op) error {
 	defer s.Close()
-	return s.t.apply(s, n, op)
+	return s.t.apply(s, stop, n, op)
 }
 
 // find gives the place in the records of the deletable policy of sel (at

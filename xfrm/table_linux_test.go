@@ -412,3 +412,39 @@ func randomName(n int) string {
 	}
 	return string(b)
 }
+
+// TestKernelClearStreams clears a table whose dump spans many datagrams,
+// with foreign policies among the eroutes: the deletes of each datagram go
+// out while the dump goes on, and exactly eroute's own are gone; a monitor
+// hold is eroute's too. Clear(true) then takes the rest.
+func TestKernelClearStreams(t *testing.T) {
+	tb, ns := openTable(t)
+	const n = 5000
+	es := make([]eroute.Eroute, n)
+	for i := range es {
+		es[i] = genEroute(i)
+	}
+	mustApply(t, tb, adds(es[:n/2]...))
+	addForeign(t, ns, foreignPolicies...)
+	mustApply(t, tb, adds(es[n/2:]...))
+	if err := tb.AddHold(holdFor(genEroute(n).Selector), 30e9); err != nil {
+		t.Fatal(err)
+	}
+	var foreign []eroute.Eroute
+	for _, e := range mustEntries(t, tb) {
+		if !e.Own {
+			foreign = append(foreign, e.Eroute)
+		}
+	}
+	if len(foreign) != 5 {
+		t.Fatalf("%d foreign policies listed, want 5", len(foreign))
+	}
+	if err := tb.Clear(false); err != nil {
+		t.Fatalf("Clear(false): %v", err)
+	}
+	wantList(t, tb, foreign...)
+	if err := tb.Clear(true); err != nil {
+		t.Fatalf("Clear(true): %v", err)
+	}
+	wantList(t, tb)
+}
