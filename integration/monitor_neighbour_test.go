@@ -351,9 +351,16 @@ func TestMonitorHookTimeout(t *testing.T) {
 	}
 }
 
-// Issue 10 item 9: `eroute --monitor | head -1`, then two ACQUIREs: the
-// monitor says why on stderr, removes its holds, and exits 1.
+// Issue 10 item 9: `eroute --monitor | head -1`: the monitor says why on
+// stderr, removes its holds, and exits 1, whether or not more ACQUIREs
+// come (it notices the reader is gone as a pipe reports it).
 func TestMonitorOutputClosed(t *testing.T) {
+	for _, more := range []int{2, 0} {
+		t.Run(fmt.Sprintf("%d ACQUIREs after", more), func(t *testing.T) { outputClosed(t, more) })
+	}
+}
+
+func outputClosed(t *testing.T, more int) {
 	ns := trapNS(t)
 	cmd := exec.Command(eroutePath, "--netns", ns.Name, "--monitor")
 	out, err := cmd.StdoutPipe()
@@ -373,9 +380,11 @@ func TestMonitorOutputClosed(t *testing.T) {
 	if err != nil || !strings.Contains(line, " acquire ") {
 		t.Fatalf("first line %q, %v", line, err)
 	}
+	wantBlockPolicy(t, ns, host(trapLocal4), host(in4(160)), true, "after the first ACQUIRE")
 	out.Close() // head -1 exits
-	send1(t, ns, netip.AddrPortFrom(trapLocal4, 40161), netip.AddrPortFrom(in4(161), 53))
-	send1(t, ns, netip.AddrPortFrom(trapLocal4, 40162), netip.AddrPortFrom(in4(162), 53))
+	for i := 0; i < more; i++ {
+		send1(t, ns, netip.AddrPortFrom(trapLocal4, uint16(40161+i)), netip.AddrPortFrom(in4(161+i), 53))
+	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
