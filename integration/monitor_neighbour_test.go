@@ -139,6 +139,23 @@ func TestMonitorForeignAllScopedHold(t *testing.T) {
 		t.Errorf("unmarked send: %v, want it to leave (the hold is scoped by the mark)", err)
 	}
 	wantListed(t, ns, host(trapLocal4), host(in67(6)), "%hold", "with the scoped hold")
+
+	// A trap scoped by its output device gets a hold on that device only.
+	ns.IP("route", "add", "10.68.0.0/16", "dev", "va")
+	ns.IP("xfrm", "policy", "add", "src", trapNet4, "dst", "10.68.0.0/16", "dev", "va", "dir", "out", "priority", "1000",
+		"tmpl", "proto", "esp", "mode", "transport")
+	if err := sendMarked(t, ns, 0, src, netip.AddrPortFrom(netip.MustParseAddr("10.68.0.7"), 53)); err != nil && !errors.Is(err, syscall.EPERM) {
+		t.Logf("send into the device trap: %v", err)
+	}
+	if !mon.WaitLines(2, 5*time.Second) {
+		t.Fatalf("no ACQUIRE from the device trap; stderr:\n%s", mon.Stderr())
+	}
+	if l := mon.Lines()[1]; !strings.Contains(l, `"owner":"foreign","ifindex":`) || !strings.Contains(l, `"hold":"placed"`) {
+		t.Errorf("JSON %s", l)
+	}
+	if text, ok := ipPolicy(t, ns, host(trapLocal4), "10.68.0.7/32 dev va"); !ok || !strings.Contains(text, "action block") {
+		t.Errorf("device-scoped hold in ip xfrm policy: %q (present %v)\n%s", text, ok, ns.IPPolicies())
+	}
 	mon.Signal(syscall.SIGTERM)
 	if st := mon.WaitExit(10 * time.Second); st == nil || st.ExitCode() != 0 {
 		t.Fatalf("SIGTERM: %v", st)
