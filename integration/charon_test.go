@@ -40,7 +40,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -421,56 +420,4 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// Work of issue 9 that another branch brings. A test of such a feature
-// skips, saying what it waits for, until the eroute under test has it:
-// landed looks for the feature's own options in `eroute --help`.
-// EROUTE_TEST_PENDING=1 runs them all anyway (to try a branch that brings
-// one).
-type feature struct {
-	what   string
-	landed func(usage string) bool
-}
-
-var (
-	// Item 2: the monitor acts only for its own traps, unless --all.
-	featMonitorOwn = feature{"the monitor acting only for its own traps (issue 9 item 2: --monitor [ --all ])",
-		func(u string) bool { return usageLine(u, "--monitor", "--all") }}
-	// Items 5 and 6 add no option; they landed with item 2 (the mon
-	// branch brought all three).
-	featRestore = feature{"the monitor putting an eroute back when a daemon leaves its selector (issue 9 item 5)",
-		featMonitorOwn.landed}
-	featAcqWarning = feature{"the monitor's warning about net.core.xfrm_acq_expires (issue 9 item 6)",
-		featMonitorOwn.landed}
-)
-
-// usageLine tells whether a line of the usage that shows cmd also shows opt.
-func usageLine(usage, cmd, opt string) bool {
-	for _, l := range strings.Split(usage, "\n") {
-		if strings.Contains(l, "eroute "+cmd) && strings.Contains(l, opt) {
-			return true
-		}
-	}
-	return false
-}
-
-var erouteUsage struct {
-	once sync.Once
-	text string
-}
-
-// needs skips the test unless the eroute under test has f.
-func needs(t *testing.T, f feature) {
-	t.Helper()
-	if os.Getenv("EROUTE_TEST_PENDING") != "" {
-		return
-	}
-	erouteUsage.once.Do(func() {
-		out, _ := exec.Command(eroutePath, "--help").CombinedOutput()
-		erouteUsage.text = string(out)
-	})
-	if !f.landed(erouteUsage.text) {
-		t.Skip("skipped: waits for " + f.what + "; EROUTE_TEST_PENDING=1 runs it")
-	}
 }

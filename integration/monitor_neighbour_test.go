@@ -468,10 +468,12 @@ func TestMonitorLockNotTakenByOthers(t *testing.T) {
 const daemonPriority = "375423"
 
 // daemonUpdate does what charon does when its CHILD SA's policy meets an
-// eroute on the same selector: UPDPOLICY, which replaces it.
+// eroute on the same selector: UPDPOLICY, which replaces it. charon 5.9
+// puts the SA's SPI in an outbound template (without it, and without an
+// SA, the policy would be listed as a %trap).
 func daemonUpdate(ns *NS, src, dst string, extra ...string) {
 	ns.IP(append([]string{"xfrm", "policy", "update", "src", src, "dst", dst}, append(extra, "dir", "out", "priority", daemonPriority,
-		"tmpl", "src", "10.66.0.1", "dst", "10.66.0.2", "proto", "esp", "mode", "tunnel", "reqid", "7")...)...)
+		"tmpl", "src", "10.66.0.1", "dst", "10.66.0.2", "proto", "esp", "spi", "0xc3cb7566", "mode", "tunnel", "reqid", "7")...)...)
 }
 
 // daemonDelete does what charon does on --terminate: DELPOLICY by selector.
@@ -501,10 +503,11 @@ func TestMonitorPutsBackTakenOverEroutes(t *testing.T) {
 
 	daemonUpdate(ns, trapNet4, trapNet4)
 	daemonUpdate(ns, trapNet4, tunDst)
-	if !mon.WaitStderr(trapNet4+" -> "+tunDst+" => tun0x200@10.66.0.9 was replaced by a policy eroute did not make (tun0x0@10.66.0.2)", 5*time.Second) ||
+	if !mon.WaitStderr(trapNet4+" -> "+tunDst+" => tun0x200@10.66.0.9 was replaced by a policy eroute did not make (tun0xc3cb7566@10.66.0.2)", 5*time.Second) ||
 		!mon.WaitStderr(trapNet4+" -> "+trapNet4+" => %trap was replaced by a policy eroute did not make", time.Second) {
 		t.Fatalf("take-overs not noticed:\n%s", mon.Stderr())
 	}
+	wantListed(t, ns, trapNet4, trapNet4, "tun0xc3cb7566@10.66.0.2", "taken over")
 	if text, _ := ipPolicy(t, ns, trapNet4, trapNet4); !strings.Contains(text, "priority "+daemonPriority+" ") {
 		t.Fatalf("taken over: ip xfrm policy %q, want the daemon's priority", text)
 	}

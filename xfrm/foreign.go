@@ -15,9 +15,11 @@ import (
 // SA's packets, and the JSON listing gives the priority, the mark and each
 // template.
 
-// detail is a foreign policy as the listing keeps it beside its record.
+// detail is a foreign policy (or a monitor hold, own) as the listing keeps
+// it beside its record.
 type detail struct {
 	p       Policy
+	own     bool   // a monitor hold
 	count   uint64 // packets of the SA its template finds by reqid
 	counted bool   // count is set (the template names no SPI)
 	trap    bool   // listed as %trap: its template finds no SA
@@ -174,10 +176,10 @@ type shadows struct {
 	cands []*detail
 }
 
-func newShadows(foreign map[uint32]*detail) *shadows {
+func newShadows(details map[uint32]*detail) *shadows {
 	s := &shadows{}
-	for _, d := range foreign {
-		if d.p.Dir == DirOut && d.p.Mark == 0 && d.p.Mask == 0 && d.p.IfID == 0 && !d.p.SecCtx && d.p.Sel.Ifindex == 0 {
+	for _, d := range details {
+		if !d.own && d.p.Dir == DirOut && d.p.Mark == 0 && d.p.Mask == 0 && d.p.IfID == 0 && !d.p.SecCtx && d.p.Sel.Ifindex == 0 {
 			s.cands = append(s.cands, d)
 		}
 	}

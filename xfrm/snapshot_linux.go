@@ -20,7 +20,7 @@ type Snapshot struct {
 	t       *Table
 	recs    []record           // the listed policies, sorted as List
 	order   []uint32           // every policy's index, in the kernel's order
-	foreign map[uint32]*detail // the listed policies eroute did not make
+	details map[uint32]*detail // the listed policies eroute did not make, monitor holds
 	watch   int                // subscribed to policy changes; -1 when closed or refused
 }
 
@@ -39,7 +39,7 @@ func (t *Table) Snapshot() (*Snapshot, error) {
 		s.Close()
 		return nil, err
 	}
-	s.recs, s.order, s.foreign = d.recs, d.order, d.foreign
+	s.recs, s.order, s.details = d.recs, d.order, d.details
 	return s, nil
 }
 
@@ -103,7 +103,7 @@ func (s *Snapshot) Len() int { return len(s.recs) }
 // own, no Priority nor Tmpls: the listing's entries have them).
 func (s *Snapshot) Entry(i int) Entry {
 	r := &s.recs[i]
-	return entryOfRecord(r, r.eroute(), s.foreign, false)
+	return entryOfRecord(r, r.eroute(), s.details, false)
 }
 
 // Apply is ApplyFunc for a slice of ops.

@@ -480,7 +480,7 @@ func (t *Table) WalkEntries(fn func(Entry) error) error {
 	if err != nil {
 		return err
 	}
-	sh := newShadows(l.foreign)
+	sh := newShadows(l.details)
 	for i := range l.recs {
 		e := l.entry(i)
 		if e.Own {
@@ -496,7 +496,7 @@ func (t *Table) WalkEntries(fn func(Entry) error) error {
 // listing is the table as List gives it, sorted, in compact records.
 type listing struct {
 	recs    []record
-	foreign map[uint32]*detail // by index
+	details map[uint32]*detail // by index (see recordDump)
 	sas     *saIndex           // nil when no SA was needed
 }
 
@@ -504,7 +504,7 @@ func (l *listing) eroute(i int) eroute.Eroute {
 	r := &l.recs[i]
 	e := r.eroute()
 	if r.flags&recOwn == 0 {
-		if d := l.foreign[r.index]; d != nil && d.counted {
+		if d := l.details[r.index]; d != nil && d.counted {
 			e.Count = d.count
 			return e
 		}
@@ -521,32 +521,24 @@ func (l *listing) eroute(i int) eroute.Eroute {
 }
 
 func (l *listing) entry(i int) Entry {
-	return entryOfRecord(&l.recs[i], l.eroute(i), l.foreign, true)
+	return entryOfRecord(&l.recs[i], l.eroute(i), l.details, true)
 }
 
-// entryOfRecord gives the Entry of a listed record: a foreign policy's
-// facts from its detail, eroute's own from what eroute writes for it
-// (only when full: --sync reads every entry and needs none of it).
-func entryOfRecord(r *record, e eroute.Eroute, foreign map[uint32]*detail, full bool) Entry {
+// entryOfRecord gives the Entry of a listed record: the facts of a policy
+// kept whole from its detail (foreign ones, monitor holds), eroute's own
+// from what eroute writes for them (only when full: --sync reads every
+// entry and needs none of it).
+func entryOfRecord(r *record, e eroute.Eroute, details map[uint32]*detail, full bool) Entry {
 	en := Entry{Eroute: e, Own: r.flags&recOwn != 0, Deletable: r.flags&recDeletable != 0, Index: r.index}
-	if !en.Own {
-		if d := foreign[r.index]; d != nil {
-			p := &d.p
-			en.Priority, en.Mark, en.Mask, en.IfID, en.Tmpls = p.Priority, p.Mark, p.Mask, p.IfID, p.Tmpls
-		}
+	if d := details[r.index]; d != nil {
+		p := &d.p
+		en.Priority, en.Mark, en.Mask, en.IfID, en.Tmpls = p.Priority, p.Mark, p.Mask, p.IfID, p.Tmpls
 		return en
 	}
-	if !full {
-		return en
-	}
-	k := kindOf(e.SAID)
-	if r.flags&recMonitorHold != 0 {
-		k = kindMonitorHold
-	}
-	en.Priority = priority(e.Selector, k)
-	en.Tmpls = PolicyOf(eroute.Eroute{Selector: e.Selector, SAID: e.SAID}).Tmpls
-	if d := foreign[r.index]; r.flags&recGroup != 0 && d != nil {
-		en.Tmpls = d.p.Tmpls
+	if en.Own && full {
+		k := kindOf(e.SAID)
+		en.Priority = priority(e.Selector, k)
+		en.Tmpls = PolicyOf(eroute.Eroute{Selector: e.Selector, SAID: e.SAID}).Tmpls
 	}
 	return en
 }
@@ -566,14 +558,14 @@ func (t *Table) listing() (*listing, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &listing{recs: d.recs, foreign: d.foreign, sas: d.sas}, nil
+	return &listing{recs: d.recs, details: d.details, sas: d.sas}, nil
 }
 
 // recordDump is one dump of the policy table as records.
 type recordDump struct {
 	recs    []record           // the listed policies, sorted
 	order   []uint32           // with keepOrder: every policy's index, in the dump's order
-	foreign map[uint32]*detail // the listed policies eroute did not make, by index
+	details map[uint32]*detail // the listed policies eroute did not make, and monitor holds, by index
 	sas     *saIndex           // the SAs, when they were dumped
 }
 
@@ -617,30 +609,25 @@ func (c *conn) records(keepOrder, counts bool) (recordDump, error) {
 		var flags uint8
 		if own {
 			flags |= recOwn
-			if k, _ := kindIn(v.Priority, e.Selector); k == kindMonitorHold {
-				flags |= recMonitorHold
+		}
+		// Foreign policies, monitor holds (which have a priority and a
+		// scope of their own) and SA groups (whose templates the record
+		// does not hold) are kept whole: they are few.
+		if !own || v.isMonitorHold() || v.isGroup {
+			if p, err := decodePolicy(b); err == nil {
+				if d.details == nil {
+					d.details = map[uint32]*detail{}
+				}
+				d.details[v.Index] = &detail{p: p, own: own}
+				_, shaped := trapShaped(&p)
+				unnamed = unnamed || shaped && !own
 			}
-		} else if p, err := decodePolicy(b); err == nil {
-			if d.foreign == nil {
-				d.foreign = map[uint32]*detail{}
-			}
-			d.foreign[v.Index] = &detail{p: p}
-			_, shaped := trapShaped(&p)
-			unnamed = unnamed || shaped
 		}
 		if v.deletable(e.Selector) {
 			flags |= recDeletable
 		}
 		if own && v.isGroup {
-			// Its templates are the group's, which the record does not
-			// hold: kept beside the foreign ones for the JSON listing.
 			flags |= recGroup
-			if p, err := decodePolicy(b); err == nil {
-				if d.foreign == nil {
-					d.foreign = map[uint32]*detail{}
-				}
-				d.foreign[v.Index] = &detail{p: p}
-			}
 		}
 		r := recordOf(e, flags, pos)
 		r.index = v.Index
@@ -660,7 +647,7 @@ func (c *conn) records(keepOrder, counts bool) (recordDump, error) {
 	if unnamed {
 		for i := range d.recs {
 			if r := &d.recs[i]; r.flags&recOwn == 0 {
-				if f := d.foreign[r.index]; f != nil {
+				if f := d.details[r.index]; f != nil {
 					f.resolve(r, d.sas)
 				}
 			}

@@ -198,11 +198,12 @@ var modeOptionOrder = []optID{optJSON, optHoldTimeout, optExec, optRcvbuf, optDr
 // refuses them with other actions.
 func checkModeOptions(set *optionSet, req *Request) error {
 	for _, id := range modeOptionOrder {
-		actions := modeOptions[id]
-		if !set.given(id) || slices.Contains(actions, req.Action) {
+		if !set.given(id) { // before the map: a batch line has none of them
 			continue
 		}
-		return fmt.Errorf("--%s goes with %s only", id, actionList(actions))
+		if actions := modeOptions[id]; !slices.Contains(actions, req.Action) {
+			return fmt.Errorf("--%s goes with %s only", id, actionList(actions))
+		}
 	}
 	req.JSON = set.given(optJSON)
 	req.DryRun = set.given(optDryRun)
@@ -236,16 +237,20 @@ func checkModeOptions(set *optionSet, req *Request) error {
 
 // checkExecOptions reads the bounds of --exec, which mean nothing without it.
 func checkExecOptions(set *optionSet, req *Request) error {
+	if !set.given(optExecMax) && !set.given(optExecQueue) && !set.given(optExecTimeout) {
+		return nil // the usual case, and every batch line
+	}
+	// No closures over req here: they would make every Request of a
+	// batch line escape to the heap.
 	for _, o := range []struct {
 		id   optID
 		min  uint64
 		max  uint64
 		unit string
-		to   func(n uint64)
 	}{
-		{optExecMax, 1, 4096, "a number of hooks from 1 to 4096", func(n uint64) { req.ExecMax = int(n) }},
-		{optExecQueue, 0, 1 << 20, "a number of ACQUIREs from 0 to 1048576", func(n uint64) { req.ExecQueue = int(n) }},
-		{optExecTimeout, 1, 1 << 31, "a whole number of seconds from 1", func(n uint64) { req.ExecTimeout = time.Duration(n) * time.Second }},
+		{optExecMax, 1, 4096, "a number of hooks from 1 to 4096"},
+		{optExecQueue, 0, 1 << 20, "a number of ACQUIREs from 0 to 1048576"},
+		{optExecTimeout, 1, 1 << 31, "a whole number of seconds from 1"},
 	} {
 		v, ok := set.get(o.id)
 		if !ok {
@@ -258,7 +263,14 @@ func checkExecOptions(set *optionSet, req *Request) error {
 		if err != nil || n < o.min || n > o.max {
 			return fmt.Errorf("Invalid --%s parameter %q: want %s", o.id, v, o.unit)
 		}
-		o.to(n)
+		switch o.id {
+		case optExecMax:
+			req.ExecMax = int(n)
+		case optExecQueue:
+			req.ExecQueue = int(n)
+		case optExecTimeout:
+			req.ExecTimeout = time.Duration(n) * time.Second
+		}
 	}
 	return nil
 }

@@ -16,8 +16,6 @@
 #                   the wire must then FAIL (a test of the suite itself);
 #                   =norestore: suite.d/charon.sh stops its monitor before
 #                   charon leaves, and its last check must then FAIL
-#   VM_SUITE_PENDING=1  also check what waits for work not on main yet (see
-#                   suite.d/charon.sh)
 #   EROUTE          the binary to test (default bin/eroute; must be static)
 #   IPSEC           the ipsec wrapper the VM gets as well (default bin/ipsec, if built)
 #   VM_SUITE        the script the VM runs (default scripts/vm/suite.sh); the
@@ -112,7 +110,6 @@ cp "$here"/suite.d/*.sh "$run/payload/suite.d/" 2>/dev/null || true
 {
 	printf 'VM_SUITE_ONLY=%q\n' "${VM_SUITE_ONLY:-}"
 	printf 'VM_SUITE_MUTATE=%q\n' "${VM_SUITE_MUTATE:-}"
-	printf 'VM_SUITE_PENDING=%q\n' "${VM_SUITE_PENDING:-}"
 } >"$run/payload/env"
 mkfs.ext4 -q -F -L eroute-payload -E root_owner=0:0 -d "$run/payload" "$run/payload.img" 64M >/dev/null
 

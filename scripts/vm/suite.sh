@@ -33,7 +33,8 @@
 # Environment: EROUTE (the binary; default bin/eroute beside this script, or
 # eroute on PATH), VM_SUITE_ONLY (an extended regexp: run only the checks
 # whose names match), VM_SUITE_MUTATE=pass (write every SA eroute as %pass:
-# the checks of the wire must fail; a test of the suite), SUITE_SUMMARY (a
+# the checks of the wire must fail; a test of the suite; suite.d files may
+# know other values), SUITE_SUMMARY (a
 # file to write the last line to).
 set -u
 export LC_ALL=C
@@ -765,7 +766,10 @@ done
 # ---- main ----------------------------------------------------------------
 
 echo "suite: kernel $(uname -r); eroute $("$EROUTE" --version 2>&1 | head -n 1)"
-[ -n "$MUTATE" ] && echo "suite: VM_SUITE_MUTATE=$MUTATE: SA eroutes are written as %pass; wire checks must FAIL"
+case $MUTATE in
+pass) echo "suite: VM_SUITE_MUTATE=pass: SA eroutes are written as %pass; wire checks must FAIL" ;;
+?*) echo "suite: VM_SUITE_MUTATE=$MUTATE: the checks it names must FAIL" ;;
+esac
 modprobe -a esp4 esp6 ah4 ah6 ipcomp ipcomp6 xfrm4_tunnel xfrm6_tunnel tunnel4 tunnel6 \
 	xfrm_user veth bridge 2>/dev/null
 start=$(date +%s)

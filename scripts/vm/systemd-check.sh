@@ -172,8 +172,7 @@ boot2() {
 	done
 	check monitor-hook "hook output: $(cat "$state/hook.out" 2>/dev/null || echo none)" \
 		'grep -q "^10.77.0.1 -> 10.77.0.2 by %trap" "$state/hook.out"'
-	echo "NOTE $(systemd-analyze time 2>&1 | head -n 1)"
-	echo "NOTE slowest units: $(systemd-analyze blame 2>/dev/null | head -n 6 | awk '{printf "%s %s; ", $2, $1}')"
+	echo "NOTE this boot reached the checks $(prop eroute-vm-check.service ExecMainStartTimestampMonotonic | awk '{printf "%.0f", $1 / 1e6}') s after the kernel started; eroute-restore was done at $(awk -v t="$done_at" 'BEGIN {printf "%.1f", t / 1e6}') s"
 }
 
 echo "systemd-check: boot $boot, $(systemctl is-system-running 2>&1), eroute $(eroute --version 2>/dev/null | head -n 1)"

@@ -17,14 +17,11 @@
 # must be listed again at once and, once the monitor's hold has timed out,
 # no packet of the flow may cross the wire in the clear.
 #
-# The last part is issue 9 item 5 (the monitor putting an eroute back when a
-# daemon leaves its selector). Until that is on main, the check reports what
-# it saw as a NOTE; VM_SUITE_PENDING=1 (make vm-test passes it on) makes it
-# a check.
+# The monitor's part after the terminate is issue 9 item 5 (it puts an
+# eroute back when a daemon that took its selector over leaves).
 # VM_SUITE_MUTATE=norestore stops the monitor before the terminate: the
-# checks after it must then FAIL.
+# check after it must then FAIL (the fail-open the issue measured).
 
-CHARON_RESTORE=${VM_SUITE_PENDING:-0}
 CHARON_HOLD=5 # the monitor's --hold-timeout, seconds
 
 charon_bin() {
@@ -218,15 +215,11 @@ check_charon_chain() {
 	local clear_udp clear_icmp
 	clear_udp=$(n_cap 'udp and dst port 5001')
 	clear_icmp=$(n_cap 'icmp and src 192.168.1.2')
-	if [ "$CHARON_RESTORE" = 1 ] || [ "$MUTATE" = norestore ]; then
-		expect $n-terminate \
-			"trap-listed-again" "$back" yes \
-			"listed-after" "$listed" %trap \
-			"clear-UDP-to-5001" "$clear_udp" 0 \
-			"clear-ICMP-from-snd" "$clear_icmp" 0
-	else
-		note "$n-terminate: not checked until the monitor puts eroutes back (issue 9 item 5; VM_SUITE_PENDING=1 checks it): trap listed again: $back (listed: $listed); in the clear after the hold timed out: $clear_udp UDP, $clear_icmp ICMP"
-	fi
+	expect $n-terminate \
+		"trap-listed-again" "$back" yes \
+		"listed-after" "$listed" %trap \
+		"clear-UDP-to-5001" "$clear_udp" 0 \
+		"clear-ICMP-from-snd" "$clear_icmp" 0
 	note "$n: after the terminate, rcv got $(grep -c '^after ' "$T/rx.rcv.5001") of 3 datagrams; the monitor printed $(wc -l <"$T/acq.mon") lines in all"
 	grep -E 'policy|SAD entry|CHILD_SA' "$d/charon.log" | grep -v 'adding SAD entry\|using\|HW offload' | tail -n 12 | sed 's/^/  charon gw1: /'
 }
