@@ -1,6 +1,7 @@
 package xfrm
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/eroute/eroute/pkg/eroute"
@@ -16,6 +17,11 @@ type Op struct {
 	// Without it such an op is refused with a *ForeignError and the
 	// batch changes nothing.
 	Force bool
+	// Idempotent makes an op whose effect is already in place a success,
+	// for a caller that wants a state rather than a change (--sync): a
+	// Delete that finds nothing, an Add that finds eroute's own policy
+	// with the same SAID (a monitor's temporary hold is not that).
+	Idempotent bool
 }
 
 // BatchError says which op the kernel refused, after the batch was undone:
@@ -28,6 +34,10 @@ type BatchError struct {
 
 func (e *BatchError) Error() string { return e.Err.Error() }
 func (e *BatchError) Unwrap() error { return e.Err }
+
+// ErrInterrupted is the error of a batch that was stopped (ApplyFuncUntil),
+// and undone, before its end.
+var ErrInterrupted = errors.New("interrupted")
 
 // UndoError says that the kernel refused op Index and that undoing the ops
 // before it failed too: the table is NOT as it was. It is not a
@@ -56,12 +66,14 @@ type Entry struct {
 	// cannot say).
 	Deletable bool
 	Inbound   bool // direction in (an --addin policy), else out
-	Priority  uint32
-	Index     uint32 // the kernel's name for the policy
-	Mark      uint32 // the mark and mask it matches, both 0 for none
-	Mask      uint32
-	IfID      uint32
-	Tmpls     []Template
+	// MonitorHold: a monitor's temporary %hold (see HoldOf); Own too.
+	MonitorHold bool
+	Priority    uint32
+	Index       uint32 // the kernel's name for the policy
+	Mark        uint32 // the mark and mask it matches, both 0 for none
+	Mask        uint32
+	IfID        uint32
+	Tmpls       []Template
 	// ShadowedBy, when Shadowed, is a policy eroute did not make that
 	// covers every packet of this eroute's selector with a lower priority
 	// value: the kernel takes it first, so this eroute never matches.

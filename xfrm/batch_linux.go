@@ -3,6 +3,7 @@ package xfrm
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/eroute/eroute/pkg/eroute"
 	"golang.org/x/sys/unix"
@@ -22,12 +23,8 @@ import (
 // policy, as the kernel gave it, of every selector a Replace or Delete
 // names, or of every listed policy when the batch clears. The undo deletes
 // what the batch added, then puts back what it replaced or deleted, with
-// the policy's own index; and since the kernel lists and, among equal
-// priorities, matches policies in the order they were made, it replaces
-// every policy made after the oldest one put back with itself (an
-// XFRM_MSG_UPDPOLICY with its own contents, read again just before: never a
-// moment without it), oldest first, so that the order is the old one too.
-// Socket policies cannot be made again that way, and keep their place.
+// the policy's own index, and writes nothing else (see undo). Socket
+// policies cannot be made again that way, and keep their place.
 //
 // Clear in a batch deletes, at that point of the batch, what the dump
 // showed and what the ops before it made, less what they deleted.
@@ -40,12 +37,22 @@ func (t *Table) Apply(ops []Op) error {
 // must give the same op each time. A caller with a large batch saves a
 // copy of it (12 MB for 100,000 ops).
 func (t *Table) ApplyFunc(n int, op func(i int) Op) error {
-	return t.apply(nil, n, op)
+	return t.apply(nil, nil, n, op)
 }
 
-// apply is ApplyFunc, with the table as snap read it standing in for the
-// dump a batch that changes existing policies takes first (snap nil: dump).
-func (t *Table) apply(snap *Snapshot, n int, op func(i int) Op) error {
+// ApplyFuncUntil is ApplyFunc that stops early once stop is closed (a
+// signal, say): it sends no more, reads the kernel's answers to all it
+// sent, undoes that, and returns a *BatchError with Index -1 and
+// ErrInterrupted (an *UndoError if the undo failed). It looks at stop
+// every few dozen ops, a few microseconds apart.
+func (t *Table) ApplyFuncUntil(stop <-chan struct{}, n int, op func(i int) Op) error {
+	return t.apply(nil, stop, n, op)
+}
+
+// apply is ApplyFuncUntil, with the table as snap read it standing in for
+// the dump a batch that changes existing policies takes first (snap nil:
+// dump).
+func (t *Table) apply(snap *Snapshot, stop <-chan struct{}, n int, op func(i int) Op) error {
 	dump, clears := false, false
 	for i := 0; i < n; i++ {
 		switch k := op(i).Kind; {
@@ -65,7 +72,7 @@ func (t *Table) apply(snap *Snapshot, n int, op func(i int) Op) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.batchBuffers()
-	b := &batch{c: c, n: n, op: op}
+	b := &batch{c: c, n: n, op: op, stop: stop}
 	switch {
 	case dump && snap != nil && !clears:
 		// A Clear deletes what is there when it runs: it needs every
@@ -95,6 +102,9 @@ type batch struct {
 	op  func(i int) Op
 	r   *run
 	err error // the run could not be completed (sending or reading)
+
+	stop    <-chan struct{} // closed: send no more, and undo
+	stopped bool            // sending stopped because stop was closed
 
 	// The snapshot (when ops may change existing policies).
 	snap     bool
@@ -207,12 +217,20 @@ func (b *batch) rawAt(pos int32) []byte {
 // the kernel refused one.
 func (b *batch) send() {
 	b.r = b.c.newRun(ackRoom)
+	b.r.tolerate = b.tolerable
 	var sim *simulation
 	if b.clears {
 		sim = b.newSimulation()
 	}
-	for _, at := range sendOrder(b.n, b.op) {
+	for k, at := range sendOrder(b.n, b.op) {
 		if b.r.failure() {
+			break
+		}
+		if k%stopEvery == 0 && b.interrupted() {
+			// What was built goes too: finish sends it with the
+			// barrier, so that every request made is either carried
+			// out, and undone, or refused, and none is left unknown.
+			b.stopped = true
 			break
 		}
 		i := int(at)
@@ -238,6 +256,20 @@ func (b *batch) send() {
 		}
 	}
 	b.err = b.r.finish()
+}
+
+// stopEvery is how many ops send builds between two looks at stop: about
+// 50 µs of work.
+const stopEvery = 64
+
+// interrupted tells whether stop is closed.
+func (b *batch) interrupted() bool {
+	select {
+	case <-b.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // findGroups reads the SA groups the adds and replaces name (one dump of
@@ -309,11 +341,15 @@ func (b *batch) deleteIndex(i int, m []byte) error {
 }
 
 // simulation follows what the ops do to the table, as far as a Clear in
-// the batch must know what is there.
+// the batch must know what is there. A Clear costs what it deletes: a
+// policy of the dump never comes back once deleted, so after the first
+// Clear no own policy of the dump is left, and after the first --clear
+// --all none at all; later Clears look only at what the batch made since.
 type simulation struct {
-	b       *batch
-	live    map[int32]bool           // listed positions not deleted yet
-	created map[eroute.Selector]bool // policies the batch made
+	b          *batch
+	live       map[int32]bool           // listed positions not deleted yet; nil after a --clear --all
+	ownCleared bool                     // a Clear deleted every own policy of live
+	created    map[eroute.Selector]bool // policies the batch made since the last Clear
 }
 
 func (b *batch) newSimulation() *simulation {
@@ -349,14 +385,25 @@ func (s *simulation) step(op *Op) {
 // policies, and with Force (--clear --all) the others too.
 func (s *simulation) clear(i int) error {
 	all := s.b.op(i).Force
-	for _, pos := range s.b.listPos {
-		if !s.live[pos] || !all && s.b.foreign[pos] {
-			continue
+	if s.live != nil && (all || !s.ownCleared) {
+		for _, pos := range s.b.listPos {
+			if !s.live[pos] || !all && s.b.foreign[pos] {
+				continue
+			}
+			s.b.clearPos[s.b.r.n] = pos
+			if err := s.b.deleteIndex(i, s.b.rawAt(pos)); err != nil {
+				return err
+			}
+			delete(s.live, pos)
 		}
-		s.b.clearPos[s.b.r.n] = pos
-		if err := s.b.deleteIndex(i, s.b.rawAt(pos)); err != nil {
-			return err
+		if all {
+			s.live = nil
+		} else {
+			s.ownCleared = true
 		}
+	}
+	if len(s.created) == 0 {
+		return nil
 	}
 	for sel := range s.created {
 		s.b.clearPos[s.b.r.n] = -1
@@ -364,16 +411,9 @@ func (s *simulation) clear(i int) error {
 			return err
 		}
 	}
-	if all {
-		clear(s.live)
-	} else {
-		for pos := range s.live {
-			if !s.b.foreign[pos] {
-				delete(s.live, pos)
-			}
-		}
-	}
-	clear(s.created)
+	// A new map, not clear(): clearing costs the map's size, not its
+	// length, and a Clear after many adds would pay it at every Clear.
+	s.created = map[eroute.Selector]bool{}
 	return nil
 }
 
@@ -390,30 +430,69 @@ func (b *batch) outcome() error {
 		return &UndoError{Index: -1, Err: b.err, UndoErr: errors.New("cannot tell which changes to undo")}
 	}
 	first, ferr := -1, error(nil)
-	failed := make(map[int]bool, len(r.failures))
-	for _, f := range r.failures {
-		failed[f.msg] = true
-		op := b.op(int(f.tag))
-		if op.Kind == eroute.OpClear && errors.Is(f.err, unix.ENOENT) {
-			continue // gone meanwhile: what Clear does too
-		}
+	failed := make(map[int]bool, len(r.failures)+len(r.tolerated))
+	refused := func(f failure) {
 		if first < 0 || int(f.tag) < first {
-			first, ferr = int(f.tag), opError(op.Kind, f.err)
+			first, ferr = int(f.tag), opError(b.op(int(f.tag)).Kind, f.err)
 		}
 	}
-	if first < 0 && b.err == nil {
+	for _, f := range r.failures {
+		failed[f.msg] = true
+		refused(f)
+	}
+	for _, f := range r.tolerated {
+		failed[f.msg] = true
+		if o := b.op(int(f.tag)); o.Kind == eroute.OpAdd && !b.inPlace(o.Eroute) {
+			refused(f)
+		}
+	}
+	if b.stopped && b.err == nil {
+		first, ferr = -1, ErrInterrupted
+	}
+	if first < 0 && ferr == nil && b.err == nil {
 		return nil
 	}
 	if err := b.undo(failed); err != nil {
-		if first < 0 {
+		if ferr == nil {
 			return &UndoError{Index: -1, Err: b.err, UndoErr: err}
 		}
 		return &UndoError{Index: first, Err: ferr, UndoErr: err}
 	}
-	if first < 0 {
+	if ferr == nil {
 		return fmt.Errorf("%w; nothing was changed", b.err)
 	}
 	return &BatchError{Index: first, Err: ferr}
+}
+
+// tolerable tells which refusals leave the batch what it meant: a Clear's
+// delete of a policy gone meanwhile (what Clear does too), and for an
+// Idempotent op, a Delete of what is gone and an Add of what is there
+// (checked by outcome, with inPlace).
+func (b *batch) tolerable(tag int32, err error) bool {
+	op := b.op(int(tag))
+	switch {
+	case op.Kind == eroute.OpClear || op.Idempotent && op.Kind == eroute.OpDelete:
+		return errors.Is(err, unix.ENOENT)
+	case op.Idempotent && op.Kind == eroute.OpAdd:
+		return errors.Is(err, unix.EEXIST)
+	}
+	return false
+}
+
+// inPlace tells whether the policy with e's selector is e as eroute writes
+// it: its own, with e's SAID, and not a monitor's temporary hold.
+func (b *batch) inPlace(e eroute.Eroute) bool {
+	id := encodePolicyID(Policy{Sel: selectorOf(e.Selector), Dir: DirOut, Type: TypeMain})
+	found := false
+	err := b.c.getLocked(msgGetPolicy, id, func(typ uint16, m []byte) {
+		var v policyView
+		if typ != msgNewPolicy || scanPolicy(m, &v) != nil {
+			return
+		}
+		got, own, ok := v.eroute()
+		found = ok && own && got == e && !v.isMonitorHold()
+	})
+	return err == nil && found
 }
 
 // opError is what the single call of an op gives for the kernel's errno.
@@ -427,82 +506,81 @@ func opError(k eroute.OpKind, err error) error {
 	return kernelError(err, 0, nil)
 }
 
-// undo puts the table back as the snapshot (or, for a batch of adds, the
-// absence of its selectors) says it was. failed holds the requests the
-// kernel refused; requests of a datagram that could not be sent, and those
-// never sent, were not carried out.
+// undo puts back what the batch changed, and nothing else: it deletes the
+// policies the batch made, and puts back those it replaced or deleted, each
+// with its own index (from the snapshot; a batch of adds has none). failed
+// holds the requests the kernel refused; requests of a datagram that could
+// not be sent, and those never sent, were not carried out.
+//
+// It reads the table first (one dump), and leaves alone what changed since
+// the batch changed it, as another process may have: a policy the batch
+// made is deleted only if it is still what the batch wrote; one it
+// replaced is put back only if the batch's policy is still there; one it
+// deleted is made again only if its place is still free (NEWPOLICY is
+// exclusive). So an undo never re-creates what another process removed
+// meanwhile, nor removes what another made. Policies the batch did not
+// touch are never written: re-writing one would restart its lifetime
+// (limit time-hard) and reset its counters. A policy put back comes after
+// the others in the kernel's order, which only decides between policies
+// of equal priority: see "Batches, sync and large tables" in DESIGN.md.
 func (b *batch) undo(failed map[int]bool) error {
 	r := b.r
 	carried := func(msg int) bool { return msg < r.handled && !failed[msg] }
-	if !b.snap {
-		// Only adds: each one carried out made a policy; delete them,
-		// last first.
-		u := b.c.newRun(ackRoom)
-		for msg := r.handled - 1; msg >= 0; msg-- {
-			if !carried(msg) {
-				continue
-			}
-			p := Policy{Sel: selectorOf(b.op(int(r.tags[msg])).Eroute.Selector), Dir: DirOut, Type: TypeMain}
-			u.buf = u.begin(msgDelPolicy, 0, int32(msg))
-			u.buf = appendPolicyID(u.buf, &p)
-			if err := u.end(); err != nil {
-				return err
-			}
-		}
-		return undoResult(u)
-	}
 
-	// What the batch made (selectors of adds and replaces carried out) and
-	// which policies of the snapshot it replaced or deleted.
-	made := map[eroute.Selector]bool{}
-	restore := map[int32]bool{}
-	oldest := int32(-1)
+	// What the batch made, by selector, with the SAID it wrote; and the
+	// policies of the snapshot it replaced or deleted, as the last op on
+	// each left them.
+	made := map[eroute.Selector]eroute.SAID{}
+	restore := map[int32]undoKind{}
 	for msg := 0; msg < r.handled; msg++ {
 		if !carried(msg) {
 			continue
 		}
 		o := b.op(int(r.tags[msg]))
 		op := &o
-		pos := int32(-1)
+		pos, kind := int32(-1), restoreDeleted
 		switch op.Kind {
 		case eroute.OpAdd:
-			made[op.Eroute.Selector] = true
+			made[op.Eroute.Selector] = op.Eroute.SAID
 		case eroute.OpReplace:
-			made[op.Eroute.Selector] = true
-			pos = b.targets[op.Eroute.Selector]
+			made[op.Eroute.Selector] = op.Eroute.SAID
+			pos, kind = b.targets[op.Eroute.Selector], restoreReplaced
 		case eroute.OpDelete:
 			pos = b.targets[op.Eroute.Selector]
 		case eroute.OpClear:
 			pos = b.clearPos[msg]
 		}
 		if pos >= 0 {
-			restore[pos] = true
-			oldest = max(oldest, pos)
+			restore[pos] = kind
 		}
 	}
+	if undoHook != nil {
+		undoHook()
+	}
 
-	// The table now: the policies the batch made, by index, and the
-	// contents of those to make again in order.
+	// The table now: the policies to delete, by index, and whether each
+	// replaced policy still holds what the batch wrote.
 	where := make(map[uint32]int32, len(b.order))
 	for pos, idx := range b.order {
 		where[idx] = int32(pos)
 	}
 	var dels []Policy
-	relink := map[int32]span{}
-	var arena []byte
+	stillOurs := map[int32]bool{}
 	var v policyView
 	err := b.c.dumpLocked(msgGetPolicy, func(typ uint16, m []byte) {
-		if typ != msgNewPolicy || scanPolicy(m, &v) != nil {
+		if typ != msgNewPolicy || scanPolicy(m, &v) != nil || !listed(&v) {
+			return
+		}
+		e, own, _ := v.eroute()
+		if said, ok := made[e.Selector]; !ok || !own || said != e.SAID || !v.deletable(e.Selector) {
 			return
 		}
 		pos, old := where[v.Index]
 		switch {
 		case !old:
-			if sel, ok := erouteSelector(v.Sel); ok && listed(&v) && v.deletable(sel) && made[sel] {
-				dels = append(dels, Policy{Index: v.Index, Dir: v.Dir, Type: v.Type})
-			}
-		case pos < oldest && !restore[pos] && v.Dir <= DirFwd:
-			relink[pos] = keep(&arena, m)
+			dels = append(dels, Policy{Index: v.Index, Dir: v.Dir, Type: v.Type})
+		case restore[pos] == restoreReplaced:
+			stillOurs[pos] = true
 		}
 	})
 	if err != nil {
@@ -517,18 +595,26 @@ func (b *batch) undo(failed map[int]bool) error {
 			return err
 		}
 	}
-	for pos := oldest; pos >= 0; pos-- {
-		var m []byte
-		if s, ok := relink[pos]; ok {
-			m = s.in(arena)
+	// Oldest first, so that the policies put back keep their order among
+	// themselves.
+	positions := make([]int32, 0, len(restore))
+	for pos := range restore {
+		positions = append(positions, pos)
+	}
+	slices.SortFunc(positions, func(a, b int32) int { return int(b - a) })
+	for _, pos := range positions {
+		typ, flags := uint16(msgNewPolicy), uint16(unix.NLM_F_CREATE|unix.NLM_F_EXCL)
+		if restore[pos] == restoreReplaced {
+			if !stillOurs[pos] {
+				continue // changed or deleted since: not the batch's to undo
+			}
+			typ, flags = msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE
 		}
-		if restore[pos] {
-			m = b.rawAt(pos)
-		}
+		m := b.rawAt(pos)
 		if m == nil {
-			continue // gone meanwhile, or a socket policy
+			continue // a socket policy: not made again this way
 		}
-		u.buf = u.begin(msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, pos)
+		u.buf = u.begin(typ, flags, pos)
 		u.buf = append(u.buf, m...)
 		if err := u.end(); err != nil {
 			return err
@@ -537,8 +623,21 @@ func (b *batch) undo(failed map[int]bool) error {
 	return undoResult(u)
 }
 
+// undoKind is what the batch did to a policy of the snapshot.
+type undoKind uint8
+
+const (
+	restoreDeleted  undoKind = iota + 1 // deleted (a Delete, a Clear)
+	restoreReplaced                     // replaced with a policy of its own
+)
+
+// undoHook, when set (by tests), runs between a failed batch and its undo,
+// where another process may change the table.
+var undoHook func()
+
 // undoResult finishes an undo run: deletes that find nothing are fine (the
-// policy went meanwhile), anything else is not.
+// policy went meanwhile), and so are policies that find their place taken
+// (another process made one there meanwhile); anything else is not.
 func undoResult(u *run) error {
 	if err := u.finish(); err != nil {
 		return err
@@ -547,7 +646,7 @@ func undoResult(u *run) error {
 		return errors.New("the kernel's answers were lost (socket receive buffer overrun)")
 	}
 	for _, f := range u.failures {
-		if !errors.Is(f.err, unix.ENOENT) {
+		if !errors.Is(f.err, unix.ENOENT) && !errors.Is(f.err, unix.EEXIST) {
 			return kernelError(f.err, 0, nil)
 		}
 	}

@@ -7,20 +7,121 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/eroute/eroute/pkg/eroute"
 	"golang.org/x/sys/unix"
 )
 
 // tableText is the whole table as `ip -s xfrm policy list` shows it,
-// indexes included, without the add times (a policy put back is made anew).
+// indexes included, without the add times (a policy put back is made
+// anew), one policy after the other in a sorted order: an undo puts back
+// every policy with its index, but those it puts back come last in the
+// kernel's order (see batch.undo).
 func tableText(t *testing.T, ns string) string {
 	t.Helper()
-	out := ipn(t, ns, "-s", "xfrm", "policy", "list")
-	return addTime.ReplaceAllString(out, "")
+	out := addTime.ReplaceAllString(ipn(t, ns, "-s", "xfrm", "policy", "list"), "")
+	blocks := strings.SplitAfter(out, "\n")
+	var policies []string
+	for _, l := range blocks {
+		if strings.HasPrefix(l, "src ") || len(policies) == 0 {
+			policies = append(policies, "")
+		}
+		policies[len(policies)-1] += l
+	}
+	slices.Sort(policies)
+	return strings.Join(policies, "")
+}
+
+// policyWatch hears of every change to the policies of a namespace
+// (XFRMNLGRP_POLICY): what a batch and its undo wrote, the independent
+// way.
+type policyWatch struct {
+	t  *testing.T
+	fd int
+}
+
+func watchPolicies(t *testing.T, ns string) *policyWatch {
+	t.Helper()
+	fd, err := inNamespace(ns, watchSocket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	// Room for the notifications of a few thousand changes.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	return &policyWatch{t, fd}
+}
+
+// touched gives the indexes of the policies made, replaced or deleted
+// since the watch began (or since the last call).
+func (w *policyWatch) touched() map[uint32]bool {
+	w.t.Helper()
+	got := map[uint32]bool{}
+	buf := make([]byte, recvBufSize)
+	for {
+		n, _, err := unix.Recvfrom(w.fd, buf, unix.MSG_DONTWAIT)
+		if err == unix.EAGAIN {
+			return got
+		}
+		if err != nil {
+			w.t.Fatalf("watching the policies: %v", err)
+		}
+		for m, rest, ok := nextMessage(buf[:n]); ok; m, rest, ok = nextMessage(rest) {
+			var v policyView
+			switch {
+			case (m.typ == msgNewPolicy || m.typ == msgUpdPolicy) && scanPolicy(m.data, &v) == nil:
+				got[v.Index] = true
+			case m.typ == msgDelPolicy && len(m.data) >= sizePolicyID:
+				got[ne.Uint32(m.data[sizeSelector:])] = true
+			case m.typ == msgFlushPol:
+				w.t.Fatal("the policies were flushed")
+			}
+		}
+	}
+}
+
+// indexesBut gives the indexes of the policies of ns whose selectors none
+// of ops names, as ip xfrm lists them.
+func indexesBut(t *testing.T, ns string, ops []Op) map[uint32]bool {
+	t.Helper()
+	named := map[string]bool{}
+	for _, op := range ops {
+		s := op.Eroute.Selector
+		named["src "+s.Src.String()+" dst "+s.Dst.String()] = true
+	}
+	idx := map[uint32]bool{}
+	sel := ""
+	for _, l := range strings.Split(ipn(t, ns, "-s", "xfrm", "policy", "list"), "\n") {
+		if strings.HasPrefix(l, "src ") {
+			f := strings.Fields(l)
+			sel = strings.Join(f[:4], " ")
+		}
+		if m := indexRE.FindStringSubmatch(l); m != nil && !named[sel] {
+			n, _ := strconv.ParseUint(m[1], 10, 32)
+			idx[uint32(n)] = true
+		}
+	}
+	return idx
+}
+
+var indexRE = regexp.MustCompile(`\bindex (\d+)\b`)
+
+// wantUntouched checks that no policy of untouched was written since the
+// watch began.
+func wantUntouched(t *testing.T, w *policyWatch, untouched map[uint32]bool) {
+	t.Helper()
+	for idx := range w.touched() {
+		if untouched[idx] {
+			t.Errorf("policy index %d, which no op names, was written", idx)
+		}
+	}
 }
 
 var addTime = regexp.MustCompile(`(?m)^\s+add \d{4}-\d\d-\d\d \d\d:\d\d:\d\d use .*\n`)
@@ -216,6 +317,8 @@ func TestKernelApplyUndo(t *testing.T) {
 				}
 				before, entries := tableText(t, ns), mustEntries(t, tb)
 				ops := changes()
+				untouched := indexesBut(t, ns, append(ops, c.bad, Op{Eroute: genEroute(6000)}, Op{Eroute: genEroute(2)}))
+				w := watchPolicies(t, ns)
 				if late { // past the first datagram of the run
 					for i := 0; i < 3*runMaxMsgs; i++ {
 						ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: genEroute(3000 + i)})
@@ -238,6 +341,10 @@ func TestKernelApplyUndo(t *testing.T) {
 				if got := mustEntries(t, tb); !slices.EqualFunc(got, entries, sameEntry) {
 					t.Errorf("Entries changed:\n%v\nwant\n%v", got, entries)
 				}
+				if len(untouched) < 20 {
+					t.Fatalf("only %d policies no op names", len(untouched))
+				}
+				wantUntouched(t, w, untouched)
 			})
 		}
 	}
@@ -494,6 +601,143 @@ func TestKernelApplyAddsUndo(t *testing.T) {
 	}
 }
 
+// ipSelector writes an eroute's selector as ip xfrm takes it.
+func ipSelector(e eroute.Eroute) []string {
+	args := []string{"src", e.Src.String(), "dst", e.Dst.String()}
+	if e.Proto != 0 {
+		args = append(args, "proto", strconv.Itoa(int(e.Proto)), "dport", strconv.Itoa(int(e.DstPort)))
+	}
+	return args
+}
+
+// TestKernelUndoLeavesOthersChanges: what another process changed between
+// a failed batch and its undo stays as that process left it (the undo
+// never re-creates what it removed, nor removes what it made), and a
+// policy no op names (a foreign inbound one with a hard lifetime) is
+// never written.
+func TestKernelUndoLeavesOthersChanges(t *testing.T) {
+	tb, ns := openTable(t)
+	for i := 0; i < 10; i++ {
+		if err := tb.Add(genEroute(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ipn(t, ns, "xfrm", "policy", "add", "src", "10.9.0.0/16", "dst", "10.8.0.0/16", "dir", "in", "limit", "time-hard", "30")
+	replaced := genEroute(1)
+	replaced.SAID = eroute.Drop
+	ops := []Op{
+		{Kind: eroute.OpReplace, Eroute: replaced},
+		{Kind: eroute.OpDelete, Eroute: genEroute(2)},
+		{Kind: eroute.OpDelete, Eroute: genEroute(3)},
+		{Kind: eroute.OpAdd, Eroute: genEroute(100)},
+		{Kind: eroute.OpAdd, Eroute: genEroute(101)},
+		{Kind: eroute.OpDelete, Eroute: genEroute(5000)}, // refused
+	}
+	untouched := indexesBut(t, ns, ops)
+	before := tableText(t, ns)
+	w := watchPolicies(t, ns)
+	undoHook = func() {
+		// Another process, after the batch and before its undo.
+		ipn(t, ns, append(append([]string{"xfrm", "policy", "delete"}, ipSelector(genEroute(1))...), "dir", "out")...)
+		ipn(t, ns, append(append([]string{"xfrm", "policy", "add"}, ipSelector(genEroute(2))...), "dir", "out", "action", "block")...)
+		ipn(t, ns, append(append([]string{"xfrm", "policy", "update"}, ipSelector(genEroute(100))...), "dir", "out", "action", "block")...)
+	}
+	defer func() { undoHook = nil }()
+	err := tb.Apply(ops)
+	var be *BatchError
+	if !errors.As(err, &be) || be.Index != 5 || !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Apply: %v, want ErrNotFound for op 5", err)
+	}
+	wantUntouched(t, w, untouched)
+	got := map[eroute.Selector]Entry{}
+	for _, e := range mustEntries(t, tb) {
+		got[e.Selector] = e
+	}
+	if e, ok := got[genEroute(1).Selector]; ok {
+		t.Errorf("the undo made again %v, which another process deleted after the batch replaced it", e)
+	}
+	for _, i := range []int{2, 100} {
+		if e := got[genEroute(i).Selector]; e.Own || e.SAID != eroute.Drop {
+			t.Errorf("eroute %d: %+v, want the block policy another process made", i, e)
+		}
+	}
+	if e := got[genEroute(3).Selector]; e.Eroute != genEroute(3) || !e.Own {
+		t.Errorf("eroute 3 not put back: %+v", e)
+	}
+	if _, ok := got[genEroute(101).Selector]; ok {
+		t.Error("eroute 101, which the batch made, stays")
+	}
+	// The rest is as it was, indexes included.
+	undoHook = nil
+	mustApply(t, tb, []Op{{Kind: eroute.OpDelete, Eroute: genEroute(2), Force: true}, {Kind: eroute.OpDelete, Eroute: genEroute(100), Force: true}, {Kind: eroute.OpAdd, Eroute: genEroute(1)}})
+	after := tableText(t, ns)
+	for _, b := range strings.Split(before, "src ") {
+		if !strings.Contains(b, "12.0.0.1/32") && !strings.Contains(b, "fd00:1::2") && !strings.Contains(after, b) {
+			t.Errorf("policy changed or gone:\nsrc %s", b)
+		}
+	}
+}
+
+// TestKernelApplyUntil closes stop while a batch is being sent (from the
+// op function, past op 2100 of 6000, in the middle of a datagram): the
+// batch stops within stopEvery ops, every request it built is sent and
+// undone, and the table is as it was; a stop closed before the start
+// sends nothing.
+func TestKernelApplyUntil(t *testing.T) {
+	for _, snap := range []bool{false, true} {
+		tb, ns := undoTable(t)
+		before := tableText(t, ns)
+		var ops []Op
+		// Host-to-host IPv4 selectors only, which sendOrder leaves in
+		// their order: op i is the i-th sent.
+		for i := 0; i < 6000; i++ {
+			ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: genEroute(1000 + 4*i)})
+		}
+		ops[10] = Op{Kind: eroute.OpDelete, Eroute: genEroute(3)}
+		ops[11] = Op{Kind: eroute.OpReplace, Eroute: eroute.Eroute{Selector: genEroute(4).Selector, SAID: eroute.Drop}}
+		w := watchPolicies(t, ns)
+		stop := make(chan struct{})
+		closed, asked := false, 0 // asked: the op at which stop was closed
+		op := func(i int) Op {
+			// Stop once the kernel has some of the batch (the passes
+			// over the ops before sending send nothing).
+			peek := make([]byte, 16)
+			if n, _, _ := unix.Recvfrom(w.fd, peek, unix.MSG_PEEK|unix.MSG_DONTWAIT); i >= 2100 && n > 0 && !closed {
+				close(stop)
+				closed = true
+				asked = i
+			}
+			return ops[i]
+		}
+		apply := tb.ApplyFuncUntil
+		if snap {
+			apply = mustSnapshot(t, tb).ApplyFuncUntil
+		}
+		err := apply(stop, len(ops), op)
+		var be *BatchError
+		if !errors.As(err, &be) || be.Index != -1 || !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("ApplyFuncUntil: %v, want a BatchError -1 ErrInterrupted", err)
+		}
+		if !closed {
+			t.Fatal("the kernel saw nothing of the batch by op 2100")
+		}
+		if after := tableText(t, ns); after != before {
+			t.Errorf("table changed:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+		// Every request built was sent, carried out and undone: the
+		// adds up to where stop was seen, the delete and the replace.
+		if n := len(w.touched()); n < asked+1 || n > asked+1+stopEvery {
+			t.Errorf("%d policies written; stop was closed at op %d and seen within %d ops", n, asked, stopEvery)
+		}
+		if err := tb.ApplyFuncUntil(stop, len(ops), op); !errors.Is(err, ErrInterrupted) {
+			t.Errorf("with stop closed already: %v", err)
+		}
+		if n := len(w.touched()); n != 0 {
+			t.Errorf("with stop closed already, %d policies written", n)
+		}
+	}
+}
+
 // TestKernelApplySendOrder: the kernel made the policies of a batch of
 // adds in sendOrder (its indexes grow with each policy made, as `ip -s
 // xfrm policy` shows them), and an op refused after reordering is still
@@ -543,4 +787,92 @@ func TestKernelApplySendOrder(t *testing.T) {
 	if after := tableText(t, ns); after != before {
 		t.Errorf("table changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
+}
+
+// TestKernelApplyIdempotent: an Idempotent op whose effect is in place is
+// no failure (a delete of what is gone, an add of eroute's own policy
+// with the same SAID), but an add that finds another SAID, a foreign
+// policy or a monitor's temporary hold is; without Idempotent, each is
+// refused as before.
+func TestKernelApplyIdempotent(t *testing.T) {
+	tb, ns := openTable(t)
+	mustApply(t, tb, adds(genEroute(0), genEroute(1), genEroute(2)))
+	hold := genEroute(3)
+	hold.SAID = eroute.Hold
+	if err := tb.AddHold(Hold{Selector: hold.Selector, Priority: priority(hold.Selector, kindMonitorHold)}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	ipn(t, ns, append(append([]string{"xfrm", "policy", "add"}, ipSelector(genEroute(4))...), "dir", "out", "action", "block")...)
+	other := genEroute(1)
+	other.SAID = eroute.Reject
+	foreign := genEroute(4)
+	foreign.SAID = eroute.Drop
+	gone := Op{Kind: eroute.OpDelete, Eroute: genEroute(50), Idempotent: true}
+	there := Op{Kind: eroute.OpAdd, Eroute: genEroute(0), Idempotent: true}
+	fresh := Op{Kind: eroute.OpAdd, Eroute: genEroute(51), Idempotent: true}
+	before := tableText(t, ns)
+	for _, c := range []struct {
+		name string
+		ops  []Op
+		want error // nil: applied
+	}{
+		{"delete of what is gone", []Op{fresh, gone}, nil},
+		{"add of what is there", []Op{there, {Kind: eroute.OpDelete, Eroute: genEroute(51), Idempotent: true}}, nil},
+		{"add over another SAID", []Op{fresh, {Kind: eroute.OpAdd, Eroute: other, Idempotent: true}}, ErrExists},
+		{"add over a monitor hold", []Op{fresh, {Kind: eroute.OpAdd, Eroute: hold, Idempotent: true}}, ErrExists},
+		{"add over a foreign policy", []Op{fresh, {Kind: eroute.OpAdd, Eroute: foreign, Idempotent: true}}, ErrExists},
+		{"delete of what is gone, not idempotent", []Op{fresh, {Kind: eroute.OpDelete, Eroute: genEroute(50)}}, ErrNotFound},
+		{"add of what is there, not idempotent", []Op{fresh, {Kind: eroute.OpAdd, Eroute: genEroute(0)}}, ErrExists},
+	} {
+		err := tb.Apply(c.ops)
+		var be *BatchError
+		switch {
+		case c.want == nil && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != nil && (!errors.As(err, &be) || be.Index != 1 || !errors.Is(err, c.want)):
+			t.Errorf("%s: %v, want %v for op 1", c.name, err, c.want)
+		case c.want != nil:
+			if after := tableText(t, ns); after != before {
+				t.Errorf("%s: the table changed", c.name)
+			}
+		}
+	}
+	wantList(t, tb, genEroute(0), genEroute(1), genEroute(2), hold, foreign)
+	for _, e := range mustEntries(t, tb) {
+		if e.MonitorHold != (e.Selector == hold.Selector) || e.MonitorHold && !e.Own {
+			t.Errorf("%v: MonitorHold %v, Own %v", e.Eroute, e.MonitorHold, e.Own)
+		}
+	}
+}
+
+// TestKernelApplyClearGoneMeanwhile: a policy that goes after the batch's
+// dump and before its Clear's delete is what the Clear wanted: the batch
+// goes on and applies its later ops (the refusal once stopped the sending,
+// and the batch reported success without them).
+func TestKernelApplyClearGoneMeanwhile(t *testing.T) {
+	tb, ns := openTable(t)
+	mustApply(t, tb, adds(genEroute(0), genEroute(4), genEroute(8)))
+	w := watchPolicies(t, ns)
+	var ops []Op
+	for i := 0; i < runMaxMsgs+100; i++ { // more than a datagram before the Clear
+		ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: genEroute(1000 + 4*i)})
+	}
+	clearAt := len(ops)
+	ops = append(ops, Op{Kind: eroute.OpClear}, Op{Kind: eroute.OpAdd, Eroute: genEroute(12)})
+	removed := false
+	op := func(i int) Op {
+		peek := make([]byte, 16)
+		if n, _, _ := unix.Recvfrom(w.fd, peek, unix.MSG_PEEK|unix.MSG_DONTWAIT); i == clearAt && n > 0 && !removed {
+			ipn(t, ns, append(append([]string{"xfrm", "policy", "delete"}, ipSelector(genEroute(4))...), "dir", "out")...)
+			removed = true
+		}
+		return ops[i]
+	}
+	if err := tb.ApplyFunc(len(ops), op); err != nil {
+		t.Fatalf("ApplyFunc: %v", err)
+	}
+	if !removed {
+		t.Fatal("the policy was not removed while the batch was sent")
+	}
+	wantList(t, tb, genEroute(12))
 }

@@ -92,8 +92,9 @@
 // queue is read after each datagram, so no refusal is ever dropped; sending
 // stops after the datagram in which one came. NETLINK_CAP_ACK keeps the
 // refusals small. When one op was refused, Apply undoes the others exactly
-// (see Apply: the policy contents, indexes and the kernel's order) and
-// returns a *BatchError naming the first refused op. A delete in a batch
+// (see Apply: the policy contents and indexes; nothing the batch did not
+// change is written) and returns a *BatchError naming the first refused
+// op; ApplyFuncUntil also stops, and undoes, when asked (a signal). A delete in a batch
 // names the policy by the index the batch's dump gave: the kernel finds a
 // subnet policy by selector only through its inexact tree, which it then
 // prunes (690 µs a delete in a table of 100,000, 16 µs by index).

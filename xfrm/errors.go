@@ -11,6 +11,13 @@ var (
 	ErrNotFound = errors.New("eroute doesn't exist.  Can't delete.")
 	// ErrPermission: the kernel refused for lack of privilege (EPERM, EACCES).
 	ErrPermission = errors.New("access denied.  You must be root (CAP_NET_ADMIN) to change the IPsec policy table.")
+	// ErrReadPermission: the same, for a listing or a --sync plan, which
+	// only read the table (the kernel wants CAP_NET_ADMIN for a dump too).
+	// errors.Is finds ErrPermission in it as well.
+	ErrReadPermission = errors.New("access denied.  You must be root (CAP_NET_ADMIN) to read the IPsec policy table.")
+	// ErrNetnsPermission: setns(2) into a named namespace was refused,
+	// which takes CAP_SYS_ADMIN (CAP_NET_ADMIN is not enough).
+	ErrNetnsPermission = errors.New("access denied.  You must be root (CAP_SYS_ADMIN) to enter another network namespace.")
 	// ErrNoXFRM: the kernel has no NETLINK_XFRM (EPROTONOSUPPORT).
 	ErrNoXFRM = errors.New("the kernel has no XFRM netlink interface (CONFIG_XFRM_USER); no IPsec policy table")
 )
@@ -34,3 +41,12 @@ var (
 	// ErrMonitorRunning: ClaimMonitor found the namespace claimed.
 	ErrMonitorRunning = errors.New("another eroute --monitor is running in this network namespace")
 )
+
+// forReading gives the reading form of a permission error: ErrReadPermission
+// standing in front of ErrPermission.
+func forReading(err error) error {
+	if errors.Is(err, ErrPermission) && !errors.Is(err, ErrNetnsPermission) {
+		return sentinel{ErrReadPermission, err}
+	}
+	return err
+}

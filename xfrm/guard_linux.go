@@ -36,6 +36,10 @@ type Guard struct {
 	table *Table    // its own socket: dumps and restores
 	l     *Listener // policy notifications
 	path  string    // the state file; "" keeps none
+	// cookie is the namespace's SO_NETNS_COOKIE, which the kernel never
+	// gives two namespaces of one boot: the state file's inode name can
+	// be a dead namespace's, the cookie tells.
+	cookie uint64
 
 	mu        sync.Mutex // guards the rest
 	own       *ownIndex
@@ -53,9 +57,11 @@ type takeover struct {
 	By     eroute.Eroute // the foreign policy, as the listing shows it
 }
 
-// guardRcvbuf is the receive buffer of the guard's socket: a batch of
-// changes arrives far faster than one at a time; an overrun costs a dump.
-const guardRcvbuf = 4 << 20
+// guardRcvbuf is the receive buffer of the guard's socket (the kernel
+// doubles it): a batch of changes arrives far faster than the guard reads
+// them, and an overrun costs a dump; 16 MiB holds some 20,000
+// notifications. The memory is the kernel's, and only while they queue.
+const guardRcvbuf = 16 << 20
 
 // stateWriteDelay gathers the state file writes of a burst of take-overs.
 const stateWriteDelay = 50 * time.Millisecond
@@ -77,6 +83,14 @@ func OpenGuard(netnsName, path string) (*Guard, error) {
 	g := &Guard{table: t, l: l, path: path, taken: map[uint32]takeover{}}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	var cerr error
+	l.rc.Control(func(fd uintptr) {
+		g.cookie, cerr = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	})
+	if cerr != nil && path != "" {
+		g.path = ""
+		g.notef("take-overs are not kept across a restart: the kernel cannot name this namespace (SO_NETNS_COOKIE: %v)", cerr)
+	}
 	if err := g.load(); err != nil {
 		g.notef("%v; starting without it", err)
 	}
@@ -110,6 +124,8 @@ func (g *Guard) Next() (Event, error) {
 			g.stale = false
 			if err := g.reconcile(true); err != nil {
 				g.notef("cannot read the table again: %v", err)
+			} else {
+				g.notef("the table was read again after lost notifications: %d eroutes of eroute's are watched", g.own.len())
 			}
 			g.mu.Unlock()
 			continue
@@ -355,6 +371,7 @@ func (g *Guard) writeState() error {
 	}
 	var b strings.Builder
 	b.WriteString("# eroute --monitor: eroutes replaced by foreign policies, put back when those go\n")
+	fmt.Fprintf(&b, "netns-cookie %d\n", g.cookie)
 	for index, tk := range g.taken {
 		fmt.Fprintf(&b, "%d %s\n", index, stateLine(tk.Eroute))
 	}
@@ -398,9 +415,20 @@ func (g *Guard) load() error {
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
+	ours := false
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if !ours {
+			// The first line names the namespace: a file of a dead
+			// namespace whose inode this one reuses is not ours.
+			if line != fmt.Sprintf("netns-cookie %d", g.cookie) {
+				os.Remove(g.path)
+				return nil
+			}
+			ours = true
 			continue
 		}
 		index, e, err := parseStateLine(line)

@@ -124,6 +124,10 @@ func (c *conn) request(typ, flags uint16, payload []byte) error {
 func (c *conn) get(typ uint16, payload []byte, fn func(typ uint16, payload []byte)) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.getLocked(typ, payload, fn)
+}
+
+func (c *conn) getLocked(typ uint16, payload []byte, fn func(typ uint16, payload []byte)) error {
 	seq, err := c.send(typ, unix.NLM_F_ACK, payload)
 	if err != nil {
 		return err

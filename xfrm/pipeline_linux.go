@@ -47,6 +47,11 @@ type run struct {
 	failures []failure
 	overrun  bool // answers were lost: the failures are not all known
 	sendErr  error
+	// tolerate, when set, tells which refusals are no failure of the run
+	// (the op's effect was in place already): they go to tolerated, and
+	// do not stop a batch.
+	tolerate  func(tag int32, err error) bool
+	tolerated []failure
 	// reply, when set, is given every answer that is not an NLMSG_ERROR
 	// (the policy a GETPOLICY asks for), with the request's tag.
 	reply func(tag int32, typ uint16, payload []byte)
@@ -185,6 +190,10 @@ func (r *run) answers(b []byte, barrier uint32) bool {
 			continue
 		}
 		if err := ackError(m.flags, m.data); err != nil {
+			if r.tolerate != nil && r.tolerate(tag, err) {
+				r.tolerated = append(r.tolerated, failure{msg: int(d), tag: tag, err: err})
+				continue
+			}
 			r.failures = append(r.failures, failure{msg: int(d), tag: tag, err: err})
 			if !errors.Is(err, unix.ENOENT) {
 				r.hard++

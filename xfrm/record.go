@@ -22,14 +22,15 @@ type record struct {
 	pos     uint32 // place in the kernel's dump: the last tie-break
 	proto   eroute.Proto
 	saidFam uint8  // 0 no address, 4, 6
-	flags   uint8  // recOwn, recDeletable, recGroup
+	flags   uint8  // recOwn, recDeletable, recMonitorHold, recGroup
 	index   uint32 // the kernel's index of the policy (in the padding: still 72 bytes)
 }
 
 const (
-	recOwn       = 1 << iota // eroute wrote the policy
-	recDeletable             // Delete by its selector finds it
-	recGroup                 // its SAID is an SA group's head (groupTemplates)
+	recOwn         = 1 << iota // eroute wrote the policy
+	recDeletable               // Delete by its selector finds it
+	recMonitorHold             // a monitor's hold (isMonitorHold; own)
+	recGroup                   // its SAID is an SA group's head (groupTemplates)
 )
 
 // recordOf packs an eroute; flags as above.

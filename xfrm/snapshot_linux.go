@@ -37,7 +37,7 @@ func (t *Table) Snapshot() (*Snapshot, error) {
 	d, err := c.records(true, false)
 	if err != nil {
 		s.Close()
-		return nil, err
+		return nil, forReading(err)
 	}
 	s.recs, s.order, s.details = d.recs, d.order, d.details
 	return s, nil
@@ -120,8 +120,14 @@ func (s *Snapshot) Apply(ops []Op) error {
 // saw it, and for a batch with a Clear, it dumps as Table.ApplyFunc does.
 // The batch's own changes make the snapshot stale: it is closed.
 func (s *Snapshot) ApplyFunc(n int, op func(i int) Op) error {
+	return s.ApplyFuncUntil(nil, n, op)
+}
+
+// ApplyFuncUntil is ApplyFunc that stops early, and undoes, once stop is
+// closed: see Table.ApplyFuncUntil.
+func (s *Snapshot) ApplyFuncUntil(stop <-chan struct{}, n int, op func(i int) Op) error {
 	defer s.Close()
-	return s.t.apply(s, n, op)
+	return s.t.apply(s, stop, n, op)
 }
 
 // find gives the place in the records of the deletable policy of sel (at

@@ -59,6 +59,11 @@ func (t *Table) Apply(ops []Op) error { return ErrNoXFRM }
 // ApplyFunc implements the Linux API.
 func (t *Table) ApplyFunc(n int, op func(i int) Op) error { return ErrNoXFRM }
 
+// ApplyFuncUntil implements the Linux API.
+func (t *Table) ApplyFuncUntil(stop <-chan struct{}, n int, op func(i int) Op) error {
+	return ErrNoXFRM
+}
+
 // AddInbound is not available without XFRM.
 func (t *Table) AddInbound(e eroute.Eroute, replace bool) error { return ErrNoXFRM }
 
@@ -127,6 +132,11 @@ func (s *Snapshot) Close() error { return nil }
 
 // ApplyFunc implements the Linux API.
 func (s *Snapshot) ApplyFunc(n int, op func(i int) Op) error { return ErrNoXFRM }
+
+// ApplyFuncUntil implements the Linux API.
+func (s *Snapshot) ApplyFuncUntil(stop <-chan struct{}, n int, op func(i int) Op) error {
+	return ErrNoXFRM
+}
 
 // Inbound implements the Linux API.
 func (t *Table) Inbound() ([]Entry, error) { return nil, ErrNoXFRM }

@@ -34,6 +34,9 @@ type Op struct {
 	// --replace with --force, --clear --all).
 	Force bool
 	In    bool // on the inbound policy (a --sync file's --addin line)
+	// Idempotent: the op's effect already in place is success (--sync: a
+	// delete of what is gone, an add of what is there with the same SAID).
+	Idempotent bool
 }
 
 // BatchError says which op the kernel refused; the table is as it was.
@@ -84,8 +87,13 @@ func openBatch(path string, stdin io.Reader) (io.Reader, func(), error) {
 	return f, func() { f.Close() }, nil
 }
 
+// utf8BOM is the byte order mark some editors (Windows Notepad among them)
+// put at the start of a UTF-8 file: it is no part of the first command.
+var utf8BOM = []byte("\ufeff")
+
 // readChunks reads the file into chunks for send, refusing what cannot be
-// text: lines over MaxLineLength, NUL bytes, invalid UTF-8. It gives the
+// text: lines over MaxLineLength, NUL bytes, invalid UTF-8. A byte order
+// mark at the start of the file is skipped. It gives the
 // number of the line it stopped at with the reason, or 0 at the end of the
 // file; it stops early, at a chunk's end, when stop says so.
 func readChunks(r io.Reader, send func(*batchChunk), reuse func() *batchChunk, stop func() bool) (int, error) {
@@ -107,6 +115,9 @@ func readChunks(r io.Reader, send func(*batchChunk), reuse func() *batchChunk, s
 		if err == io.EOF {
 			flush(n)
 			return 0, nil
+		}
+		if n == 1 {
+			line = bytes.TrimPrefix(line, utf8BOM)
 		}
 		if err == nil {
 			err = checkText(line)
@@ -509,29 +520,86 @@ func runBatch(req Request, env Env, t Table) error {
 	if err != nil {
 		return fileError("--batch", req.File, err)
 	}
-	return applyAll(t, t, ops, "--batch", req.File)
-}
-
-// applyAll sends ops; a signal meanwhile does not cut the batch in two: it
-// is noted, and reported once the kernel has the whole batch.
-func applyAll(t interface{ Apply([]Op) error }, table Table, ops []Op, option, file string) error {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	err := t.Apply(ops)
-	var be *BatchError
-	if errors.As(err, &be) && be.Index >= 0 && be.Index < len(ops) {
-		return fileError(option, file, fmt.Errorf("line %d: %v (nothing was changed)", ops[be.Index].Line, lineRefusal(table, ops[be.Index], be.Err)))
-	}
+	unlock, err := lockWriters(req, env)
 	if err != nil {
 		return err
 	}
-	select {
-	case s := <-sigs:
-		return fmt.Errorf("%s %s: %v received while applying; the whole file was applied", option, file, s)
-	default:
-		return nil
+	defer unlock()
+	return applyAll(t, t, ops, "--batch", req.File)
+}
+
+// applier is what applyAll applies ops with: a Table or a Snapshot.
+type applier interface{ Apply([]Op) error }
+
+// untilApplier is an applier that can stop early and undo what it applied
+// (the kernel's table can): ApplyUntil returns a *BatchError with Index -1
+// when stop was closed before the end and the table is as it was.
+type untilApplier interface {
+	ApplyUntil(stop <-chan struct{}, ops []Op) error
+}
+
+// applyAll sends ops. SIGINT, SIGTERM or SIGHUP meanwhile stops the apply
+// (within the few microseconds of work the driver does between two looks)
+// and undoes what was applied, and says so: status 1, the table as it was.
+// A signal that comes once everything was sent is reported too, as a
+// table fully changed. Either way the table is never left between before
+// and after (but for SIGKILL, which no process can catch: see DESIGN.md).
+func applyAll(t applier, table Table, ops []Op, option, file string) error {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	stop, done := make(chan struct{}), make(chan struct{})
+	caught := make(chan os.Signal, 1)
+	go func() {
+		select {
+		case s := <-sigs:
+			caught <- s
+			close(stop)
+		case <-done:
+			close(caught)
+		}
+	}()
+	var err error
+	if u, ok := t.(untilApplier); ok {
+		err = u.ApplyUntil(stop, ops)
+	} else {
+		err = t.Apply(ops)
 	}
+	close(done)
+	sig := signalName(<-caught)
+	var be *BatchError
+	switch {
+	case errors.As(err, &be) && be.Index >= 0 && be.Index < len(ops) && ops[be.Index].Line == 0:
+		// A delete --sync planned: no line of the file asked for it.
+		return fileError(option, file, fmt.Errorf("deleting %s, which the file lacks: %v (nothing was changed)",
+			ops[be.Index].Eroute.Selector, lineRefusal(table, ops[be.Index], be.Err)))
+	case errors.As(err, &be) && be.Index >= 0 && be.Index < len(ops):
+		return fileError(option, file, fmt.Errorf("line %d: %v (nothing was changed)", ops[be.Index].Line, lineRefusal(table, ops[be.Index], be.Err)))
+	case errors.As(err, &be) && sig != "":
+		return fmt.Errorf("%s %s: %s received while applying: stopped, and what was applied was undone (nothing was changed)", option, file, sig)
+	case err != nil && sig != "":
+		return fmt.Errorf("%s %s: %s received while applying: %v", option, file, sig, err)
+	case err != nil:
+		return err
+	case sig != "":
+		return fmt.Errorf("%s %s: %s received while applying; the whole file was applied", option, file, sig)
+	}
+	return nil
+}
+
+// signalName names a signal as kill(1) does; "" for none.
+func signalName(s os.Signal) string {
+	switch s {
+	case nil:
+		return ""
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	}
+	return s.String()
 }
 
 // opOptions are the options of the batch ops, for messages.

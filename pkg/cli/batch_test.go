@@ -7,7 +7,9 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -49,6 +51,27 @@ func TestBatchApplies(t *testing.T) {
 	w.mustRun(t)
 	if got := w.stdout.String(); got != "0          10.0.0.0/8         -> 10.3.0.0/16        => %reject\n" {
 		t.Errorf("after a batch from stdin: %q", got)
+	}
+}
+
+// A byte order mark at the start of a file (Notepad writes one) is no part
+// of its first line; anywhere else it is refused as any stray word is.
+func TestBatchByteOrderMark(t *testing.T) {
+	w := newWorld(t)
+	w.mustRun(t, "--batch", writeFile(t, "\ufeff"+strings.ReplaceAll(batchText, "\n", "\r\n")))
+	w.mustRun(t)
+	if got := strings.Count(w.stdout.String(), "\n"); got != 4 {
+		t.Errorf("%d eroutes after a batch with a byte order mark:\n%s", got, w.stdout.String())
+	}
+	w.stdin = "\ufeff--add --src 10.0.0.0/8 --dst 10.7.0.0/16 --said %drop\n"
+	w.mustRun(t, "--sync", "-")
+	w.mustRun(t)
+	if got := w.stdout.String(); got != "0          10.0.0.0/8         -> 10.7.0.0/16        => %drop\n" {
+		t.Errorf("after a --sync with a byte order mark: %q", got)
+	}
+	path := writeFile(t, "--clear\n\ufeff--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\n")
+	if code := w.run("--batch", path); code != 1 || !strings.HasPrefix(w.stderr.String(), "eroute: --batch "+path+": line 2: ") {
+		t.Errorf("a byte order mark on line 2: status %d, stderr %q", code, w.stderr.String())
 	}
 }
 
@@ -289,6 +312,47 @@ func TestBatchFirstBadLineOfMany(t *testing.T) {
 	}
 	if k != len(ops) {
 		t.Errorf("%d ops, want %d", len(ops), k)
+	}
+}
+
+// SIGINT, SIGTERM or SIGHUP while a batch (or a sync) is applied stops it:
+// what was applied is undone, and the one line says so (status 1).
+func TestBatchStopsOnSignals(t *testing.T) {
+	lines := "--add --src 10.0.0.0/8 --dst 10.7.0.0/16 --said %drop\n--del --src 192.168.0.1/32 --dst 192.168.2.0/24\n" +
+		"--add --src 10.0.0.0/8 --dst 10.8.0.0/16 --said %drop\n--add --src 10.0.0.0/8 --dst 10.9.0.0/16 --said %drop\n"
+	files := map[string]string{
+		"--batch": writeFile(t, lines),
+		"--sync":  writeFile(t, strings.ReplaceAll(lines, "--del --src 192.168.0.1/32 --dst 192.168.2.0/24", "--add --src 10.0.0.0/8 --dst 10.6.0.0/16 --said %pass")),
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		for _, option := range []string{"--batch", "--sync"} {
+			path := files[option]
+			w := withManualTable(t)
+			before := w.table.snapshot()
+			stopped := false
+			w.table.duringApply = func(i int, stop <-chan struct{}) {
+				if i != 2 {
+					return
+				}
+				syscall.Kill(os.Getpid(), sig)
+				select {
+				case <-stop:
+					stopped = true
+				case <-time.After(10 * time.Second):
+					t.Errorf("%v: the apply was not told to stop within 10s", sig)
+				}
+			}
+			if code := w.run(option, path); code != 1 || !stopped {
+				t.Errorf("%s with %v: status %d, stopped %v", option, sig, code, stopped)
+			}
+			want := fmt.Sprintf("eroute: %s %s: %s received while applying: stopped, and what was applied was undone (nothing was changed)\n", option, path, signalName(sig))
+			if got := w.stderr.String(); got != want {
+				t.Errorf("stderr %q\nwant %q", got, want)
+			}
+			if w.table.snapshot() != before {
+				t.Errorf("%s with %v: the table changed", option, sig)
+			}
+		}
 	}
 }
 

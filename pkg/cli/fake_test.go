@@ -38,6 +38,10 @@ type fakeTable struct {
 	// failApply, when set, is what Apply answers (for its first op),
 	// changing nothing.
 	failApply error
+	// duringApply runs before each op of a batch; beforeInbound before
+	// each inbound add or replace.
+	duringApply   func(i int, stop <-chan struct{})
+	beforeInbound func()
 }
 
 func newFakeTable() *fakeTable {
@@ -65,6 +69,9 @@ func (t *fakeTable) check(op string, e eroute.Eroute, needSAID bool) {
 	}
 	if needSAID && e.SAID.IsZero() {
 		t.bad = append(t.bad, fmt.Sprintf("%s %+v: no SAID", op, e))
+	}
+	if !e.SAID.IsMagic() && !e.SAID.IsZero() && eroute.CheckSADst(e.SAID.Dst) != nil {
+		t.bad = append(t.bad, fmt.Sprintf("%s %+v: an SA destination no SA can have", op, e))
 	}
 	if e.SAID.Dst.Zone() != "" || e.Src.Addr().Zone() != "" || e.Dst.Addr().Zone() != "" {
 		t.bad = append(t.bad, fmt.Sprintf("%s %+v: address with a zone", op, e))
@@ -114,6 +121,7 @@ func (t *fakeTable) entry(e eroute.Eroute, inbound bool) Entry {
 	if !inbound && t.foreign[e.Selector] {
 		en.Own, en.Priority = false, fakeForeignPrio
 	}
+	en.MonitorHold = !inbound && t.holds[e.Selector] && e.SAID == eroute.Hold
 	return en
 }
 
@@ -193,6 +201,9 @@ func (t *fakeTable) DeleteInbound(s eroute.Selector) error {
 }
 
 func (t *fakeTable) AddInbound(e eroute.Eroute, replace bool) error {
+	if t.beforeInbound != nil {
+		t.beforeInbound()
+	}
 	t.check("addin", e, true)
 	if _, ok := t.in[e.Selector]; ok && !replace {
 		return errors.New(errInUse)
@@ -204,6 +215,13 @@ func (t *fakeTable) AddInbound(e eroute.Eroute, replace bool) error {
 // Apply applies ops in order on a copy, and keeps the copy only when every
 // op succeeded: all or nothing, as the kernel driver promises.
 func (t *fakeTable) Apply(ops []Op) error {
+	return t.ApplyUntil(nil, ops)
+}
+
+// ApplyUntil is Apply that stops before an op once stop is closed, puts the
+// table back and gives a *BatchError with Index -1, as the driver does.
+// duringApply, when set, runs before op i.
+func (t *fakeTable) ApplyUntil(stop <-chan struct{}, ops []Op) error {
 	if t.failApply != nil {
 		return &BatchError{Index: 0, Err: t.failApply}
 	}
@@ -215,14 +233,29 @@ func (t *fakeTable) Apply(ops []Op) error {
 	}
 	saved := maps.Clone(t.out)
 	for i, op := range ops {
+		if t.duringApply != nil {
+			t.duringApply(i, stop)
+		}
+		select {
+		case <-stop:
+			t.out = saved
+			return &BatchError{Index: -1, Err: errors.New("interrupted")}
+		default:
+		}
+		cur, there := t.out[op.Eroute.Selector]
 		var err error
 		switch op.Kind {
 		case eroute.OpAdd:
+			if op.Idempotent && there && cur == op.Eroute && !t.foreign[cur.Selector] && !t.holds[cur.Selector] {
+				break // in place already, as the driver sees it
+			}
 			err = t.Add(op.Eroute)
+		case eroute.OpDelete:
+			if !op.Idempotent || there {
+				err = t.Delete(op.Eroute.Selector)
+			}
 		case eroute.OpReplace:
 			err = t.Replace(op.Eroute)
-		case eroute.OpDelete:
-			err = t.Delete(op.Eroute.Selector)
 		case eroute.OpClear:
 			err = t.Clear(op.Force)
 		default:
@@ -366,6 +399,7 @@ type world struct {
 	monitor        *fakeMonitor
 	stdin          string
 	stdout, stderr bytes.Buffer
+	lock           *fakeLock // nil: no LockTable
 }
 
 func newWorld(tb testing.TB) *world {
@@ -373,7 +407,7 @@ func newWorld(tb testing.TB) *world {
 }
 
 func (w *world) env() Env {
-	return Env{
+	env := Env{
 		Stdin:  strings.NewReader(w.stdin),
 		Stdout: &w.stdout,
 		Stderr: &w.stderr,
@@ -383,6 +417,10 @@ func (w *world) env() Env {
 		},
 		Parser: Parser{Resolver: manualHosts, Names: w.names},
 	}
+	if w.lock != nil {
+		env.LockTable = w.lock.acquire
+	}
+	return env
 }
 
 // run runs one command line with fresh output buffers.

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,6 +47,11 @@ func FuzzRun(f *testing.F) {
 		{"--add", "--src", "10.0.0.0/8", "--dst", "10.1.0.0/16", "--said", "tun.135@10.9.9.9", "--spi", "0x135"},
 		{"--add", "--src", "10.0.0.0/8", "--dst", "10.1.0.0/16", "--said", "esp0x135@3049::1"},
 		{"--add", "--src", "10.0.0.0/8", "--dst", "10.1.0.0/16", "--said", "int0x200@0.0.0.0"},
+		{"--add", "--src", "10.0.0.0/8", "--dst", "10.1.0.0/16", "--said", "tun0x200@0.0.0.0"},
+		{"--replace", "--src", "10.0.0.0/8", "--dst", "10.1.0.0/16", "--said", "tun0x200@224.0.0.1"},
+		{"--add", "--src", "10.0.0.0/8", "--dst", "10.1.0.0/16", "--said", "tun:200@::ffff:10.9.9.9"},
+		{"--add", "--src", "10.0.0.0/8", "--dst", "10.1.0.0/16", "--af", "inet", "--edst", "255.255.255.255", "--spi", "0x200", "--proto", "tun"},
+		{"--add", "--src", "10.0.0.0/8", "--dst", "badéname/32", "--said", "%drop"},
 		{"--add", "--src", "%default", "--dst", "3049:2::/64", "--said", "%passthrough"},
 		{"--addin", "--src", "10.9.0.0/16", "--dst", "10.8.0.0/16", "--said", "tun.200@10.9.9.9"},
 		{"--replacein", "--src", "10.9.0.0/16", "--dst", "10.8.0.0/16", "--said", "%trapsubnet"},
@@ -101,10 +107,16 @@ func FuzzRun(f *testing.F) {
 		}
 		switch code {
 		case 0:
+			if slices.Contains(args, "--debug") { // its line, on stderr
+				_, stderr, _ = strings.Cut(stderr, "\n")
+			}
 			if stderr != "" {
 				t.Fatalf("%q: status 0 with stderr %q", args, stderr)
 			}
 		case 1:
+			if strings.HasPrefix(stderr, Prog+": DEBUG: ") && strings.Count(stderr, "\n") == 2 {
+				_, stderr, _ = strings.Cut(stderr, "\n")
+			}
 			if !strings.HasPrefix(stderr, "eroute") || !strings.HasSuffix(stderr, "\n") ||
 				strings.ContainsAny(strings.TrimSuffix(stderr, "\n"), "\n\r") {
 				t.Fatalf("%q: stderr %q is not one line starting with eroute", args, stderr)
@@ -131,6 +143,10 @@ func FuzzParseBatch(f *testing.F) {
 		"--clear\n--del --src 10.0.0.0/8 --dst 10.1.0.0/16\r\n# comment\n\n   \t\n",
 		"--add \x00\n",
 		"--add \xff\xfe\n",
+		"\ufeff--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\r\n",
+		"\ufeff\n",
+		"\ufeff\ufeff--clear\n",
+		"\xff\xfe-\x00-\x00",
 		"--monitor\n",
 		"--sync x\n",
 		"--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop\r\r\n--replace --src=10/8 --dst=10.1/16 --said=%pass",
@@ -159,7 +175,11 @@ func FuzzParseBatch(f *testing.F) {
 			lines[len(lines)-1] += "\n" // the file goes on after it
 		}
 		var b strings.Builder
-		for _, l := range slices.Concat(good[:100], lines, good[100:2*chunkLines+50], lines, good[2*chunkLines+50:]) {
+		var lead []string
+		if strings.HasPrefix(text, "\ufeff") {
+			lead = lines // a byte order mark means something only at the start
+		}
+		for _, l := range slices.Concat(lead, good[:100], lines, good[100:2*chunkLines+50], lines, good[2*chunkLines+50:]) {
 			if !strings.HasSuffix(l, "\n") {
 				l += "\n"
 			}
@@ -193,6 +213,9 @@ func referenceParseBatch(p Parser, content string, allowed map[Action]bool) ([]O
 		}
 		if strings.HasSuffix(line, "\n") {
 			line = strings.TrimRight(line, "\r\n")
+		}
+		if n == 1 {
+			line = strings.TrimPrefix(line, "\ufeff")
 		}
 		switch {
 		case strings.Contains(line, "\x00"):
@@ -244,4 +267,53 @@ func forcing(arg string) bool {
 	name, _, _ := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
 	return strings.HasPrefix(arg, "--") && name != "" &&
 		(strings.HasPrefix("force", name) || strings.HasPrefix("all", name) || strings.HasPrefix("batch", name) || strings.HasPrefix("sync", name))
+}
+
+// FuzzSelectorArgs: every selector a policy can be listed with (host bits,
+// any protocol, its ports or the fields other protocols have in their
+// place) is written back by selectorArgs as options that parse, in a
+// --del --force line, to that very selector: what --sync --dry-run prints
+// is a command.
+func FuzzSelectorArgs(f *testing.F) {
+	f.Add([]byte{10, 5, 1, 2}, uint8(16), []byte{10, 6, 0, 0}, uint8(16), uint8(0), uint16(0), uint16(0))
+	f.Add([]byte{0, 0, 0, 0}, uint8(0), []byte{10, 6, 0, 0}, uint8(16), uint8(58), uint16(135), uint16(0))
+	f.Add([]byte{0x30, 0x49, 15: 1}, uint8(64), []byte{0x30, 0x49, 15: 2}, uint8(128), uint8(47), uint16(1), uint16(2))
+	f.Add([]byte{10, 0, 0, 0}, uint8(8), []byte{10, 1, 0, 0}, uint8(16), uint8(6), uint16(0), uint16(110))
+	f.Add([]byte{10, 0, 0, 0}, uint8(8), []byte{10, 1, 0, 0}, uint8(16), uint8(135), uint16(5), uint16(0))
+	p := Parser{Resolver: eroute.NoResolver{}, Names: eroute.Names{}}
+	f.Fuzz(func(t *testing.T, src []byte, sbits uint8, dst []byte, dbits uint8, proto uint8, sport, dport uint16) {
+		addr := func(b []byte, v6 bool) (netip.Addr, bool) {
+			if v6 {
+				if len(b) < 16 {
+					return netip.Addr{}, false
+				}
+				a := netip.AddrFrom16([16]byte(b[:16]))
+				return a, !a.Is4In6()
+			}
+			if len(b) < 4 {
+				return netip.Addr{}, false
+			}
+			return netip.AddrFrom4([4]byte(b[:4])), true
+		}
+		v6 := len(src) >= 16
+		sa, ok1 := addr(src, v6)
+		da, ok2 := addr(dst, v6)
+		if !ok1 || !ok2 || int(sbits) > sa.BitLen() || int(dbits) > da.BitLen() {
+			return
+		}
+		sel := eroute.Selector{Src: netip.PrefixFrom(sa, int(sbits)), Dst: netip.PrefixFrom(da, int(dbits)),
+			Proto: proto, SrcPort: sport, DstPort: dport}
+		if masked := (eroute.Selector{Src: sel.Src.Masked(), Dst: sel.Dst.Masked(), Proto: proto, SrcPort: sport, DstPort: dport}); masked.Validate() != nil {
+			return // no policy is listed with it
+		}
+		args := strings.Fields("--del " + selectorArgs(sel) + " --force")
+		req, err := p.Parse(args)
+		if err != nil {
+			t.Fatalf("%v: %q does not parse: %v", sel, args, err)
+		}
+		got := opOf(req, 1).Eroute.Selector
+		if got != sel {
+			t.Fatalf("%v: %q parses as %v", sel, args, got)
+		}
+	})
 }

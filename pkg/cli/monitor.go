@@ -174,7 +174,7 @@ func runMonitor(req Request, env Env, prog string) error {
 	budget.raise(monitorBytesPerEroute * int64(k.Tracked()))
 	m := &monitor{req: req, k: k, out: env.Stdout, errOut: env.Stderr, prog: prog, made: map[Hold]bool{}}
 	if req.Exec != "" {
-		m.hooks = newHooks(req, m.errOut, m.note)
+		m.hooks = newHooks(req, m.hookOutput(), m.note)
 	}
 	m.checkAcquireExpiry()
 	m.reapStale()
@@ -204,7 +204,7 @@ func runMonitor(req Request, env Env, prog string) error {
 // monitorBytesPerEroute is what the soft memory limit of a monitor grows by
 // for each eroute it tracks: an index entry takes 8 to 30 bytes, and the
 // collector needs room beside it. With the base (memoryBase), a monitor on
-// 1,000,000 eroutes peaks at about 32 MB; without a limit it reached 48.
+// 1,000,000 eroutes peaks at about 25 MB; without a limit it reached 48.
 const monitorBytesPerEroute = 24
 
 // raise sets the budget's limit to its base and extra bytes.
@@ -474,6 +474,28 @@ func (m *monitor) removeHolds() {
 		}
 	}
 	m.made = map[Hold]bool{}
+}
+
+// hookOutput is where hooks write: standard error itself when it is a
+// file (the commands write to it directly), else a writer that takes the
+// monitor's lock, as the notes do, since the hooks' output is copied in
+// by goroutines of their own.
+func (m *monitor) hookOutput() io.Writer {
+	if f, ok := m.errOut.(*os.File); ok {
+		return f
+	}
+	return lockedWriter{&m.mu, m.errOut}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 // note reports something on standard error, one line.

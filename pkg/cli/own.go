@@ -22,12 +22,15 @@ type Entry struct {
 	Own       bool // eroute wrote it: --sync may change it
 	Deletable bool // no mark nor if_id: a delete by selector removes it
 	Inbound   bool // direction in (--addin), else out
-	Priority  uint32
-	Index     uint32 // the kernel's name for the policy
-	Mark      uint32 // the mark and mask it matches; both 0 for none
-	Mask      uint32
-	IfID      uint32
-	Templates []Template
+	// MonitorHold: a monitor's temporary %hold (Own too). --sync neither
+	// counts it as the file's %hold nor deletes it.
+	MonitorHold bool
+	Priority    uint32
+	Index       uint32 // the kernel's name for the policy
+	Mark        uint32 // the mark and mask it matches; both 0 for none
+	Mask        uint32
+	IfID        uint32
+	Templates   []Template
 	// ShadowedBy is a foreign policy that covers this eroute's selector
 	// with a lower priority value: the kernel takes it first, and this
 	// eroute never matches. Nil when none does.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/eroute/eroute/pkg/eroute"
 )
@@ -73,6 +74,10 @@ type Env struct {
 	// the kernel's default socket buffer).
 	OpenMonitor func(netns string, rcvbuf int) (MonitorKernel, error)
 	Parser      Parser
+	// LockTable takes the write lock of a namespace's table (see
+	// lockWriters), trying for up to wait; a *nslock.BusyError when
+	// another process holds it. Nil: writers take no lock.
+	LockTable func(netns string, wait time.Duration) (release func() error, err error)
 }
 
 // Prog is the name messages start with.
@@ -84,10 +89,7 @@ const Prog = "eroute"
 // changes.
 func Run(args []string, env Env) int {
 	req, err := env.Parser.Parse(args)
-	prog := Prog
-	if req.Label != "" {
-		prog = Prog + " --label " + req.Label
-	}
+	prog := progName(req)
 	if err != nil {
 		report(env.Stderr, prog, err)
 		return 1
@@ -99,6 +101,11 @@ func Run(args []string, env Env) int {
 	case Version:
 		fmt.Fprintf(env.Stdout, "ipsec eroute %s\n%s\n", VersionString, versionNote)
 		return 0
+	}
+	if req.Debug {
+		// On standard error, so that what standard output carries (the
+		// listing, JSON lines, a --dry-run plan) stays valid.
+		fmt.Fprintf(env.Stderr, "%s: DEBUG: %s\n", Prog, describe(req))
 	}
 	if req.Action == Monitor {
 		err = runMonitor(req, env, prog)
@@ -145,14 +152,18 @@ func Report(w io.Writer, prog string, err error) {
 }
 
 func execute(req Request, env Env, note func(string)) error {
-	if req.Debug {
-		fmt.Fprintf(env.Stdout, "%s: DEBUG: %s\n", Prog, describe(req))
-	}
 	t, err := env.Open(req.Netns)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
+	if writes(req) && req.Action != Batch { // a batch locks once its file is checked
+		unlock, err := lockWriters(req, env)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	switch req.Action {
 	case Add, AddInbound:
 		return addOwn(t, req, note)
@@ -276,14 +287,22 @@ func addrJSON(a netip.Addr) string {
 
 // describe says what a request will send, for --debug.
 func describe(req Request) string {
-	names := map[Action]string{List: "list", Add: "add", Replace: "replace", Delete: "del",
-		Clear: "clear", AddInbound: "addin", ReplaceInbound: "replacein", DeleteInbound: "delin"}
-	s := names[req.Action]
+	s := "list"
+	if req.Action != List {
+		s = actionName(req.Action)
+	}
 	switch req.Action {
 	case Add, Replace, AddInbound, ReplaceInbound:
 		s += " " + req.Eroute.Selector.String() + " => " + req.Eroute.SAID.String()
 	case Delete, DeleteInbound:
 		s += " " + req.Eroute.Selector.String()
+	case Batch, Sync:
+		s += " " + req.File
+		if req.DryRun {
+			s += " (dry run)"
+		}
+	case Monitor:
+		s += fmt.Sprintf(" (holds for %v)", req.HoldTimeout)
 	}
 	if req.Netns != "" {
 		s += " in network namespace " + req.Netns

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -486,46 +487,58 @@ func TestRunLabel(t *testing.T) {
 	}
 }
 
+// TestRunDebug: --debug says what the command will do, on stderr, so
+// that stdout (a listing, JSON, a --dry-run plan) stays what it would be
+// without it.
 func TestRunDebug(t *testing.T) {
 	tests := []struct {
-		args []string
-		want string
+		args  []string
+		debug string
 	}{
 		{[]string{"--debug", "--add", "--src", okSrc, "--dst", okDst, "--said", "%drop"},
-			"eroute: DEBUG: add 10.0.0.0/8 -> 10.1.0.0/16 => %drop\n"},
+			"add 10.0.0.0/8 -> 10.1.0.0/16 => %drop"},
 		{[]string{"--replace", "--src", okSrc, "--dst", okDst, "--transport-proto", "tcp", "--dst-port", "pop3",
 			"--said", "tun.135@gw.ngo.org", "--netns", "blue", "--debug"},
-			"eroute: DEBUG: replace 10.0.0.0/8 -> 10.1.0.0/16:110:6 => tun0x135@198.51.100.1 in network namespace blue\n"},
+			"replace 10.0.0.0/8 -> 10.1.0.0/16:110:6 => tun0x135@198.51.100.1 in network namespace blue"},
 		{[]string{"--debug", "--addin", "--src", okSrc, "--dst", okDst, "--said", "%pass"},
-			"eroute: DEBUG: addin 10.0.0.0/8 -> 10.1.0.0/16 => %pass\n"},
+			"addin 10.0.0.0/8 -> 10.1.0.0/16 => %pass"},
 		{[]string{"--debug", "--replacein", "--src", okSrc, "--dst", okDst, "--said", "%pass"},
-			"eroute: DEBUG: replacein 10.0.0.0/8 -> 10.1.0.0/16 => %pass\n"},
+			"replacein 10.0.0.0/8 -> 10.1.0.0/16 => %pass"},
 		{[]string{"--debug", "--del", "--src", "192.168.0.1/32", "--dst", "192.168.2.0/24", "--said", "%drop"},
-			"eroute: DEBUG: del 192.168.0.1/32 -> 192.168.2.0/24\n"},
-		{[]string{"--debug", "--clear"},
-			"eroute: DEBUG: clear\n"},
-		{[]string{"--debug", "--netns", "red"},
-			"eroute: DEBUG: list in network namespace red\n" + manualListing},
+			"del 192.168.0.1/32 -> 192.168.2.0/24"},
+		{[]string{"--debug", "--clear"}, "clear"},
+		{[]string{"--debug", "--netns", "red"}, "list in network namespace red"},
+		{[]string{"--debug", "--json"}, "list"},
+		{[]string{"--debug", "--batch", "-"}, "batch -"},
+		{[]string{"--debug", "--sync", "-", "--dry-run"}, "sync - (dry run)"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			without := withManualTable(t)
+			without.mustRun(t, slices.DeleteFunc(slices.Clone(tt.args), func(a string) bool { return a == "--debug" })...)
 			w := withManualTable(t)
-			w.mustRun(t, tt.args...)
-			if got := w.stdout.String(); got != tt.want {
-				t.Errorf("stdout\n got %q\nwant %q", got, tt.want)
+			if code := w.run(tt.args...); code != 0 {
+				t.Fatalf("status %d, stderr %q", code, w.stderr.String())
+			}
+			if got, want := w.stderr.String(), "eroute: DEBUG: "+tt.debug+"\n"; got != want {
+				t.Errorf("stderr\n got %q\nwant %q", got, want)
+			}
+			if got, want := w.stdout.String(), without.stdout.String(); got != want {
+				t.Errorf("stdout\n got %q\nwant %q (as without --debug)", got, want)
 			}
 		})
 	}
-	// A failed command still shows what it tried.
+	if got := describe(Request{Action: Monitor, HoldTimeout: DefaultHoldTimeout}); got != "monitor (holds for 30s)" {
+		t.Errorf("--monitor --debug says %q", got)
+	}
+	// A failed command still shows what it tried, before its error.
 	w := withManualTable(t)
 	if code := w.run("--debug", "--del", "--src", okSrc, "--dst", okDst); code != 1 {
 		t.Errorf("status %d", code)
 	}
-	if got, want := w.stdout.String(), "eroute: DEBUG: del 10.0.0.0/8 -> 10.1.0.0/16\n"; got != want {
-		t.Errorf("stdout %q, want %q", got, want)
-	}
-	if got, want := w.stderr.String(), "eroute: eroute doesn't exist.  Can't delete.\n"; got != want {
-		t.Errorf("stderr %q, want %q", got, want)
+	want := "eroute: DEBUG: del 10.0.0.0/8 -> 10.1.0.0/16\neroute: eroute doesn't exist.  Can't delete.\n"
+	if got := w.stderr.String(); got != want || w.stdout.Len() != 0 {
+		t.Errorf("stderr %q, stdout %q; want stderr %q", got, w.stdout.String(), want)
 	}
 }
 
@@ -551,7 +564,7 @@ func TestRunActions(t *testing.T) {
 		t.Errorf("inbound eroute listed:\n%s", w.stdout.String())
 	}
 	// clear empties the listing; the listing of an empty table is empty.
-	w.mustRun(t, "--clear", "--label", "x", "--debug", "--netns", "")
+	w.mustRun(t, "--clear", "--label", "x", "--netns", "")
 	w.mustRun(t)
 	if w.stdout.Len() != 0 {
 		t.Errorf("listing after --clear:\n%s", w.stdout.String())

@@ -46,8 +46,11 @@ func (p Parser) saidFromParts(set *optionSet) (eroute.SAID, error) {
 		if eroute.AddrFamily(v) != eroute.Unspec && af != eroute.Unspec && eroute.AddrFamily(v) != af {
 			return s, fmt.Errorf("Error, --edst %s is %s, but --af is %s", v, eroute.AddrFamily(v), af)
 		}
-		if s.Dst, err = eroute.ParseAddr(v, af, p.Resolver); err != nil {
-			return s, fmt.Errorf("Error, %v converting --edst argument: %s", err, v)
+		if s.Dst, err = eroute.ParseAddr(v, af, p.Resolver); err == nil {
+			err = eroute.CheckSADst(s.Dst)
+		}
+		if err != nil {
+			return eroute.SAID{}, fmt.Errorf("Error, %v converting --edst argument: %s", err, v)
 		}
 	}
 	if !set.given(optAf) || s.Proto == 0 || s.SPI == 0 || !s.Dst.IsValid() {

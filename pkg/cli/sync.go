@@ -30,6 +30,12 @@ type Entries interface {
 // such a policy holds is an error, since changing it would take the policy
 // over. sorted is want by selector (bySelector), without repeats.
 //
+// A monitor's temporary hold is not one of the file's eroutes: it is never
+// deleted (the kernel removes it when its time is up), and never counts as
+// a %hold the file wants, which replaces it with a permanent one. Adds and
+// deletes are Idempotent: one another process already carried out is no
+// failure, the table is as the file wants.
+//
 // Both sides are in selector order, so one merge compares them: no map of
 // 100,000 selectors. The adds and replaces come in the file's order, then
 // the deletes in the table's.
@@ -59,8 +65,8 @@ func planSync(want []Op, sorted []keyed, have Entries, all bool) (Plan, error) {
 	cur, curKey, ok := next()
 	for _, w := range sorted {
 		for ok && bytes.Compare(curKey[:], w.key[:]) < 0 {
-			if cur.Own || all { // in the table only
-				deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: cur.Eroute, Force: !cur.Own})
+			if (cur.Own || all) && !cur.MonitorHold { // in the table only
+				deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: cur.Eroute, Force: !cur.Own, Idempotent: true})
 			}
 			cur, curKey, ok = next()
 		}
@@ -74,7 +80,7 @@ func planSync(want []Op, sorted []keyed, have Entries, all bool) (Plan, error) {
 			if foreign < 0 || op.Line < want[foreign].Line {
 				foreign, foreignSAID = int(w.i), cur.SAID
 			}
-		case cur.SAID == op.Eroute.SAID && cur.Own:
+		case cur.SAID == op.Eroute.SAID && cur.Own && !cur.MonitorHold:
 			plan.Unchanged++
 		default:
 			change[w.i] = replace
@@ -83,8 +89,8 @@ func planSync(want []Op, sorted []keyed, have Entries, all bool) (Plan, error) {
 		cur, curKey, ok = next()
 	}
 	for ; ok; cur, curKey, ok = next() {
-		if cur.Own || all {
-			deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: cur.Eroute, Force: !cur.Own})
+		if (cur.Own || all) && !cur.MonitorHold {
+			deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: cur.Eroute, Force: !cur.Own, Idempotent: true})
 		}
 	}
 	if foreign >= 0 {
@@ -95,7 +101,7 @@ func planSync(want []Op, sorted []keyed, have Entries, all bool) (Plan, error) {
 	for i, c := range change {
 		switch c {
 		case add:
-			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpAdd, Eroute: want[i].Eroute, Line: want[i].Line})
+			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpAdd, Eroute: want[i].Eroute, Line: want[i].Line, Idempotent: true})
 		case replace:
 			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpReplace, Eroute: want[i].Eroute, Line: want[i].Line, Force: want[i].Force})
 		}

@@ -105,6 +105,9 @@ func applyInbound(t Table, have []Entry, ops []Op) (undo func() error, err error
 		case eroute.OpDelete:
 			err = t.DeleteEntries([]Entry{old[op.Eroute.Selector]})
 		}
+		if err != nil && op.Idempotent && inboundInPlace(t, op) {
+			continue // another process did it meanwhile: the goal is reached
+		}
 		if err != nil {
 			what := fmt.Sprintf("the inbound policy of %s", op.Eroute.Selector)
 			if op.Line > 0 {
@@ -118,6 +121,19 @@ func applyInbound(t Table, have []Entry, ops []Op) (undo func() error, err error
 		done = append(done, op)
 	}
 	return undo, nil
+}
+
+// inboundInPlace tells whether the inbound table already is what op would
+// make it: no policy for a delete, eroute's own with op's SAID for an add.
+func inboundInPlace(t Table, op Op) bool {
+	e, ok, err := t.Lookup(op.Eroute.Selector, true)
+	switch {
+	case err != nil:
+		return false
+	case op.Kind == eroute.OpDelete:
+		return !ok
+	}
+	return op.Kind == eroute.OpAdd && ok && e.Own && e.SAID == op.Eroute.SAID
 }
 
 // undoInbound puts back what op changed; was is the policy before it.

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultRoute is the keyword for the whole address space of a family.
@@ -113,11 +114,16 @@ func checkHostName(s string) error {
 	if len(s) > 253 {
 		return errors.New("host name too long")
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	// By rune, so that a non-ASCII letter is reported whole, not as its
+	// first byte; a byte that is not UTF-8 is reported as \xNN.
+	for i, c := range s {
 		ok := c == '-' || c == '.' || c == '_' ||
 			(c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-		if !ok {
+		switch {
+		case ok:
+		case c == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			return fmt.Errorf("bad byte %q (not UTF-8) in address", s[i:i+1])
+		default:
 			return fmt.Errorf("bad character %q in address", c)
 		}
 	}

@@ -120,6 +120,11 @@ func TestParseSubnetErrors(t *testing.T) {
 		{"1.2.3.4:80/32", Unspec, "bad IPv6"},
 		{"1.2.3.4/8/8", Unspec, "bad character"},
 		{"bad host!/24", Inet, "bad character"},
+		{"h\u00f4te.example/24", Inet, "bad character 'ô' in address"}, // the whole character
+		{"\u00c3/24", Inet, "bad character 'Ã' in address"},
+		{"zero\u200bwidth/24", Inet, `bad character '\u200b' in address`},
+		{"bad\xffbyte/24", Inet, `bad byte "\xff" (not UTF-8) in address`},
+		{"bad\ufffdreplacement/24", Inet, "bad character '�' in address"},
 		{strings.Repeat("a", 254) + "/24", Inet, "too long"},
 		// Families.
 		{"10.0.0.0/8", Inet6, "is not inet6"},

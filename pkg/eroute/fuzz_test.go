@@ -18,6 +18,8 @@ func FuzzParseSAID(f *testing.F) {
 		"esp.101@::1", "int0x200@0.0.0.0", "tun.135@gw.ngo.org", "esp:200@company.com",
 		"tun0x130@3058:4::5", "esp0x101@10", "esp0x101@0x0a090909", "esp:101@::ffff:1.2.3.4",
 		"esp0xff@1.2.3.4", "esp0x101@fe80::1%eth0", "ah1@", "",
+		"tun0x200@0.0.0.0", "tun:200@::", "tun0x200@224.0.0.1", "tun:200@ff02::1",
+		"tun0x200@255.255.255.255", "tun:200@::ffff:1.2.3.4", "esp.200@239.1.1.1",
 	} {
 		f.Add(s)
 	}
@@ -37,6 +39,8 @@ func FuzzParseSAID(f *testing.F) {
 			t.Fatalf("ParseSAID(%q) = %+v: unknown internal SAID accepted", text, s)
 		case !s.Dst.IsValid() || s.Dst.Zone() != "":
 			t.Fatalf("ParseSAID(%q) = %+v: bad address", text, s)
+		case s.Dst.IsUnspecified() || s.Dst.IsMulticast() || s.Dst.Is4In6() || s.Dst == netip.MustParseAddr("255.255.255.255"):
+			t.Fatalf("ParseSAID(%q) = %+v: an address no SA can have", text, s)
 		}
 		str := s.String()
 		back, err := ParseSAID(str, NoResolver{})

@@ -186,7 +186,31 @@ func ParseSAID(text string, r Resolver) (SAID, error) {
 	if spi < MinSPI {
 		return SAID{}, ErrReservedSPI
 	}
+	if err := CheckSADst(dst); err != nil {
+		return SAID{}, err
+	}
 	return s, nil
+}
+
+// CheckSADst refuses an address that cannot be the destination of an SA
+// (the far end of a tunnel, or the peer of a transport SA): the kernel
+// would take the policy, but no packet could ever reach such an SA. The
+// unspecified address is only passthrough's (SPI 0); multicast and the
+// IPv4 broadcast address are not one host; an IPv4-mapped IPv6 address is
+// an IPv4 host written as IPv6, which XFRM would look up as IPv6 and never
+// find.
+func CheckSADst(a netip.Addr) error {
+	switch {
+	case a.IsUnspecified():
+		return fmt.Errorf("%s is the unspecified address, which cannot be an SA's destination (only passthrough, SPI 0, has it)", a)
+	case a.Is4In6():
+		return fmt.Errorf("%s is an IPv4-mapped IPv6 address, which cannot be an SA's destination: write %s", a, a.Unmap())
+	case a.IsMulticast():
+		return fmt.Errorf("%s is a multicast address, which cannot be an SA's destination", a)
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return fmt.Errorf("%s is the broadcast address, which cannot be an SA's destination", a)
+	}
+	return nil
 }
 
 func splitProto(text string) (Proto, string, error) {

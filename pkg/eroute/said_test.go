@@ -88,8 +88,6 @@ func TestParseSAID(t *testing.T) {
 		{"esp0x101@10", said(ProtoESP, 0x101, "10.0.0.0")},              // short dotted address
 		{"esp0x101@0x0a090909", said(ProtoESP, 0x101, "10.9.9.9")},      // hexadecimal address
 		{"esp0x101@010.009.009.009", said(ProtoESP, 0x101, "10.9.9.9")}, // decimal parts
-		{"esp0x101@0.0.0.0", said(ProtoESP, 0x101, "0.0.0.0")},
-		{"esp:101@::ffff:1.2.3.4", said(ProtoESP, 0x101, "::ffff:1.2.3.4")},
 		// Internal texts.
 		{"int256@0.0.0.0", Pass},
 		{"int0x100@0.0.0.0", Pass},
@@ -158,7 +156,20 @@ func TestParseSAIDErrors(t *testing.T) {
 		{"esp..135@1.2.3.4", "bad SPI"},
 		// Reserved SPIs.
 		{"esp0xff@1.2.3.4", "values less than 0x100 are reserved"},
-		{"tun.135@0.0.0.0", ""}, // not reserved: see below
+		// Addresses that cannot be an SA's destination.
+		{"tun0x200@0.0.0.0", "unspecified address"},
+		{"tun.135@0.0.0.0", "unspecified address"},
+		{"esp0x101@0.0.0.0", "unspecified address"},
+		{"tun:200@::", "unspecified address"},
+		{"tun0x200@::", "unspecified address"},
+		{"esp:101@::ffff:1.2.3.4", "IPv4-mapped IPv6 address, which cannot be an SA's destination: write 1.2.3.4"},
+		{"tun0x200@::ffff:0a00:0001", "IPv4-mapped"},
+		{"tun0x200@224.0.0.1", "multicast address"},
+		{"tun0x200@239.255.255.250", "multicast address"},
+		{"tun:200@ff02::1", "multicast address"},
+		{"ah0x200@ff05::2", "multicast address"},
+		{"tun0x200@255.255.255.255", "broadcast address"},
+		{"tun0x200@0xffffffff", "broadcast address"},
 		{"esp255@1.2.3.4", "values less than 0x100 are reserved"},
 		{"ah.0@1.2.3.4", "values less than 0x100 are reserved"},
 		{"esp0x0@0.0.0.0", "values less than 0x100 are reserved"}, // only tun passes through
@@ -209,9 +220,9 @@ func TestParseSAIDErrors(t *testing.T) {
 	if _, err := ParseSAID("esp0xff@1.2.3.4", nil); !errors.Is(err, ErrReservedSPI) {
 		t.Errorf("reserved SPI error %v is not ErrReservedSPI", err)
 	}
-	// A real SPI to the unspecified address is a SAID like any other.
-	if got, err := ParseSAID("tun.135@0.0.0.0", nil); err != nil || got != said(ProtoTun, 0x135, "0.0.0.0") {
-		t.Errorf("ParseSAID(tun.135@0.0.0.0) = %v, %v", got, err)
+	// The address is checked after names are looked up, too.
+	if got, err := ParseSAID("tun0x200@anycast.example", multicastResolver{}); err == nil {
+		t.Errorf("ParseSAID of a name for a multicast address = %v", got)
 	}
 	// Without a resolver, names are refused.
 	if got, err := ParseSAID("tun.135@gw.ngo.org", nil); err == nil {
@@ -231,6 +242,8 @@ func TestSAIDString(t *testing.T) {
 		{said(ProtoTun, 0x145, "3049:1:0:0:0:0:0:2"), "tun0x145@3049:1::2", "tun:145@3049:1::2"},
 		{said(ProtoAH, 0xABCDEF01, "10.0.0.1"), "ah0xabcdef01@10.0.0.1", "ah.abcdef01@10.0.0.1"},
 		{said(ProtoComp, 0x1000, "10.0.0.1"), "comp0x1000@10.0.0.1", "comp.1000@10.0.0.1"},
+		// Printed as they are (a foreign policy may hold them), though
+		// ParseSAID refuses them (below).
 		{said(ProtoESP, 0x100, "0.0.0.0"), "esp0x100@0.0.0.0", "esp.100@0.0.0.0"},
 		{said(ProtoTun, 0x100, "::"), "tun0x100@::", "tun:100@::"},
 		{Pass, "%pass", "%pass"},
@@ -252,7 +265,7 @@ func TestSAIDString(t *testing.T) {
 			t.Errorf("%+v.AFString() = %q, want %q", tt.s, got, tt.afs)
 		}
 		// Both forms read back as the same SAID, where that SAID is valid.
-		if tt.s.Proto == ProtoInt && !tt.s.IsMagic() {
+		if tt.s.Proto == ProtoInt && !tt.s.IsMagic() || !tt.s.IsMagic() && CheckSADst(tt.s.Dst) != nil {
 			continue
 		}
 		for _, text := range []string{tt.str, tt.afs} {
@@ -297,4 +310,11 @@ func TestProto(t *testing.T) {
 	if ProtoInt.String() != "int" || Proto(7).String() != "proto(7)" {
 		t.Errorf("Proto names: %q %q", ProtoInt, Proto(7))
 	}
+}
+
+// multicastResolver gives every name a multicast address.
+type multicastResolver struct{}
+
+func (multicastResolver) LookupHost(string, Family) (netip.Addr, error) {
+	return netip.MustParseAddr("224.0.0.5"), nil
 }

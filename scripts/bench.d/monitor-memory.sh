@@ -2,19 +2,21 @@
 # monitor-memory.sh: peak RSS of `eroute --monitor` started on a large table
 # (issue 10, item 13: under 64 MB on 1,000,000 policies).
 #
-# In a fresh network namespace (eroute-bench-*, always deleted) it loads N
-# eroutes with `eroute --batch` (host and subnet selectors, IPv4 and IPv6,
+# In a fresh network namespace (eroute-bench-*, always deleted) it loads
+# MONITOR_N eroutes with `eroute --batch` (host and subnet selectors, IPv4 and IPv6,
 # tun SAIDs, %pass, %drop, %trap), starts `eroute --monitor` under GNU time,
 # waits until the monitor has read the table and answers an ACQUIRE (a
 # datagram into a %trap, sent until the ACQUIRE line comes), then ends it
 # with SIGTERM and prints its peak RSS and how long it took to answer.
 #
 # Usage (as root): scripts/bench.d/monitor-memory.sh
-# Environment: N (1000000), EROUTE (bin/eroute), GOAL_KB (65536).
+# Environment: MONITOR_N (1000000; 100000 with QUICK=1), EROUTE (bin/eroute),
+# GOAL_KB (65536).
 set -euo pipefail
 export LC_ALL=C
 
-N=${N:-1000000}
+N=${MONITOR_N:-1000000}
+[ "${QUICK:-0}" = 1 ] && N=${MONITOR_N:-100000}
 EROUTE=${EROUTE:-bin/eroute}
 GOAL_KB=${GOAL_KB:-65536}
 TIME=/usr/bin/time

@@ -637,7 +637,10 @@ check_trap_monitor() {
 		--exec "$EROUTE --replace --eraf inet --src \$EROUTE_SRC/32 --dst \$EROUTE_DST/32 --said $said" \
 		>"$T/acq.mon" 2>"$T/acq.err"
 	local mon=${BG[-1]}
-	wait_for 20 eval 'nsx gw1 ss -Hxl | grep -q @eroute-monitor' || echo "  (the monitor did not start: $(cat "$T/acq.err"))"
+	# Started once a NETLINK_XFRM socket (protocol 6) of gw1 has joined
+	# XFRMNLGRP_ACQUIRE (group bit 0: an odd last hex digit of Groups).
+	wait_for 20 eval 'nsx gw1 awk '"'"'$2 == 6 && $4 ~ /[13579bdf]$/'"'"' /proc/net/netlink | grep -q .' ||
+		echo "  (the monitor did not start: $(cat "$T/acq.err"))"
 	cap_start
 	er gw1 --add "${sel[@]}" --said %trap
 	send gw1 192.168.2.2 5001 1 first >/dev/null

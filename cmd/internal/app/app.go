@@ -5,7 +5,9 @@ package app
 import (
 	"fmt"
 	"os"
+	"time"
 
+	"github.com/eroute/eroute/internal/nslock"
 	"github.com/eroute/eroute/pkg/cli"
 	"github.com/eroute/eroute/pkg/eroute"
 )
@@ -20,8 +22,18 @@ func Eroute(args []string) int {
 		Stderr:      os.Stderr,
 		Open:        openTable,
 		OpenMonitor: openMonitor,
+		LockTable:   lockTable,
 		Parser:      cli.Parser{Resolver: eroute.SystemResolver{}, Names: eroute.SystemNames},
 	})
+}
+
+// lockTable takes the namespace's write lock (see pkg/cli's lockWriters).
+func lockTable(netns string, wait time.Duration) (func() error, error) {
+	l, err := nslock.Acquire(netns, "write", wait)
+	if err != nil {
+		return nil, err
+	}
+	return l.Release, nil
 }
 
 // subcommands are what `ipsec` knows, as FreeS/WAN's front end dispatched

@@ -26,6 +26,11 @@ func (t table) Apply(ops []cli.Op) error {
 	return batchError(t.Table.ApplyFunc(len(ops), opFunc(ops)))
 }
 
+// ApplyUntil is Apply that stops, and undoes, once stop is closed.
+func (t table) ApplyUntil(stop <-chan struct{}, ops []cli.Op) error {
+	return batchError(t.Table.ApplyFuncUntil(stop, len(ops), opFunc(ops)))
+}
+
 func (t table) Snapshot() (cli.Snapshot, error) {
 	s, err := t.Table.Snapshot()
 	if err != nil {
@@ -109,13 +114,20 @@ func (s snapshot) Apply(ops []cli.Op) error {
 	return batchError(s.Snapshot.ApplyFunc(len(ops), opFunc(ops)))
 }
 
+// ApplyUntil is Apply that stops, and undoes, once stop is closed.
+func (s snapshot) ApplyUntil(stop <-chan struct{}, ops []cli.Op) error {
+	return batchError(s.Snapshot.ApplyFuncUntil(stop, len(ops), opFunc(ops)))
+}
+
 func opFunc(ops []cli.Op) func(i int) xfrm.Op {
-	return func(i int) xfrm.Op { return xfrm.Op{Kind: ops[i].Kind, Eroute: ops[i].Eroute, Force: ops[i].Force} }
+	return func(i int) xfrm.Op {
+		return xfrm.Op{Kind: ops[i].Kind, Eroute: ops[i].Eroute, Force: ops[i].Force, Idempotent: ops[i].Idempotent}
+	}
 }
 
 // entry gives pkg/cli an entry of the driver's.
 func entry(e xfrm.Entry) cli.Entry {
-	c := cli.Entry{Eroute: e.Eroute, Own: e.Own, Deletable: e.Deletable, Inbound: e.Inbound,
+	c := cli.Entry{Eroute: e.Eroute, Own: e.Own, Deletable: e.Deletable, Inbound: e.Inbound, MonitorHold: e.MonitorHold,
 		Priority: e.Priority, Index: e.Index, Mark: e.Mark, Mask: e.Mask, IfID: e.IfID}
 	for _, t := range e.Tmpls {
 		c.Templates = append(c.Templates, cli.Template{Proto: t.Proto, Mode: t.Mode, SPI: t.SPI, Reqid: t.Reqid, Src: t.Src, Dst: t.Dst})
