@@ -162,13 +162,15 @@ func (m *kernelMonitor) DeleteHold(h cli.Hold) (bool, error) {
 	return m.table.DeleteHold(xfrm.Hold{Selector: h.Selector, Scope: xfrm.Scope(h.Scope)})
 }
 
+// StaleHolds gives the holds the guard's reading of the table found: the
+// table is read once at start, for both.
 func (m *kernelMonitor) StaleHolds() ([]cli.Hold, error) {
-	holds, err := m.table.Holds()
+	holds := m.guard.StaleHolds()
 	hs := make([]cli.Hold, len(holds))
 	for i, h := range holds {
 		hs[i] = cliHold(h)
 	}
-	return hs, err
+	return hs, nil
 }
 
 func (m *kernelMonitor) Tracked() int { return m.guard.Own() }
