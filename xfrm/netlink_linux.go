@@ -3,6 +3,7 @@ package xfrm
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -34,6 +35,8 @@ type conn struct {
 	batchBufs bool
 	rcvbuf    int
 	dumps     int // dumps asked for: tests count them
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // newSocket makes and binds a NETLINK_XFRM socket in the calling thread's
@@ -79,7 +82,16 @@ func (c *conn) setup() error {
 	return nil
 }
 
-func (c *conn) close() { unix.Close(c.fd) }
+// close releases the socket; only the first call does, later ones give
+// what it gave.
+func (c *conn) close() error {
+	c.closeOnce.Do(func() {
+		if err := unix.Close(c.fd); err != nil {
+			c.closeErr = os.NewSyscallError("close", err)
+		}
+	})
+	return c.closeErr
+}
 
 // nextSeq gives a fresh sequence number; 0 is skipped (never ours).
 func (c *conn) nextSeq() uint32 {
@@ -266,9 +278,11 @@ func (c *conn) handleAnswers(b []byte, seq uint32, interrupted *bool, fn func(ui
 	return false, nil
 }
 
+// timedOut gives a send or receive that SO_SNDTIMEO or SO_RCVTIMEO ended
+// (EAGAIN) as a timeout: errors.Is finds os.ErrDeadlineExceeded in it.
 func timedOut(err error) error {
 	if errors.Is(err, unix.EAGAIN) {
-		return fmt.Errorf("no answer from the kernel within %v", timeout)
+		return &timeoutError{fmt.Sprintf("no answer from the kernel within %v", timeout), err}
 	}
 	return err
 }
@@ -318,7 +332,7 @@ func doneError(data []byte, interrupted bool) error {
 		}
 	}
 	if interrupted {
-		return errors.New("the kernel's table changed during the listing; try again")
+		return ErrDumpInterrupted
 	}
 	return nil
 }

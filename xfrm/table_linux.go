@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -33,10 +34,10 @@ func Open(netnsName string) (*Table, error) {
 	return &Table{c: c, netns: netnsName}, nil
 }
 
-// Close releases the socket.
+// Close releases the socket. Only the first call does; later ones give
+// what it gave.
 func (t *Table) Close() error {
-	t.c.close()
-	return nil
+	return t.c.close()
 }
 
 // Add adds an eroute; ErrExists when one with the same selector exists
@@ -735,7 +736,7 @@ func inNetns[T any](ns netns.NsHandle, name string, mk func() (T, error)) (T, er
 // lacks.
 func setnsError(err error, ns string) error {
 	if errors.Is(err, unix.EPERM) {
-		return sentinel{ErrNetnsPermission, sentinel{ErrPermission, err}}
+		return sentinel{ErrNetnsPermission, os.NewSyscallError("setns", err)}
 	}
 	return socketError(err, ns)
 }
