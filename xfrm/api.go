@@ -43,6 +43,11 @@ type (
 		DeleteSA(eroute.SAID) error
 		FlushSAs() error
 		LocalAddrs() ([]netip.Addr, error)
+		AddPolicy(Policy) error
+		UpdatePolicy(Policy) error
+		DeletePolicy(id Policy) error
+		GetPolicy(id Policy) (Policy, bool, error)
+		Policies() ([]Policy, error)
 	}
 	snapshotAPI interface {
 		io.Closer

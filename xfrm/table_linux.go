@@ -173,25 +173,8 @@ func (t *Table) getDir(sel eroute.Selector, dir uint8) (Policy, bool, error) {
 // get reads the policy with id's selector, direction, type, mark and if_id
 // (XFRM_MSG_GETPOLICY); false when there is none.
 func (t *Table) get(id Policy) (Policy, bool, error) {
-	var p Policy
-	found := false
-	var derr error
 	id.Index = 0
-	err := t.c.get(msgGetPolicy, encodePolicyID(id), func(typ uint16, b []byte) {
-		if typ == msgNewPolicy && !found {
-			p, derr = decodePolicy(b)
-			found = true
-		}
-	})
-	switch {
-	case errors.Is(err, unix.ENOENT):
-		return Policy{}, false, nil
-	case err != nil:
-		return Policy{}, false, kernelError(err, 0, nil)
-	case derr != nil:
-		return Policy{}, false, derr
-	}
-	return p, found, nil
+	return t.GetPolicy(id)
 }
 
 // Lookup gives the policy a delete or a replace by this selector reaches
