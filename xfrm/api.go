@@ -74,9 +74,10 @@ var (
 	_ listenerAPI = (*Listener)(nil)
 	_ guardAPI    = (*Guard)(nil)
 
-	_ func(string) (*Table, error)         = Open
-	_ func(string, int) (*Listener, error) = Listen
-	_ func(string, string) (*Guard, error) = OpenGuard
-	_ func(string) (io.Closer, error)      = ClaimMonitor
-	_ func(string) (time.Duration, error)  = AcquireExpiry
+	_ func(string) (*Table, error)           = Open
+	_ func(string, int) (*Listener, error)   = Listen
+	_ func(ListenOptions) (*Listener, error) = ListenWith
+	_ func(string, string) (*Guard, error)   = OpenGuard
+	_ func(string) (io.Closer, error)        = ClaimMonitor
+	_ func(string) (time.Duration, error)    = AcquireExpiry
 )

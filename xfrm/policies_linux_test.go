@@ -96,3 +96,29 @@ func containsAll(s string, parts ...string) bool {
 	}
 	return true
 }
+
+// A Listener that chose the policy group hears policies made and deleted,
+// as typed events carrying the policy.
+func TestKernelListenPolicies(t *testing.T) {
+	tab, ns := openTable(t)
+	l, err := ListenWith(ListenOptions{Netns: ns, Policies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	p := Policy{Sel: Selector{Src: netip.MustParsePrefix("10.1.0.0/16"), Dst: netip.MustParsePrefix("10.2.0.0/16")},
+		Dir: DirFwd, Priority: 42, Action: ActionBlock}
+	if err := tab.AddPolicy(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.DeletePolicy(p); err != nil {
+		t.Fatal(err)
+	}
+	for _, deleted := range []bool{false, true} {
+		ev, err := l.Next()
+		pc, ok := ev.(*PolicyChange)
+		if err != nil || !ok || pc.Deleted != deleted || pc.Policy.Priority != 42 || pc.Policy.Dir != DirFwd || pc.Policy.Sel.Dst != p.Sel.Dst {
+			t.Fatalf("event %T %+v, %v; want the policy, deleted %v", ev, ev, err, deleted)
+		}
+	}
+}

@@ -16,3 +16,6 @@ func (t *Table) GetPolicy(id Policy) (Policy, bool, error) { return Policy{}, fa
 
 // Policies implements the Linux API.
 func (t *Table) Policies() ([]Policy, error) { return nil, ErrNoXFRM }
+
+// ListenWith implements the Linux API.
+func ListenWith(o ListenOptions) (*Listener, error) { return nil, ErrNoXFRM }

@@ -31,3 +31,19 @@ func TestCompletePolicy(t *testing.T) {
 		t.Errorf("a policy named by index: %+v, %v", id, err)
 	}
 }
+
+func TestListenGroups(t *testing.T) {
+	for _, c := range []struct {
+		o    ListenOptions
+		want uint32
+	}{
+		{ListenOptions{}, 1<<(grpAcquire-1) | 1<<(grpExpire-1)},
+		{ListenOptions{Policies: true}, 1 << (grpPolicy - 1)},
+		{ListenOptions{Acquires: true, Policies: true}, 1<<(grpAcquire-1) | 1<<(grpPolicy-1)},
+		{ListenOptions{Expires: true}, 1 << (grpExpire - 1)},
+	} {
+		if got := c.o.groups(); got != c.want {
+			t.Errorf("%+v: groups %#x, want %#x", c.o, got, c.want)
+		}
+	}
+}
