@@ -260,3 +260,17 @@ func (t *Table) LocalAddrs() ([]netip.Addr, error) {
 	})
 	return addrs, err
 }
+
+// InboundPolicies gives the in policies as eroutes (see Inbound), for the
+// SA listing's policy= field.
+func (t *Table) InboundPolicies() ([]eroute.Eroute, error) {
+	es, err := t.Inbound()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]eroute.Eroute, len(es))
+	for i := range es {
+		out[i] = es[i].Eroute
+	}
+	return out, nil
+}

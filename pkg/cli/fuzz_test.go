@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -266,4 +267,53 @@ func forcing(arg string) bool {
 	name, _, _ := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
 	return strings.HasPrefix(arg, "--") && name != "" &&
 		(strings.HasPrefix("force", name) || strings.HasPrefix("all", name) || strings.HasPrefix("batch", name) || strings.HasPrefix("sync", name))
+}
+
+// FuzzSelectorArgs: every selector a policy can be listed with (host bits,
+// any protocol, its ports or the fields other protocols have in their
+// place) is written back by selectorArgs as options that parse, in a
+// --del --force line, to that very selector: what --sync --dry-run prints
+// is a command.
+func FuzzSelectorArgs(f *testing.F) {
+	f.Add([]byte{10, 5, 1, 2}, uint8(16), []byte{10, 6, 0, 0}, uint8(16), uint8(0), uint16(0), uint16(0))
+	f.Add([]byte{0, 0, 0, 0}, uint8(0), []byte{10, 6, 0, 0}, uint8(16), uint8(58), uint16(135), uint16(0))
+	f.Add([]byte{0x30, 0x49, 15: 1}, uint8(64), []byte{0x30, 0x49, 15: 2}, uint8(128), uint8(47), uint16(1), uint16(2))
+	f.Add([]byte{10, 0, 0, 0}, uint8(8), []byte{10, 1, 0, 0}, uint8(16), uint8(6), uint16(0), uint16(110))
+	f.Add([]byte{10, 0, 0, 0}, uint8(8), []byte{10, 1, 0, 0}, uint8(16), uint8(135), uint16(5), uint16(0))
+	p := Parser{Resolver: eroute.NoResolver{}, Names: eroute.Names{}}
+	f.Fuzz(func(t *testing.T, src []byte, sbits uint8, dst []byte, dbits uint8, proto uint8, sport, dport uint16) {
+		addr := func(b []byte, v6 bool) (netip.Addr, bool) {
+			if v6 {
+				if len(b) < 16 {
+					return netip.Addr{}, false
+				}
+				a := netip.AddrFrom16([16]byte(b[:16]))
+				return a, !a.Is4In6()
+			}
+			if len(b) < 4 {
+				return netip.Addr{}, false
+			}
+			return netip.AddrFrom4([4]byte(b[:4])), true
+		}
+		v6 := len(src) >= 16
+		sa, ok1 := addr(src, v6)
+		da, ok2 := addr(dst, v6)
+		if !ok1 || !ok2 || int(sbits) > sa.BitLen() || int(dbits) > da.BitLen() {
+			return
+		}
+		sel := eroute.Selector{Src: netip.PrefixFrom(sa, int(sbits)), Dst: netip.PrefixFrom(da, int(dbits)),
+			Proto: proto, SrcPort: sport, DstPort: dport}
+		if masked := (eroute.Selector{Src: sel.Src.Masked(), Dst: sel.Dst.Masked(), Proto: proto, SrcPort: sport, DstPort: dport}); masked.Validate() != nil {
+			return // no policy is listed with it
+		}
+		args := strings.Fields("--del " + selectorArgs(sel) + " --force")
+		req, err := p.Parse(args)
+		if err != nil {
+			t.Fatalf("%v: %q does not parse: %v", sel, args, err)
+		}
+		got := opOf(req, 1).Eroute.Selector
+		if got != sel {
+			t.Fatalf("%v: %q parses as %v", sel, args, got)
+		}
+	})
 }

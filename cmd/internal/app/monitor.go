@@ -163,13 +163,15 @@ func (m *kernelMonitor) DeleteHold(h cli.Hold) (bool, error) {
 	return ok, cliError(err)
 }
 
+// StaleHolds gives the holds the guard's reading of the table found: the
+// table is read once at start, for both.
 func (m *kernelMonitor) StaleHolds() ([]cli.Hold, error) {
-	holds, err := m.table.Holds()
+	holds := m.guard.StaleHolds()
 	hs := make([]cli.Hold, len(holds))
 	for i, h := range holds {
 		hs[i] = cliHold(h)
 	}
-	return hs, cliError(err)
+	return hs, nil
 }
 
 func (m *kernelMonitor) Tracked() int { return m.guard.Own() }
