@@ -19,6 +19,9 @@ import (
 type Table struct {
 	c     *conn
 	netns string // as given to Open
+	// dial, when set, makes another socket to the same kernel in place
+	// of one made in netns: the tests' fake kernel.
+	dial func() (*conn, error)
 }
 
 // Open opens the XFRM policy table of the network namespace called
@@ -363,7 +366,7 @@ func (t *Table) deleteDir(s eroute.Selector, dir uint8) error {
 // only policies it has passed are deleted. Unlike Apply, Clear is not
 // undone when a delete fails.
 func (t *Table) Clear(all bool) error {
-	dc, err := inNamespace(t.netns, newSocket)
+	dc, err := t.newConn()
 	if err != nil {
 		return err
 	}
@@ -408,6 +411,14 @@ func (t *Table) Clear(all bool) error {
 		}
 	}
 	return nil
+}
+
+// newConn makes another socket to the table's kernel.
+func (t *Table) newConn() (*conn, error) {
+	if t.dial != nil {
+		return t.dial()
+	}
+	return inNamespace(t.netns, newSocket)
 }
 
 // errStop ends a dump whose deletes the kernel refused.
