@@ -2,6 +2,7 @@ package xfrm
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -50,6 +51,9 @@ type Guard struct {
 	lossNoted time.Time
 	holds     *[]Hold     // the monitor holds of the first reading, until StaleHolds           // when lost notifications were last reported
 	timer     *time.Timer // writes the state file a moment after a change
+
+	closeOnce sync.Once
+	closeErr  error // what Close gave
 }
 
 // takeover is an eroute that a foreign policy replaced.
@@ -167,17 +171,23 @@ func (g *Guard) Next() (Event, error) {
 	}
 }
 
-// Close stops guarding and writes the state file one last time.
+// Close stops guarding and writes the state file one last time. Only the
+// first call does; later ones give what it gave.
 func (g *Guard) Close() error {
-	g.l.Close()
+	g.closeOnce.Do(func() { g.closeErr = g.close() })
+	return g.closeErr
+}
+
+func (g *Guard) close() error {
+	lerr := g.l.Close()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.timer != nil {
 		g.timer.Stop()
 	}
 	err := g.writeState()
-	g.table.Close()
-	return err
+	terr := g.table.Close()
+	return cmp.Or(err, lerr, terr)
 }
 
 // handle keeps the index and the take-overs up to date with one event.

@@ -225,9 +225,9 @@ func (t *Table) LocalAddrs() ([]netip.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot list the addresses of the network namespace: %w", err)
 	}
-	c := &conn{fd: fd}
+	c := &conn{sock: fdSocket(fd)}
 	defer c.close()
-	if err := c.setup(); err != nil {
+	if c.pid, err = setup(fd); err != nil {
 		return nil, err
 	}
 	var addrs []netip.Addr
