@@ -3,6 +3,7 @@ package xfrm
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"runtime"
@@ -499,21 +500,60 @@ type listing struct {
 func (l *listing) eroute(i int) eroute.Eroute {
 	r := &l.recs[i]
 	e := r.eroute()
+	e.Count = l.count(r)
+	return e
+}
+
+// count gives the packet count the listing shows for a record.
+func (l *listing) count(r *record) uint64 {
 	if r.flags&recOwn == 0 {
 		if d := l.details[r.index]; d != nil && d.counted {
-			e.Count = d.count
-			return e
+			return d.count
 		}
 	}
-	if l.sas != nil {
-		if k, ok := saKeyOf(e.SAID); ok {
-			e.Count = l.sas.packets[k]
-			if r.flags&recGroup != 0 {
-				e.Count = l.sas.outer(e.SAID.Dst, e.SAID.SPI)
+	if l.sas == nil {
+		return 0
+	}
+	s := r.said()
+	k, ok := saKeyOf(s)
+	switch {
+	case !ok:
+		return 0
+	case r.flags&recGroup != 0:
+		return l.sas.outer(s.Dst, s.SPI)
+	}
+	return l.sas.packets[k]
+}
+
+// WriteListing writes the listing to w: the lines Walk's eroutes give
+// with eroute.Eroute.AppendLine, each ended by a newline (see
+// listing.writeText).
+func (t *Table) WriteListing(w io.Writer) error {
+	l, err := t.listing()
+	if err != nil {
+		return err
+	}
+	return l.writeText(w)
+}
+
+// writeText writes the listing's lines formatted straight from the sorted
+// records (appendRecordLine), without building eroutes, into a buffer
+// written a megabyte at a time.
+func (l *listing) writeText(w io.Writer) error {
+	const chunk = 1 << 20
+	buf := make([]byte, 0, min(chunk+4096, 128*len(l.recs)+128))
+	for i := range l.recs {
+		r := &l.recs[i]
+		buf = append(appendRecordLine(buf, r, l.count(r)), '\n')
+		if len(buf) >= chunk {
+			if _, err := w.Write(buf); err != nil {
+				return err
 			}
+			buf = buf[:0]
 		}
 	}
-	return e
+	_, err := w.Write(buf)
+	return err
 }
 
 func (l *listing) entry(i int) Entry {

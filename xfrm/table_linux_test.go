@@ -448,3 +448,54 @@ func TestKernelClearStreams(t *testing.T) {
 	}
 	wantList(t, tb)
 }
+
+// wantListingText checks WriteListing against Walk and AppendLine, byte
+// for byte.
+func wantListingText(t *testing.T, tb *Table) {
+	t.Helper()
+	var want []byte
+	err := tb.Walk(func(e eroute.Eroute) error {
+		want = append(e.AppendLine(want), '\n')
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Walk: %v", err)
+	}
+	var got strings.Builder
+	if err := tb.WriteListing(&got); err != nil {
+		t.Fatalf("WriteListing: %v", err)
+	}
+	if got.String() != string(want) {
+		t.Errorf("WriteListing:\n%s\nWalk and AppendLine:\n%s", got.String(), want)
+	}
+}
+
+// TestKernelWriteListing checks the listing's text written from the
+// records against the eroutes' own text: every kind of eroute, foreign
+// policies (marks, if_ids, traps, IPv4-mapped addresses), and a
+// table larger than one write.
+func TestKernelWriteListing(t *testing.T) {
+	tb, ns := openTable(t)
+	for _, e := range roundTripEroutes(t) {
+		if err := tb.Add(e); err != nil {
+			t.Fatalf("Add(%v): %v", e, err)
+		}
+	}
+	for _, cmd := range []string{
+		"policy add src 10.70.0.0/16 dst 10.71.0.0/16 dir out tmpl src 1.1.1.1 dst 2.2.2.2 proto esp mode tunnel mark 5 mask 0xff",
+		"policy add src 10.72.0.0/16 dst 10.73.0.0/16 dir out if_id 7 tmpl src 0.0.0.0 dst 5.5.5.5 proto esp spi 0x135 mode tunnel",
+		"policy add src 10.74.0.0/16 dst 10.75.0.0/16 dir out tmpl proto comp mode transport tmpl src 1.1.1.1 dst 3.3.3.3 proto esp mode tunnel",
+		"policy add src ::ffff:10.0.0.0/104 dst ::/0 dir out tmpl src :: dst ::ffff:192.0.2.1 proto esp spi 0x136 mode tunnel",
+	} {
+		ipn(t, ns, append([]string{"xfrm"}, strings.Fields(cmd)...)...)
+	}
+	wantListingText(t, tb)
+	ops := make([]Op, 20000)
+	for i := range ops {
+		ops[i] = Op{Kind: eroute.OpAdd, Eroute: genEroute(i)}
+	}
+	if err := tb.Apply(ops); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	wantListingText(t, tb)
+}

@@ -186,9 +186,18 @@ func execute(req Request, env Env, note func(string)) error {
 	return list(t, env.Stdout)
 }
 
+// listingWriter is a Table that writes the listing's text itself, faster
+// than Walk and AppendLine (xfrm.Table does).
+type listingWriter interface {
+	WriteListing(w io.Writer) error
+}
+
 // list prints the table, the KLIPS lines. It streams: a table of 100,000
 // eroutes is never held as text.
 func list(t Table, out io.Writer) error {
+	if lw, ok := t.(listingWriter); ok {
+		return lw.WriteListing(out)
+	}
 	w := bufio.NewWriterSize(out, 64*1024)
 	var line []byte
 	err := t.Walk(func(e eroute.Eroute) error {
