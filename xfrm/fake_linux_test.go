@@ -31,19 +31,21 @@ func addOps(from, n int) []Op {
 	return ops
 }
 
-// A batch goes pipelined: many requests to a datagram, none acknowledged
-// but the barrier, and the listing reads the multipart dump back whole.
+// A batch goes pipelined: many requests to a datagram (512), none
+// acknowledged but the barrier, and the listing reads the multipart dump
+// back whole (over a second goroutine: the table is above overlapFrom).
 func TestFakePipelinedBatch(t *testing.T) {
 	k := newFakeKernel()
 	tab, _ := k.table()
-	if err := tab.Apply(addOps(0, 1000)); err != nil {
+	const n = 2 * overlapFrom
+	if err := tab.Apply(addOps(0, n)); err != nil {
 		t.Fatal(err)
 	}
-	if len(k.policies) != 1000 {
-		t.Fatalf("%d policies in the kernel, want 1000", len(k.policies))
+	if len(k.policies) != n {
+		t.Fatalf("%d policies in the kernel, want %d", len(k.policies), n)
 	}
-	if k.sends > 3 {
-		t.Errorf("1000 adds took %d datagrams, want at most 3", k.sends)
+	if k.sends > n/runMaxMsgs+1 {
+		t.Errorf("%d adds took %d datagrams, want at most %d", n, k.sends, n/runMaxMsgs+1)
 	}
 	acked := 0
 	for _, m := range k.requests {
@@ -58,7 +60,7 @@ func TestFakePipelinedBatch(t *testing.T) {
 		t.Errorf("%d acknowledged requests, want the barrier alone", acked)
 	}
 	list, err := tab.List()
-	if err != nil || len(list) != 1000 {
+	if err != nil || len(list) != n {
 		t.Fatalf("List: %d eroutes, %v", len(list), err)
 	}
 	for _, e := range list {
