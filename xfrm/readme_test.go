@@ -48,3 +48,21 @@ func TestReadmeProgramBuilds(t *testing.T) {
 		t.Errorf("the README's program does not build: %v\n%s", err, out)
 	}
 }
+
+// A program that uses the library does not take the command lines with
+// it: xfrm imports no package of pkg/cli's.
+func TestLibraryWithoutTheCommandLine(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	out, err := exec.Command(goTool, "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Skipf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasSuffix(dep, "/pkg/cli") {
+			t.Errorf("xfrm depends on %s", dep)
+		}
+	}
+}
