@@ -44,6 +44,8 @@ type Env struct {
 	// Lock, when set, serialises the commands that change a namespace's
 	// SAs (a regroup reads, deletes and adds): it returns the release.
 	Lock func(netns string) (func(), error)
+	// Self is the ipsec front end the lines of --save run; "" is ipsec.
+	Self string
 }
 
 // lock takes env's lock for a change, if there is one.

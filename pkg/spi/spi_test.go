@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -374,7 +376,18 @@ func TestKeysNeverPrinted(t *testing.T) {
 	_, out, _ := run(k, strings.Fields("spi --debug --said esp.200@10.0.0.2 --esp aes-sha2_256 --enckey 0x"+ek+" --authkey 0x"+ak)...)
 	_, list, _ := run(k, "spi")
 	_, js, _ := run(k, "spi", "--json")
-	for name, text := range map[string]string{"debug": out, "listing": list, "json": js} {
+	file := filepath.Join(t.TempDir(), "sas")
+	_, saveOut, saveErr := run(k, "spi", "--debug", "--save", file)
+	os.Chmod(file, 0o644)
+	os.Symlink(file, file+".link")
+	_, _, linkErr := run(k, "spi", "--debug", "--save", file+".link")
+	_, _, dirErr := run(k, "spi", "--debug", "--save", filepath.Join(file, "x"))
+	saved, _ := os.ReadFile(file)
+	if !strings.Contains(string(saved), ek) || !strings.Contains(string(saved), ak) {
+		t.Errorf("the saved file lacks the keys: %s", saved)
+	}
+	for name, text := range map[string]string{"debug": out, "listing": list, "json": js,
+		"save": saveOut + saveErr, "save to a link": linkErr, "save to no directory": dirErr} {
 		if strings.Contains(strings.ToLower(text), ek) || strings.Contains(strings.ToLower(text), ak) || strings.Contains(text, "Wlpa") {
 			t.Errorf("%s shows a key: %s", name, text)
 		}

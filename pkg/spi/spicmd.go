@@ -27,18 +27,19 @@ const (
 	Delete
 	Clear
 	Get
+	Save
 	Help
 	Version
 )
 
 var actionOptions = map[string]Action{
 	"ah": AddAH, "esp": AddESP, "comp": AddComp, "ip4": AddIP4, "ip6": AddIP6,
-	"del": Delete, "clear": Clear, "get": Get,
+	"del": Delete, "clear": Clear, "get": Get, "save": Save,
 }
 
 var spiOptions = []opt{
 	{"ah", true}, {"esp", true}, {"comp", true}, {"ip4", false}, {"ip6", false},
-	{"del", false}, {"clear", false}, {"get", false},
+	{"del", false}, {"clear", false}, {"get", false}, {"save", true},
 	{"af", true}, {"edst", true}, {"spi", true}, {"proto", true}, {"said", true},
 	{"src", true}, {"dst", true}, {"enckey", true}, {"authkey", true}, {"iv", true},
 	{"replay_window", true}, {"life", true}, {"natt", true}, {"sport", true}, {"dport", true},
@@ -76,6 +77,7 @@ type Request struct {
 	Debug  bool
 	JSON   bool
 	Note   string // a warning worth printing (an ignored --life allocations)
+	File   string // --save's file
 }
 
 // ParseSpi checks an spi command line; nothing is sent anywhere.
@@ -140,11 +142,15 @@ var saOptions = []string{"af", "edst", "spi", "proto", "said", "src", "dst", "en
 
 func parseAction(req *Request, set map[string]string, r eroute.Resolver) error {
 	switch req.Action {
-	case List, Clear:
+	case List, Clear, Save:
+		req.File = set["save"]
 		for _, name := range saOptions {
 			if has(set, name) {
-				if req.Action == Clear {
+				switch req.Action {
+				case Clear:
 					return fmt.Errorf("--clear deletes every SA and takes no --%s", name)
+				case Save:
+					return fmt.Errorf("--save writes every SA and takes no --%s", name)
 				}
 				return fmt.Errorf("No action chosen.  See '%s --help' for usage.", SpiProg)
 			}
@@ -460,7 +466,7 @@ func executeSpi(req Request, env Env, prog string) error {
 		return err
 	}
 	defer k.Close()
-	if req.Action != List && req.Action != Get {
+	if req.Action != List && req.Action != Get && req.Action != Save {
 		release, err := env.lock(req.Netns)
 		if err != nil {
 			return err
@@ -473,6 +479,12 @@ func executeSpi(req Request, env Env, prog string) error {
 		return withSAs(k, func(sas []SA) error { return listSAs(k, env, sas, req.JSON) })
 	case Clear:
 		return k.FlushSAs()
+	case Save:
+		saved, refused, err := saveSAs(k, req.File, env.Self)
+		if err == nil && req.Debug {
+			fmt.Fprintf(env.Stdout, "%s: debug: %d SAs written to %s, %d not (see the comments at its end)\n", prog, saved, req.File, refused)
+		}
+		return err
 	case AddAH, AddESP, AddComp:
 		if err := k.AddSA(req.SA); err != nil {
 			return fmt.Errorf("%s: %w", id.AFString(), err)
@@ -581,7 +593,7 @@ func getSA(k Kernel, id eroute.SAID, out io.Writer, prog string) error {
 func describe(req *Request) string {
 	sa := &req.SA
 	var b strings.Builder
-	b.WriteString(actionWord(req.Action))
+	b.WriteString(actionWord(req))
 	if !sa.SAID.IsZero() {
 		b.WriteString(" " + sa.SAID.AFString())
 	}
@@ -612,10 +624,13 @@ func describe(req *Request) string {
 	return b.String()
 }
 
-func actionWord(a Action) string {
+func actionWord(req *Request) string {
+	a := req.Action
 	switch a {
 	case List:
 		return "list"
+	case Save:
+		return "save to " + req.File
 	case AddAH, AddESP, AddComp, AddIP4, AddIP6:
 		return "add"
 	}
@@ -624,6 +639,7 @@ func actionWord(a Action) string {
 
 const spiUsage = `usage: spi [ --json ]                             list the SAs (as /proc/net/ipsec_spi)
        spi --clear                                  delete every ESP, AH and IPCOMP SA
+       spi --save <file>                            write them, keys too, as a script (mode 0600)
        spi --help
        spi --version
        spi --del <SA>                               delete the SA and its group

@@ -25,7 +25,17 @@ func spiEnv() spi.Env {
 		Resolver: eroute.SystemResolver{},
 		Now:      time.Now,
 		Lock:     lockSAs,
+		Self:     self(),
 	}
+}
+
+// self is this program's path, for the lines `ipsec spi --save` writes:
+// the ipsec front end lives off PATH, where strongSwan's may be.
+func self() string {
+	if p, err := os.Executable(); err == nil {
+		return p
+	}
+	return "ipsec"
 }
 
 func openSAs(netns string) (spi.Kernel, error) {
