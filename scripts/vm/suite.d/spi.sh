@@ -181,6 +181,7 @@ check_spi_manual_keying() {
 		"comp" "$(nsx gw1 "$IPSEC" spigrp | grep -cx 'tun0x140@192.168.0.2 comp0x143@192.168.0.2 esp0x141@192.168.0.2 ')" 1
 	nsx gw1 "$IPSEC" spi | sed 's/^/  gw1 spi: /'
 	nsx gw1 "$IPSEC" eroute | sed 's/^/  gw1 eroute: /'
+	spi_save_restore $n
 	# --del of one member takes its whole group; --clear takes every SA
 	# and leaves the eroutes.
 	local before eroutes
@@ -195,6 +196,37 @@ check_spi_manual_keying() {
 	expect $n-clear \
 		"states" "$(state_count gw1)" 0 \
 		"eroutes-kept" "$(nsx gw1 "$IPSEC" eroute | wc -l)" "$eroutes"
+}
+
+# spi_steady NS: the ipsec spi listing without what traffic and time
+# change (sequence numbers, error counts, current lifetimes).
+spi_steady() {
+	nsx "$1" "$IPSEC" spi | sed -E 's/ (seq|ooo_errs|auth_errs|idle)=[0-9]+//g; s/ bit=0x[0-9a-f]+//; s/ life\(c,s,h\)=[^ ]*//'
+}
+# xfrm_states NS: ip xfrm state (keys, modes, reqids, replay windows)
+# without the sequence numbers traffic moved, sorted.
+xfrm_states() { ip -n "$P-$1" xfrm state | grep -v 'anti-replay context:' | sort; }
+
+# ipsec spi --save on gw1, --clear, sh of the file: the same SAs and groups,
+# as ipsec spi, ipsec spigrp and ip xfrm state list them; the file 0600.
+spi_save_restore() {
+	local n=$1-save f=$T/sas.conf spi grp states
+	spi=$(spi_steady gw1) grp=$(nsx gw1 "$IPSEC" spigrp) states=$(xfrm_states gw1)
+	nsx gw1 "$IPSEC" spi --save "$f" || fail $n "ipsec spi --save failed"
+	nsx gw1 "$IPSEC" spi --clear
+	local cleared
+	cleared=$(state_count gw1)
+	nsx gw1 sh "$f" >>"$T/trace" 2>&1 || fail $n-sh "sh of the saved file failed"
+	expect $n \
+		"mode" "$(stat -c %a "$f")" 600 \
+		"cleared" "$cleared" 0 \
+		"not-saved" "$(grep -c 'not saved' "$f")" 0 \
+		"spi-same" "$([ "$(spi_steady gw1)" = "$spi" ] && echo yes || echo no)" yes \
+		"spigrp-same" "$([ "$(nsx gw1 "$IPSEC" spigrp)" = "$grp" ] && echo yes || echo no)" yes \
+		"xfrm-state-same" "$([ "$(xfrm_states gw1)" = "$states" ] && echo yes || echo no)" yes
+	if [ "$(xfrm_states gw1)" != "$states" ]; then
+		diff <(echo "$states") <(xfrm_states gw1) | sed 's/^/  save diff: /'
+	fi
 }
 
 extra_check spi-manual-keying check_spi_manual_keying
