@@ -116,14 +116,21 @@ func FuzzDecodeState(f *testing.F) {
 	})
 }
 
+// groupSAs gives the SAs of the group tun.300@gw (an ESP tunnel and AH in
+// transport mode) and an ESP tunnel of another group, tun.400@198.51.100.1.
+func groupSAs(t *testing.T, gw string) (esp, ah, other spi.SA) {
+	esp = testSA(t, "esp.301@"+gw, "192.0.2.1")
+	ah = testSA(t, "ah.302@"+gw, "192.0.2.1")
+	ah.Tunnel = false
+	other = testSA(t, "esp.401@198.51.100.1", "192.0.2.1")
+	other.Reqid = 0x400
+	return esp, ah, other
+}
+
 // The templates of a group, and reading them back as the head's SAID.
 func TestGroupTemplates(t *testing.T) {
 	gw := "192.0.2.2"
-	esp := testSA(t, "esp.301@"+gw, "192.0.2.1")
-	ah := testSA(t, "ah.302@"+gw, "192.0.2.1")
-	ah.Tunnel = false
-	other := testSA(t, "esp.401@198.51.100.1", "192.0.2.1")
-	other.Reqid = 0x400
+	esp, ah, other := groupSAs(t, gw)
 	sas := []spi.SA{ah, other, esp}
 	ts, ok := groupTemplates(sas, mustSAID(t, "tun.300@"+gw))
 	if !ok || len(ts) != 2 {
@@ -174,11 +181,7 @@ func TestGroupTemplates(t *testing.T) {
 // and nothing for SAs that make no group.
 func TestGroupHeads(t *testing.T) {
 	gw := "192.0.2.2"
-	esp := testSA(t, "esp.301@"+gw, "192.0.2.1")
-	ah := testSA(t, "ah.302@"+gw, "192.0.2.1")
-	ah.Tunnel = false
-	other := testSA(t, "esp.401@198.51.100.1", "192.0.2.1")
-	other.Reqid = 0x400
+	esp, ah, other := groupSAs(t, gw)
 	plain := testSA(t, "esp.500@"+gw, "192.0.2.1")
 	plain.Reqid = 0
 	sas := []spi.SA{ah, plain, other, esp}
