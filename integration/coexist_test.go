@@ -456,6 +456,22 @@ func TestCharonTakeOverBroaderTrapHolds(t *testing.T) {
 	}
 }
 
+// After --force the daemon still believes the selector is its own: when it
+// removes its trap it deletes by selector, eroute's policy included, and the
+// flow leaves in the clear (DESIGN.md, "Next to an IKE daemon").
+func TestCharonDeletesForcedEroute(t *testing.T) {
+	a, b, ca, _ := charonTrap(t)
+	a.MustEroute(erouteArgs("--replace", ikeLeftNet, ikeRightNet, "%trap", "--force")...)
+	if o := jsonEroute(t, a, ikeLeftNet, ikeRightNet); o["owner"] != "eroute" {
+		t.Fatalf("after --replace --force: %v, want eroute's own %%trap", o)
+	}
+	ca.MustSwanctl("--uninstall", "--child", "x")
+	wantListed(t, a, ikeLeftNet, ikeRightNet, "", "after charon's uninstall")
+	if n := untrapped(t, a, b); n != 1 {
+		t.Errorf("%d packets of the flow on the veth in the clear, want 1 (charon deleted eroute's %%trap)", n)
+	}
+}
+
 // With a monitor running, the %trap comes back as soon as charon removes
 // its policy: the selector is never left empty, and the next packet of the
 // flow is trapped, not sent in the clear.

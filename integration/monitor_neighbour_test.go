@@ -139,6 +139,23 @@ func TestMonitorForeignAllScopedHold(t *testing.T) {
 		t.Errorf("unmarked send: %v, want it to leave (the hold is scoped by the mark)", err)
 	}
 	wantListed(t, ns, host(trapLocal4), host(in67(6)), "%hold", "with the scoped hold")
+
+	// A trap scoped by its output device gets a hold on that device only.
+	ns.IP("route", "add", "10.68.0.0/16", "dev", "va")
+	ns.IP("xfrm", "policy", "add", "src", trapNet4, "dst", "10.68.0.0/16", "dev", "va", "dir", "out", "priority", "1000",
+		"tmpl", "proto", "esp", "mode", "transport")
+	if err := sendMarked(t, ns, 0, src, netip.AddrPortFrom(netip.MustParseAddr("10.68.0.7"), 53)); err != nil && !errors.Is(err, syscall.EPERM) {
+		t.Logf("send into the device trap: %v", err)
+	}
+	if !mon.WaitLines(2, 5*time.Second) {
+		t.Fatalf("no ACQUIRE from the device trap; stderr:\n%s", mon.Stderr())
+	}
+	if l := mon.Lines()[1]; !strings.Contains(l, `"owner":"foreign","ifindex":`) || !strings.Contains(l, `"hold":"placed"`) {
+		t.Errorf("JSON %s", l)
+	}
+	if text, ok := ipPolicy(t, ns, host(trapLocal4), "10.68.0.7/32 dev va"); !ok || !strings.Contains(text, "action block") {
+		t.Errorf("device-scoped hold in ip xfrm policy: %q (present %v)\n%s", text, ok, ns.IPPolicies())
+	}
 	mon.Signal(syscall.SIGTERM)
 	if st := mon.WaitExit(10 * time.Second); st == nil || st.ExitCode() != 0 {
 		t.Fatalf("SIGTERM: %v", st)
@@ -351,9 +368,16 @@ func TestMonitorHookTimeout(t *testing.T) {
 	}
 }
 
-// Issue 10 item 9: `eroute --monitor | head -1`, then two ACQUIREs: the
-// monitor says why on stderr, removes its holds, and exits 1.
+// Issue 10 item 9: `eroute --monitor | head -1`: the monitor says why on
+// stderr, removes its holds, and exits 1, whether or not more ACQUIREs
+// come (it notices the reader is gone as a pipe reports it).
 func TestMonitorOutputClosed(t *testing.T) {
+	for _, more := range []int{2, 0} {
+		t.Run(fmt.Sprintf("%d ACQUIREs after", more), func(t *testing.T) { outputClosed(t, more) })
+	}
+}
+
+func outputClosed(t *testing.T, more int) {
 	ns := trapNS(t)
 	cmd := exec.Command(eroutePath, "--netns", ns.Name, "--monitor")
 	out, err := cmd.StdoutPipe()
@@ -373,9 +397,11 @@ func TestMonitorOutputClosed(t *testing.T) {
 	if err != nil || !strings.Contains(line, " acquire ") {
 		t.Fatalf("first line %q, %v", line, err)
 	}
+	wantBlockPolicy(t, ns, host(trapLocal4), host(in4(160)), true, "after the first ACQUIRE")
 	out.Close() // head -1 exits
-	send1(t, ns, netip.AddrPortFrom(trapLocal4, 40161), netip.AddrPortFrom(in4(161), 53))
-	send1(t, ns, netip.AddrPortFrom(trapLocal4, 40162), netip.AddrPortFrom(in4(162), 53))
+	for i := 0; i < more; i++ {
+		send1(t, ns, netip.AddrPortFrom(trapLocal4, uint16(40161+i)), netip.AddrPortFrom(in4(161+i), 53))
+	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {

@@ -1,161 +1,128 @@
-// Package xfrm stores eroutes in the Linux XFRM policy table, over netlink
-// (NETLINK_XFRM). The kernel is the only state: there are no side files, so
-// everything an eroute says must be written into, and read back from, the
-// policy itself.
+// Package xfrm reads and changes the Linux kernel's IPsec tables, the
+// XFRM policies and SAs of a network namespace, over netlink
+// (NETLINK_XFRM). It was written for eroute, the KLIPS `ipsec eroute`
+// command reborn on XFRM, and serves any Go program that drives XFRM: an
+// IKE daemon, an SD-WAN agent, a test harness.
 //
-// # Translation
+// What it does that github.com/vishvananda/netlink does not: addresses are
+// decoded with their own family (an IPv6 prefix such as 3049:2::/64 never
+// reads back as IPv4), ACQUIREs are decoded, many changes go to the kernel
+// pipelined as one all-or-nothing batch, and a table of 100,000 policies
+// is walked in 6.4 MB. The decoder is fuzzed and cannot panic.
 //
-// An eroute is ONE policy: dir out (XFRM_POLICY_OUT), type main, no mark, no
-// if_id, in the table of the namespace the Table was opened in.
+// # A Table
 //
-// Selector: family (AF_INET or AF_INET6), the source and destination
-// prefixes (saddr/prefixlen_s, daddr/prefixlen_d), proto, and sport/dport
-// with the mask 0xffff when a port is set (ports and masks big-endian, as the
-// kernel wants), ifindex 0, user 0.
+// A Table is the XFRM tables of one network namespace, reached through
+// one netlink socket. Open("") opens the caller's namespace; Open("blue")
+// the namespace `ip netns add blue` made. The socket is made inside that
+// namespace on an OS thread that is then thrown away, so the process never
+// changes namespace and the Table works from any goroutine. Reading or
+// changing the tables takes CAP_NET_ADMIN; entering another namespace
+// takes CAP_SYS_ADMIN too. Close releases the socket; calling it again
+// does nothing more.
 //
-// Priority encodes specificity, so that the most specific eroute wins
-// whatever the order the eroutes were added in (the kernel takes the matching
-// policy with the LOWEST priority value):
+//	t, err := xfrm.Open("")
+//	if err != nil {
+//		return err
+//	}
+//	defer t.Close()
 //
-//	priority = PrioBase + (eroute.MaxSpecificity - Specificity(selector))*16 + kind
+// Outside Linux every package builds, and Open fails with ErrNoXFRM.
 //
-// The kind, in the low 4 bits, says which SAID the policy realises; it is how
-// %reject reads back as %reject rather than %drop, %passthrough6 as
-// %passthrough6, %hold as %hold:
+// # Policies of any shape
 //
-//	kind SAID            action  templates
-//	0    ah/esp/comp     allow   1: id.proto 51/50/108, mode transport,
-//	                             spi SPI, daddr = SAID address, family = its family
-//	0    tun             allow   1: ESP (50), mode tunnel, spi SPI,
-//	                             daddr = SAID address, saddr = unspecified (the
-//	                             kernel picks a source), family = the SAID
-//	                             address's family (may differ from the selector's)
-//	1    %pass           allow   none
-//	2    %passthrough4   allow   none
-//	3    %passthrough6   allow   none
-//	4    %drop           block   none
-//	5    %reject         block   none
-//	6    %hold           block   none (for now)
-//	7    %trap           allow   1: ESP, mode transport, spi 0, daddr zero, family =
-//	8    %trapsubnet     allow      the selector's; no state matches it, so the
-//	                                kernel sends an ACQUIRE
-//	9    %hold of a      block   none; lft.hard_add_expires_seconds = its
-//	     monitor                 timeout, so the kernel deletes it (AddHold)
+// A Policy is one XFRM policy as the kernel holds it: a Selector (family,
+// source and destination prefixes, protocol, ports with their masks), a
+// direction (DirOut, DirIn, DirFwd), an action (ActionAllow, ActionBlock),
+// a priority (of the policies that match a packet, the kernel takes the
+// one with the lowest value), a type (TypeMain, TypeSub), a mark and mask,
+// an XFRM interface id (IfID), and templates: the SAs a packet must go
+// through, each a Template with its protocol (50 ESP, 51 AH, 108 IPComp),
+// mode, SPI (0: any), reqid, tunnel ends and algorithm masks (use
+// AnyAlgorithms, as ip xfrm does: 0 allows no SA at all).
 //
-// Every template has reqid 0, saddr zero, aalgos/ealgos/calgos 0xffffffff (any
-// algorithm, as iproute2 writes them) and is not optional.
+// AddPolicy adds one (exclusive: ErrExists when a policy with the same
+// selector, direction, type, mark and if_id is there, whatever its
+// priority); UpdatePolicy adds or replaces in one step, so that no packet
+// meets a gap; DeletePolicy and GetPolicy find a policy by its Index (the
+// kernel's name for it) or by its selector, with its direction, type, mark
+// and if_id; Policies gives every policy, decoded. A zero Selector.Family
+// or Template.Family is taken from the addresses.
 //
-// Reading back (ErouteOf): when the priority is exactly the one the decoded
-// selector and some kind give, and the policy is exactly what PolicyOf writes
-// for that kind (action, templates, no mark, no if_id, no security context),
-// the kind's SAID is the eroute's (kind 9 also needs a non-zero expiry;
-// every other kind needs none). Anything else was written by someone else
-// (ip xfrm, an IKE daemon) and is shown as closely as an eroute can: block is
-// %drop; allow without templates is %pass; with templates, the tunnel-mode
-// template if there is one, else the first: ESP in tunnel mode is
-// tun SPI@daddr, any other is PROTO SPI@daddr (esp, ah, comp, or the protocol
-// number), with the SPI as the template has it (IKE daemons use 0). No shape
-// of policy makes a listing fail: marks, if_ids, several templates, security
-// contexts are all read. Only a selector of neither family could not be an
-// eroute; it would be left out of the listing and of Clear alike (Linux 6.18
-// refuses such selectors with "Invalid selector family", so none exist).
+//	err := t.AddPolicy(xfrm.Policy{
+//		Sel:      xfrm.Selector{Src: netip.MustParsePrefix("10.1.0.0/16"), Dst: netip.MustParsePrefix("10.2.0.0/16")},
+//		Dir:      xfrm.DirOut,
+//		Priority: 1000,
+//		Mark:     0x10, Mask: 0xff,
+//		Tmpls: []xfrm.Template{{Proto: 50, Mode: xfrm.ModeTunnel, Reqid: 1,
+//			Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("192.0.2.2"),
+//			Aalgos: xfrm.AnyAlgorithms, Ealgos: xfrm.AnyAlgorithms, Calgos: xfrm.AnyAlgorithms}},
+//	})
 //
-// Ownership: a policy that reads back as an eroute of a kind is eroute's
-// own; any other is foreign (an IKE daemon's, ip xfrm's). Clear takes only
-// eroute's own unless told all; a batch's Replace and Delete ops without
-// Force are refused (*ForeignError) when their policy is foreign; Lookup
-// and Find tell the commands who holds a selector. A foreign policy whose
-// listed template names no SPI is listed as %trap when no SA answers it
-// (by reqid and destination), else with those SAs' packet count; the
-// listing keeps foreign policies decoded beside their records (Entry gives
-// their priority, mark and templates), and gives for each own eroute the
-// foreign policy that covers it with a lower priority value, if any
-// (Entry.ShadowedBy; Shadow for one eroute).
+// # Eroutes
 //
-// Lifetime: eroutes have no limits and no expiry (the kernel enforces no
-// byte or packet limits on policies anyway); only a monitor hold expires.
+// Most of the Table's methods speak eroutes (package pkg/eroute): an
+// eroute is a selector (two prefixes, a protocol and ports) and a SAID
+// (esp0x200@192.0.2.2, tun0x100@192.0.2.2, %trap, %drop, %pass, %hold...),
+// stored as one outbound policy whose priority the package computes so
+// that the most specific eroute wins, whatever the order they were added
+// in. Add, Replace, Delete, List, Walk (the table one eroute at a time,
+// without holding it as eroutes) and WalkEntries (with the kernel's view
+// of each policy: priority, index, mark, templates) work on them;
+// AddInbound adds the in and forward policies of a tunnel. A policy that
+// reads back exactly as the package writes an eroute is eroute's own
+// (Entry.Own); every other one, an IKE daemon's or ip xfrm's, is foreign,
+// and is listed as closely as an eroute can say it.
 //
-// Count: the kernel keeps no per-policy counter. An eroute whose SAID names an
-// SA gets the packet count (curlft.packets) of the SA with that daddr, SPI and
-// protocol (ESP for tun), from one dump of the SAs per listing; the others
-// count 0.
+// # Batches and sync
 //
-// # Batches
+// Apply carries out many Ops (eroute.OpAdd, OpReplace, OpDelete, OpClear)
+// as one change, all or nothing: the requests go pipelined, many to a
+// datagram, and the kernel answers only those it refuses. When it refuses
+// one, every op it carried out is undone exactly and Apply returns a
+// *BatchError naming the op (Index) and why (Err, which matches ErrExists,
+// ErrNotFound...); should the undo fail too, an *UndoError says the table
+// is not as it was. ApplyFunc takes the ops from a function rather than a
+// slice; ApplyFuncUntil also stops, and undoes, when a channel closes (a
+// signal). An Op with Force may change a foreign policy; an Idempotent one
+// succeeds when its effect is already in place (a delete of what is gone),
+// for a caller that wants a state rather than a change.
 //
-// Apply (and ApplyFunc) carries out many adds, replaces, deletes and clears
-// as one change, all or nothing. The requests are pipelined over the
-// table's one socket: many to a datagram, without NLM_F_ACK, so the kernel
-// answers only the ones it refuses (NLMSG_ERROR with the request's
-// sequence number); a final NLMSG_NOOP with NLM_F_ACK is the barrier after
-// which every answer is in. A datagram carries no more requests than the
-// receive buffer (4 MiB asked, SO_RCVBUFFORCE) holds refusals, and the
-// queue is read after each datagram, so no refusal is ever dropped; sending
-// stops after the datagram in which one came. NETLINK_CAP_ACK keeps the
-// refusals small. When one op was refused, Apply undoes the others exactly
-// (see Apply: the policy contents and indexes; nothing the batch did not
-// change is written) and returns a *BatchError naming the first refused
-// op; ApplyFuncUntil also stops, and undoes, when asked (a signal). A delete in a batch
-// names the policy by the index the batch's dump gave: the kernel finds a
-// subnet policy by selector only through its inexact tree, which it then
-// prunes (690 µs a delete in a table of 100,000, 16 µs by index).
+// To make the table equal to a wanted state, read it once with Snapshot,
+// compare its entries (Len, Entry, in the listing's order) with what you
+// want, and hand the difference to Snapshot.Apply: it undoes from what the
+// snapshot read instead of dumping the table again, and dumps only when a
+// policy changed since. Batches take eroutes; policies of other shapes go
+// one call at a time.
 //
-// A Snapshot is one dump kept for a caller that reads, decides and then
-// changes the table (eroute --sync): its entries in List's order, and
-// Snapshot.Apply, which takes the kernel's order from the snapshot and
-// reads again only the policies its ops replace or delete, so that the
-// table is dumped once. A socket subscribed to XFRMNLGRP_POLICY and
-// XFRMNLGRP_EXPIRE from before the dump tells whether any policy changed
-// since; if one did, Apply dumps as a plain batch does.
+// # Events
 //
-// # Listings
+// Listen (or ListenWith, whose ListenOptions choose the groups) opens a
+// Listener: Next gives each *Acquire (a packet met a policy whose template
+// no SA answers: the flow, the policy that trapped it and the SA the
+// kernel wants), *PolicyExpire, and with ListenOptions.Policies each
+// *PolicyChange and *PolicyFlush. When the socket's buffer overflowed the
+// kernel dropped messages: Next says so once with ErrOverrun and goes on.
+// Close, from any goroutine, makes a waiting Next return ErrClosed.
 //
-// List, Walk and Snapshot read the dump as it arrives, straight from the
-// receive buffer (scanPolicy: no allocation per policy), into 64-byte
-// records without pointers, which are sorted by a sort written for them;
-// with 2,000 policies or more, a second goroutine reads the datagrams (the
-// kernel builds the dump inside that read) while the caller's goroutine
-// decodes, so that on two cores the two overlap. Walk hands the eroutes
-// out one at a time from the records: 100,000 eroutes take 6.4 MB.
-// docs/PERFORMANCE.md has the figures.
+// # Errors
 //
-// # Monitor
+// Errors match, with errors.Is, this package's sentinels (ErrExists,
+// ErrNotFound, ErrPermission and its narrower ErrReadPermission and
+// ErrNetnsPermission, ErrNoXFRM, ErrDumpInterrupted, ErrOverrun,
+// ErrClosed), the standard error of their kind (fs.ErrExist,
+// fs.ErrNotExist, fs.ErrPermission, errors.ErrUnsupported, net.ErrClosed)
+// and the kernel's errno (unix.EEXIST, unix.EPERM...); a request the kernel
+// never answered matches os.ErrDeadlineExceeded. A refusal of no kind
+// above reads "kernel refused the request: " and the errno, with the
+// kernel's own words (its extended ack) when it gave some.
 //
-// eroute --monitor re-creates what KLIPS did for %trap: a Listener (Listen)
-// subscribes to the groups XFRMNLGRP_ACQUIRE and XFRMNLGRP_EXPIRE of one
-// namespace and reads each ACQUIRE (the flow, the policy that trapped it,
-// the SA the kernel wants) and each POLEXPIRE; the monitor then puts a hold
-// on the flow (AddHold), a %hold of kind 9 that the kernel deletes after its
-// timeout and announces with a hard POLEXPIRE, so that nothing a dead
-// monitor made outlives it for long. DeleteHold removes a hold only while
-// it is still one. ClaimMonitor keeps one monitor per namespace with an
-// abstract unix socket, which the kernel releases with the process.
+// # SAs
 //
-// While a Listener exists, the kernel makes a larval SA for each ACQUIRE,
-// which stops further ACQUIREs to the same SA (same addresses, whatever the
-// ports) for net.core.xfrm_acq_expires seconds. When the Listener's receive
-// buffer is full the kernel drops messages and the next read fails once
-// with ENOBUFS (ErrOverrun); the default buffer holds about 160 ACQUIREs.
+// The Table is also the namespace's SA table: SAs and States read the
+// states, AddSA, DeleteSA and FlushSAs change them (the SA type is
+// pkg/spi's), LocalAddrs gives the namespace's addresses.
 //
-// # SAs (ipsec spi, ipsec spigrp)
-//
-// The Table is also the namespace's SA table: States dumps every XFRM
-// state (xfrm_usersa_info and its attributes, decoded here by byte offset
-// as the policies are), AddSA, DeleteSA and FlushSAs change it, and
-// LocalAddrs gives the addresses that make an SA inbound. pkg/spi holds
-// the commands and the groups: a group is its members' reqid and mode.
-// An eroute whose SAID heads a group gets one template per member, naming
-// it by reqid with SPI 0 (groupTemplates), read back as the head's SAID;
-// its COUNT is the outermost member's packets.
-//
-// # Why the policy messages are decoded here
-//
-// github.com/vishvananda/netlink's XfrmAddress.ToIP guesses the family of an
-// xfrm_address_t from its zero bytes: an IPv6 address whose last 12 bytes are
-// zero becomes IPv4, so the prefix 3049:2::/64 reads back as 48.73.0.2. Its
-// high-level policy and state listings carry that bug into every address.
-// This package therefore decodes the kernel's structures itself, taking 4 or
-// 16 bytes by the family field that goes with each address: the selector's
-// for the selector, each template's own for that template, the SA's for an SA.
-// The byte layouts are those of linux/xfrm.h on 64-bit platforms (a test
-// checks them against the nl package's struct types).
+// docs/DESIGN.md in the eroute repository says why each choice was made,
+// and how an eroute is stored in a policy.
 package xfrm

@@ -1,26 +1,51 @@
 package xfrm
 
-import "errors"
-
-// Errors callers tell apart. Their texts are the KLIPS messages where KLIPS
-// had one. The errno behind each stays reachable with errors.Is.
-var (
-	// ErrExists: an add met a policy with the same selector (EEXIST).
-	ErrExists = errors.New("eroute already in use.  Delete old one first.")
-	// ErrNotFound: a delete found no policy with the selector (ENOENT).
-	ErrNotFound = errors.New("eroute doesn't exist.  Can't delete.")
-	// ErrPermission: the kernel refused for lack of privilege (EPERM, EACCES).
-	ErrPermission = errors.New("access denied.  You must be root (CAP_NET_ADMIN) to change the IPsec policy table.")
-	// ErrReadPermission: the same, for a listing or a --sync plan, which
-	// only read the table (the kernel wants CAP_NET_ADMIN for a dump too).
-	// errors.Is finds ErrPermission in it as well.
-	ErrReadPermission = errors.New("access denied.  You must be root (CAP_NET_ADMIN) to read the IPsec policy table.")
-	// ErrNetnsPermission: setns(2) into a named namespace was refused,
-	// which takes CAP_SYS_ADMIN (CAP_NET_ADMIN is not enough).
-	ErrNetnsPermission = errors.New("access denied.  You must be root (CAP_SYS_ADMIN) to enter another network namespace.")
-	// ErrNoXFRM: the kernel has no NETLINK_XFRM (EPROTONOSUPPORT).
-	ErrNoXFRM = errors.New("the kernel has no XFRM netlink interface (CONFIG_XFRM_USER); no IPsec policy table")
+import (
+	"errors"
+	"io/fs"
+	"net"
+	"os"
 )
+
+// Errors callers tell apart, with errors.Is. Each one also matches the
+// standard error of its kind (fs.ErrExist, fs.ErrNotExist,
+// fs.ErrPermission, errors.ErrUnsupported, net.ErrClosed), and an error the
+// kernel gave matches its errno too (unix.EEXIST, unix.EPERM...). The texts
+// are a library's; the eroute command (pkg/cli) has its own words for them.
+var (
+	// ErrExists: an add met a policy with the same selector, direction,
+	// type, mark and if_id (EEXIST).
+	ErrExists = &kindError{"a policy with this selector already exists", fs.ErrExist}
+	// ErrNotFound: a delete found no policy with the selector (ENOENT).
+	ErrNotFound = &kindError{"no policy with this selector", fs.ErrNotExist}
+	// ErrPermission: the kernel refused for lack of privilege (EPERM,
+	// EACCES): changing, and reading, the XFRM tables takes CAP_NET_ADMIN
+	// in the namespace's user namespace.
+	ErrPermission = &kindError{"permission denied: the XFRM tables take CAP_NET_ADMIN", fs.ErrPermission}
+	// ErrReadPermission is ErrPermission (errors.Is finds both) for a
+	// reading of the table: a listing or a snapshot.
+	ErrReadPermission = &kindError{"permission denied: reading the XFRM tables takes CAP_NET_ADMIN", ErrPermission}
+	// ErrNetnsPermission is ErrPermission (errors.Is finds both) for a
+	// refused setns(2), which takes CAP_SYS_ADMIN (CAP_NET_ADMIN is not
+	// enough); the error also holds the *os.SyscallError of setns.
+	ErrNetnsPermission = &kindError{"permission denied: entering another network namespace takes CAP_SYS_ADMIN", ErrPermission}
+	// ErrNoXFRM: the kernel has no NETLINK_XFRM (EPROTONOSUPPORT).
+	ErrNoXFRM = &kindError{"the kernel has no XFRM netlink interface (CONFIG_XFRM_USER); no IPsec policy table", errors.ErrUnsupported}
+	// ErrDumpInterrupted: the kernel's table changed while it was being
+	// dumped (NLM_F_DUMP_INTR), so the dump may have missed or repeated
+	// policies; reading again gives a whole one.
+	ErrDumpInterrupted = errors.New("the kernel's table changed during the listing; try again")
+)
+
+// kindError is an error of this package that is also one of the standard
+// errors (its kind), for errors.Is.
+type kindError struct {
+	text string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.text }
+func (e *kindError) Unwrap() error { return e.kind }
 
 // sentinel is one of the errors above with the error it stands for, so
 // that errors.Is finds both the sentinel and, say, unix.EEXIST.
@@ -35,12 +60,25 @@ func (s sentinel) Unwrap() []error { return []error{s.err, s.cause} }
 var (
 	// ErrOverrun: the socket's receive buffer overflowed (ENOBUFS), and
 	// the kernel dropped messages, ACQUIREs among them. Listening goes on.
-	ErrOverrun = errors.New("ACQUIRE messages lost: the socket's receive buffer overflowed")
-	// ErrClosed: the Listener was closed.
-	ErrClosed = errors.New("listener closed")
-	// ErrMonitorRunning: ClaimMonitor found the namespace claimed.
-	ErrMonitorRunning = errors.New("another eroute --monitor is running in this network namespace")
+	ErrOverrun = errors.New("messages lost: the socket's receive buffer overflowed")
+	// ErrClosed: the Listener (or Guard) was closed; errors.Is finds
+	// net.ErrClosed too.
+	ErrClosed = &kindError{"listener closed", net.ErrClosed}
+	// ErrMonitorRunning: ClaimMonitor found the namespace claimed by
+	// another process.
+	ErrMonitorRunning = errors.New("the network namespace's monitor is claimed by another process")
 )
+
+// timeoutError is a wait for the kernel that ran out of time: errors.Is
+// finds os.ErrDeadlineExceeded and the errno (EAGAIN) in it.
+type timeoutError struct {
+	text  string
+	errno error
+}
+
+func (e *timeoutError) Error() string   { return e.text }
+func (e *timeoutError) Unwrap() []error { return []error{os.ErrDeadlineExceeded, e.errno} }
+func (e *timeoutError) Timeout() bool   { return true }
 
 // forReading gives the reading form of a permission error: ErrReadPermission
 // standing in front of ErrPermission.

@@ -7,7 +7,9 @@ import (
 	"github.com/eroute/eroute/pkg/eroute"
 )
 
-// Event is what a Listener reads: *Acquire or *PolicyExpire.
+// Event is what a Listener reads: *Acquire, *PolicyExpire, and with
+// ListenOptions.Policies *PolicyChange and *PolicyFlush (a Guard gives its
+// own: *TakenOver, *Restored, *GuardNote).
 type Event interface{ isEvent() }
 
 // Acquire is one XFRM_MSG_ACQUIRE (xfrm_user_acquire and its attributes):

@@ -2,6 +2,7 @@ package xfrm
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -47,8 +48,12 @@ type Guard struct {
 	out       []Event             // what happened, not yet returned by Next
 	dirty     bool                // taken changed since the state file was written
 	stale     bool                // notifications were lost: read the table once they calm down
-	lossNoted time.Time           // when lost notifications were last reported
-	timer     *time.Timer         // writes the state file a moment after a change
+	lossNoted time.Time
+	holds     *[]Hold     // the monitor holds of the first reading, until StaleHolds           // when lost notifications were last reported
+	timer     *time.Timer // writes the state file a moment after a change
+
+	closeOnce sync.Once
+	closeErr  error // what Close gave
 }
 
 // takeover is an eroute that a foreign policy replaced.
@@ -80,7 +85,7 @@ func OpenGuard(netnsName, path string) (*Guard, error) {
 		l.Close()
 		return nil, err
 	}
-	g := &Guard{table: t, l: l, path: path, taken: map[uint32]takeover{}}
+	g := &Guard{table: t, l: l, path: path, taken: map[uint32]takeover{}, holds: new([]Hold)}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var cerr error
@@ -100,6 +105,19 @@ func OpenGuard(netnsName, path string) (*Guard, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// StaleHolds gives the monitor holds the guard's first reading of the table
+// found (a monitor that starts reaps them: one dump serves both), once.
+func (g *Guard) StaleHolds() []Hold {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var hs []Hold
+	if g.holds != nil {
+		hs = *g.holds
+	}
+	g.holds = nil
+	return hs
 }
 
 // Own is the number of own eroutes the guard knows of.
@@ -153,17 +171,23 @@ func (g *Guard) Next() (Event, error) {
 	}
 }
 
-// Close stops guarding and writes the state file one last time.
+// Close stops guarding and writes the state file one last time. Only the
+// first call does; later ones give what it gave.
 func (g *Guard) Close() error {
-	g.l.Close()
+	g.closeOnce.Do(func() { g.closeErr = g.close() })
+	return g.closeErr
+}
+
+func (g *Guard) close() error {
+	lerr := g.l.Close()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.timer != nil {
 		g.timer.Stop()
 	}
 	err := g.writeState()
-	g.table.Close()
-	return err
+	terr := g.table.Close()
+	return cmp.Or(err, lerr, terr)
 }
 
 // handle keeps the index and the take-overs up to date with one event.
@@ -285,7 +309,15 @@ func (g *Guard) reconcileOnce(restoreGone bool) error {
 	var missedAt []uint32
 	var v policyView
 	err := c.dumpLocked(msgGetPolicy, func(typ uint16, b []byte) {
-		if typ != msgNewPolicy || scanPolicy(b, &v) != nil || v.Dir != DirOut || v.Type != TypeMain || v.isMonitorHold() {
+		if typ != msgNewPolicy || scanPolicy(b, &v) != nil || v.Dir != DirOut || v.Type != TypeMain {
+			return
+		}
+		if v.isMonitorHold() {
+			if p, err := decodePolicy(b); err == nil && g.holds != nil {
+				if h, ok := HoldOf(p); ok {
+					*g.holds = append(*g.holds, h)
+				}
+			}
 			return
 		}
 		e, own, ok := v.eroute()

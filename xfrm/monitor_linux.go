@@ -29,6 +29,9 @@ type Listener struct {
 	mu      sync.Mutex // held by Next; guards pending and buf
 	pending []Event    // decoded, not yet returned: a datagram may hold several
 	buf     []byte
+
+	closeOnce sync.Once
+	closeErr  error // what Close gave
 }
 
 // Listen opens a NETLINK_XFRM socket inside the network namespace called
@@ -171,11 +174,13 @@ func fromKernel(from unix.Sockaddr) bool {
 
 // Close releases the socket. It may be called from any goroutine, and
 // makes a pending Next return ErrClosed at once.
+// Only the first call does; later ones give what it gave.
 func (l *Listener) Close() error {
-	if l.closed.Swap(true) {
-		return nil
-	}
-	return l.f.Close()
+	l.closeOnce.Do(func() {
+		l.closed.Store(true)
+		l.closeErr = l.f.Close()
+	})
+	return l.closeErr
 }
 
 // ClaimMonitor makes sure one monitor runs per namespace: it takes the

@@ -478,7 +478,7 @@ func TestKernelClaimMonitor(t *testing.T) {
 	}
 	_, err = ClaimMonitor(ns1)
 	if !errors.Is(err, ErrMonitorRunning) || !errors.Is(err, nslock.ErrBusy) ||
-		err.Error() != fmt.Sprintf("another eroute --monitor is running in this network namespace (pid %d)", os.Getpid()) {
+		err.Error() != fmt.Sprintf("%v (pid %d)", ErrMonitorRunning, os.Getpid()) {
 		t.Errorf("second ClaimMonitor(%s): %v", ns1, err)
 	}
 	other, err := ClaimMonitor(ns2)

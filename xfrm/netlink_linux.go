@@ -3,6 +3,7 @@ package xfrm
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -24,7 +25,7 @@ const recvBufSize = 64 << 10
 // request or a dump reads is kept unless its caller copies it.
 type conn struct {
 	mu   sync.Mutex
-	fd   int
+	sock socket
 	pid  uint32 // our port id: answers to us carry it
 	seq  uint32 // the last sequence number used
 	rbuf []byte // receive buffer, made on first use
@@ -34,6 +35,8 @@ type conn struct {
 	batchBufs bool
 	rcvbuf    int
 	dumps     int // dumps asked for: tests count them
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // newSocket makes and binds a NETLINK_XFRM socket in the calling thread's
@@ -43,43 +46,96 @@ func newSocket() (*conn, error) {
 	if err != nil {
 		return nil, socketError(err, "")
 	}
-	c := &conn{fd: fd}
-	if err := c.setup(); err != nil {
+	pid, err := setup(fd)
+	if err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
-	return c, nil
+	return &conn{sock: fdSocket(fd), pid: pid}, nil
 }
 
-func (c *conn) setup() error {
-	if err := unix.Bind(c.fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return socketError(err, "")
+// setup binds a new socket and sets its options; it gives the port id.
+func setup(fd int) (uint32, error) {
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, socketError(err, "")
 	}
-	sa, err := unix.Getsockname(c.fd)
+	sa, err := unix.Getsockname(fd)
 	if err != nil {
-		return socketError(err, "")
+		return 0, socketError(err, "")
 	}
 	nsa, ok := sa.(*unix.SockaddrNetlink)
 	if !ok {
-		return errors.New("cannot open the XFRM netlink socket: not a netlink address")
+		return 0, errors.New("cannot open the XFRM netlink socket: not a netlink address")
 	}
-	c.pid = nsa.Pid
 	tv := unix.NsecToTimeval(timeout.Nanoseconds())
-	if err := unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
-		return socketError(err, "")
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+		return 0, socketError(err, "")
 	}
-	if err := unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return socketError(err, "")
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return 0, socketError(err, "")
 	}
 	// Extended acks only make refusals more telling; old kernels lack them.
-	_ = unix.SetsockoptInt(c.fd, unix.SOL_NETLINK, unix.NETLINK_EXT_ACK, 1)
+	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_EXT_ACK, 1)
 	// Refusals need not carry our whole request back, its header is enough
 	// (a batch may have thousands of them queued at once).
-	_ = unix.SetsockoptInt(c.fd, unix.SOL_NETLINK, unix.NETLINK_CAP_ACK, 1)
+	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_CAP_ACK, 1)
+	return nsa.Pid, nil
+}
+
+// socket is the kernel's end of a conn: a NETLINK_XFRM descriptor
+// (fdSocket), or in the tests a fake kernel that answers as scripted. Its
+// methods make one system call each and give the errno as it is; the conn
+// handles EINTR, EAGAIN and timeouts.
+type socket interface {
+	// send sends one datagram to the kernel.
+	send(b []byte) error
+	// recv reads one datagram into buf (flags 0 or MSG_DONTWAIT), and
+	// tells whether the kernel sent it.
+	recv(buf []byte, flags int) (n int, fromKernel bool, err error)
+	// growBuffers asks for send and receive buffers of size bytes, and
+	// gives the receive buffer granted.
+	growBuffers(size int) int
+	close() error
+}
+
+// fdSocket is a NETLINK_XFRM socket descriptor.
+type fdSocket int
+
+func (fd fdSocket) send(b []byte) error {
+	return unix.Sendto(int(fd), b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+}
+
+func (fd fdSocket) recv(buf []byte, flags int) (int, bool, error) {
+	n, from, err := unix.Recvfrom(int(fd), buf, flags)
+	return n, err == nil && fromKernel(from), err
+}
+
+// growBuffers uses SO_RCVBUFFORCE where it may (root: it passes
+// net.core.rmem_max), else SO_RCVBUF up to that cap.
+func (fd fdSocket) growBuffers(size int) int {
+	if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size) != nil {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, size)
+	}
+	if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, size) != nil {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, size)
+	}
+	n, _ := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+	return n
+}
+
+func (fd fdSocket) close() error {
+	if err := unix.Close(int(fd)); err != nil {
+		return os.NewSyscallError("close", err)
+	}
 	return nil
 }
 
-func (c *conn) close() { unix.Close(c.fd) }
+// close releases the socket; only the first call does, later ones give
+// what it gave.
+func (c *conn) close() error {
+	c.closeOnce.Do(func() { c.closeErr = c.sock.close() })
+	return c.closeErr
+}
 
 // nextSeq gives a fresh sequence number; 0 is skipped (never ours).
 func (c *conn) nextSeq() uint32 {
@@ -169,7 +225,7 @@ func (c *conn) send(typ, flags uint16, payload []byte) (uint32, error) {
 // it before the call returns.
 func (c *conn) write(b []byte) error {
 	for {
-		err := unix.Sendto(c.fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+		err := c.sock.send(b)
 		if err != unix.EINTR {
 			return timedOut(err)
 		}
@@ -185,19 +241,26 @@ func (c *conn) read(nonblock bool) ([]byte, error) {
 	if !nonblock {
 		return c.readInto(c.rbuf)
 	}
+	return c.recv(c.rbuf, unix.MSG_DONTWAIT)
+}
+
+// recv reads one datagram from the kernel into buf, over EINTR and past
+// datagrams of anyone else. With MSG_DONTWAIT it gives (nil, nil) when
+// none is queued; else EAGAIN is the socket's timeout (timedOut).
+func (c *conn) recv(buf []byte, flags int) ([]byte, error) {
 	for {
-		n, from, err := unix.Recvfrom(c.fd, c.rbuf, unix.MSG_DONTWAIT)
+		n, fromKernel, err := c.sock.recv(buf, flags)
 		switch {
 		case err == unix.EINTR:
 			continue
-		case err == unix.EAGAIN:
+		case err == unix.EAGAIN && flags&unix.MSG_DONTWAIT != 0:
 			return nil, nil
 		case err != nil:
 			return nil, timedOut(err)
-		case !fromKernel(from):
+		case !fromKernel:
 			continue
 		}
-		return c.rbuf[:n], nil
+		return buf[:n], nil
 	}
 }
 
@@ -266,9 +329,11 @@ func (c *conn) handleAnswers(b []byte, seq uint32, interrupted *bool, fn func(ui
 	return false, nil
 }
 
+// timedOut gives a send or receive that SO_SNDTIMEO or SO_RCVTIMEO ended
+// (EAGAIN) as a timeout: errors.Is finds os.ErrDeadlineExceeded in it.
 func timedOut(err error) error {
 	if errors.Is(err, unix.EAGAIN) {
-		return fmt.Errorf("no answer from the kernel within %v", timeout)
+		return &timeoutError{fmt.Sprintf("no answer from the kernel within %v", timeout), err}
 	}
 	return err
 }
@@ -318,7 +383,7 @@ func doneError(data []byte, interrupted bool) error {
 		}
 	}
 	if interrupted {
-		return errors.New("the kernel's table changed during the listing; try again")
+		return ErrDumpInterrupted
 	}
 	return nil
 }
@@ -421,18 +486,7 @@ func endsDump(b []byte, seq, pid uint32) bool {
 	return false
 }
 
-// readInto reads one datagram from the kernel into buf.
+// readInto reads one datagram from the kernel into buf, waiting for it.
 func (c *conn) readInto(buf []byte) ([]byte, error) {
-	for {
-		n, from, err := unix.Recvfrom(c.fd, buf, 0)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return nil, timedOut(err)
-		case !fromKernel(from):
-			continue
-		}
-		return buf[:n], nil
-	}
+	return c.recv(buf, 0)
 }

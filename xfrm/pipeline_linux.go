@@ -76,13 +76,7 @@ func (c *conn) batchBuffers() {
 		return
 	}
 	c.batchBufs = true
-	if unix.SetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, batchBuf) != nil {
-		_ = unix.SetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, batchBuf)
-	}
-	if unix.SetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, batchBuf) != nil {
-		_ = unix.SetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, batchBuf)
-	}
-	c.rcvbuf, _ = unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
+	c.rcvbuf = c.sock.growBuffers(batchBuf)
 }
 
 // newRun starts a run whose requests each take at most room bytes of the

@@ -1,6 +1,7 @@
 package xfrm
 
 import (
+	"os"
 	"sort"
 
 	"github.com/eroute/eroute/pkg/eroute"
@@ -22,6 +23,8 @@ type Snapshot struct {
 	order   []uint32           // every policy's index, in the kernel's order
 	details map[uint32]*detail // the listed policies eroute did not make, monitor holds
 	watch   int                // subscribed to policy changes; -1 when closed or refused
+	// closeErr is what Close gave.
+	closeErr error
 }
 
 // Snapshot dumps the table. It listens for changes to the policies before
@@ -61,12 +64,15 @@ func watchSocket() (int, error) {
 
 // Close releases the snapshot's socket; the snapshot can still be read,
 // and Apply then dumps the table as Table.Apply does.
+// Only the first call does; later ones give what it gave.
 func (s *Snapshot) Close() error {
 	if s.watch >= 0 {
-		unix.Close(s.watch)
+		if err := unix.Close(s.watch); err != nil {
+			s.closeErr = os.NewSyscallError("close", err)
+		}
 		s.watch = -1
 	}
-	return nil
+	return s.closeErr
 }
 
 // current tells whether no policy changed since the dump: the socket has

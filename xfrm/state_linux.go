@@ -225,9 +225,9 @@ func (t *Table) LocalAddrs() ([]netip.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot list the addresses of the network namespace: %w", err)
 	}
-	c := &conn{fd: fd}
+	c := &conn{sock: fdSocket(fd)}
 	defer c.close()
-	if err := c.setup(); err != nil {
+	if c.pid, err = setup(fd); err != nil {
 		return nil, err
 	}
 	var addrs []netip.Addr
@@ -259,4 +259,18 @@ func (t *Table) LocalAddrs() ([]netip.Addr, error) {
 		}
 	})
 	return addrs, err
+}
+
+// InboundPolicies gives the in policies as eroutes (see Inbound), for the
+// SA listing's policy= field.
+func (t *Table) InboundPolicies() ([]eroute.Eroute, error) {
+	es, err := t.Inbound()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]eroute.Eroute, len(es))
+	for i := range es {
+		out[i] = es[i].Eroute
+	}
+	return out, nil
 }

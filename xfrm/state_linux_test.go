@@ -176,4 +176,7 @@ func TestKernelGroupPolicyReadBack(t *testing.T) {
 	if in, ok, err := tb.Lookup(e.Selector, true); err != nil || !ok || !in.Own || in.SAID != e.SAID {
 		t.Errorf("Lookup of the in policy: %+v %v %v", in, ok, err)
 	}
+	if in, err := tb.InboundPolicies(); err != nil || len(in) != 1 || in[0] != e {
+		t.Errorf("InboundPolicies: %v, %v; want %v", in, err, e)
+	}
 }

@@ -26,3 +26,6 @@ func (t *Table) FlushSAs() error { return ErrNoXFRM }
 
 // LocalAddrs implements the Linux API.
 func (t *Table) LocalAddrs() ([]netip.Addr, error) { return nil, ErrNoXFRM }
+
+// InboundPolicies implements the Linux API.
+func (t *Table) InboundPolicies() ([]eroute.Eroute, error) { return nil, ErrNoXFRM }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -19,6 +20,9 @@ import (
 type Table struct {
 	c     *conn
 	netns string // as given to Open
+	// dial, when set, makes another socket to the same kernel in place
+	// of one made in netns: the tests' fake kernel.
+	dial func() (*conn, error)
 }
 
 // Open opens the XFRM policy table of the network namespace called
@@ -34,10 +38,10 @@ func Open(netnsName string) (*Table, error) {
 	return &Table{c: c, netns: netnsName}, nil
 }
 
-// Close releases the socket.
+// Close releases the socket. Only the first call does; later ones give
+// what it gave.
 func (t *Table) Close() error {
-	t.c.close()
-	return nil
+	return t.c.close()
 }
 
 // Add adds an eroute; ErrExists when one with the same selector exists
@@ -173,25 +177,8 @@ func (t *Table) getDir(sel eroute.Selector, dir uint8) (Policy, bool, error) {
 // get reads the policy with id's selector, direction, type, mark and if_id
 // (XFRM_MSG_GETPOLICY); false when there is none.
 func (t *Table) get(id Policy) (Policy, bool, error) {
-	var p Policy
-	found := false
-	var derr error
 	id.Index = 0
-	err := t.c.get(msgGetPolicy, encodePolicyID(id), func(typ uint16, b []byte) {
-		if typ == msgNewPolicy && !found {
-			p, derr = decodePolicy(b)
-			found = true
-		}
-	})
-	switch {
-	case errors.Is(err, unix.ENOENT):
-		return Policy{}, false, nil
-	case err != nil:
-		return Policy{}, false, kernelError(err, 0, nil)
-	case derr != nil:
-		return Policy{}, false, derr
-	}
-	return p, found, nil
+	return t.GetPolicy(id)
 }
 
 // Lookup gives the policy a delete or a replace by this selector reaches
@@ -380,7 +367,7 @@ func (t *Table) deleteDir(s eroute.Selector, dir uint8) error {
 // only policies it has passed are deleted. Unlike Apply, Clear is not
 // undone when a delete fails.
 func (t *Table) Clear(all bool) error {
-	dc, err := inNamespace(t.netns, newSocket)
+	dc, err := t.newConn()
 	if err != nil {
 		return err
 	}
@@ -425,6 +412,14 @@ func (t *Table) Clear(all bool) error {
 		}
 	}
 	return nil
+}
+
+// newConn makes another socket to the table's kernel.
+func (t *Table) newConn() (*conn, error) {
+	if t.dial != nil {
+		return t.dial()
+	}
+	return inNamespace(t.netns, newSocket)
 }
 
 // errStop ends a dump whose deletes the kernel refused.
@@ -776,7 +771,7 @@ func inNetns[T any](ns netns.NsHandle, name string, mk func() (T, error)) (T, er
 // lacks.
 func setnsError(err error, ns string) error {
 	if errors.Is(err, unix.EPERM) {
-		return sentinel{ErrNetnsPermission, sentinel{ErrPermission, err}}
+		return sentinel{ErrNetnsPermission, os.NewSyscallError("setns", err)}
 	}
 	return socketError(err, ns)
 }

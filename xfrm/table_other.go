@@ -88,6 +88,9 @@ func (g *Guard) Next() (Event, error) { return nil, ErrClosed }
 // Own implements the Linux API.
 func (g *Guard) Own() int { return 0 }
 
+// StaleHolds implements the Linux API.
+func (g *Guard) StaleHolds() []Hold { return nil }
+
 // Close implements the Linux API.
 func (g *Guard) Close() error { return nil }
 

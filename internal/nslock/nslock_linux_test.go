@@ -210,3 +210,26 @@ func TestHelperProbe(t *testing.T) {
 		os.Stdout.WriteString("free\n")
 	}
 }
+
+// TestFile: a lock holder's file sits beside its lock, named alike, in a
+// directory File makes root's.
+func TestFile(t *testing.T) {
+	dir := useDir(t)
+	path, err := File("", "monitor", "takeovers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Acquire("", "monitor", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if want := strings.TrimSuffix(l.f.Name(), ".lock") + ".takeovers"; path != want || filepath.Dir(path) != dir {
+		t.Errorf("File = %q, want %q in %s", path, want, dir)
+	}
+	for _, bad := range [][2]string{{"monitor", "take-overs"}, {"", "x"}, {"Monitor", "x"}} {
+		if p, err := File("", bad[0], bad[1]); err == nil {
+			t.Errorf("File(%q, %q) = %q, want an error", bad[0], bad[1], p)
+		}
+	}
+}

@@ -80,7 +80,8 @@ func newHooks(req Request, out io.Writer, note func(string, ...any)) *hooks {
 }
 
 // submit runs the command for one ACQUIRE, or queues it, or drops it, and
-// says which: "started", "queued" or "dropped". It never waits for a hook.
+// says which: "started", "queued", "dropped" (or "failed": it could not be
+// started). It never waits for a hook.
 func (h *hooks) submit(ev *Acquired, netns string) string {
 	k := &hook{env: append(os.Environ(), execEnv(ev, netns)...), what: ev.Flow.String()}
 	h.mu.Lock()
@@ -89,7 +90,9 @@ func (h *hooks) submit(ev *Acquired, netns string) string {
 	case h.closed:
 		return "dropped"
 	case len(h.running) < h.max:
-		h.startLocked(k)
+		if !h.startLocked(k) {
+			return "failed"
+		}
 		return "started"
 	case len(h.queue) < h.queueMax:
 		h.queue = append(h.queue, k)
@@ -111,7 +114,7 @@ func (h *hooks) reportDropsLocked() {
 }
 
 // startLocked starts k, or reports why it could not.
-func (h *hooks) startLocked(k *hook) {
+func (h *hooks) startLocked(k *hook) bool {
 	cmd := exec.Command("/bin/sh", "-c", h.command)
 	cmd.Env = k.env
 	cmd.Stdout, cmd.Stderr = h.out, h.out
@@ -119,11 +122,12 @@ func (h *hooks) startLocked(k *hook) {
 	k.cmd = cmd
 	if err := cmd.Start(); err != nil {
 		h.note("--exec %q: %v", h.command, err)
-		return
+		return false
 	}
 	h.running[k] = true
 	k.timer = time.AfterFunc(h.timeout, func() { h.expire(k) })
 	go h.wait(k)
+	return true
 }
 
 // wait reaps k, reports how it failed, and starts the next queued hook.

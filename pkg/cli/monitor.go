@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/eroute/eroute/pkg/eroute"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultHoldTimeout is how long a monitor's %hold for a trapped flow
@@ -178,6 +179,9 @@ func runMonitor(req Request, env Env, prog string) error {
 	}
 	m.checkAcquireExpiry()
 	m.reapStale()
+	watching := make(chan struct{})
+	defer close(watching)
+	m.watchOutput(watching)
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(stop)
@@ -392,6 +396,52 @@ func (m *monitor) print(ev *Acquired, hold Hold, holdNote, execNote string) {
 			by, holdNote)
 	}
 	if err != nil && m.outErr == nil {
+		m.outErr = err
+		m.k.StopListening()
+	}
+}
+
+// watchOutput ends the monitor as soon as the reader of standard output
+// is gone, when it is a pipe (the write end then polls POLLERR), rather
+// than at the next ACQUIRE it could not print: its holds go at once.
+func (m *monitor) watchOutput(done <-chan struct{}) {
+	f, ok := m.out.(*os.File)
+	if !ok {
+		return
+	}
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		return
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	go func() {
+		for {
+			gone := false
+			rc.Control(func(fd uintptr) {
+				fds := []unix.PollFd{{Fd: int32(fd)}}
+				n, err := unix.Poll(fds, 500)
+				gone = err == nil && n > 0 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0
+			})
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if gone {
+				m.outputGone(&os.PathError{Op: "poll", Path: f.Name(), Err: syscall.EPIPE})
+				return
+			}
+		}
+	}()
+}
+
+// outputGone records why standard output ended, and ends the monitor.
+func (m *monitor) outputGone(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.outErr == nil {
 		m.outErr = err
 		m.k.StopListening()
 	}

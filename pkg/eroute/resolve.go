@@ -23,6 +23,8 @@ type SystemResolver struct {
 	Timeout time.Duration
 }
 
+var _ Resolver = SystemResolver{}
+
 // LookupHost implements Resolver.
 func (r SystemResolver) LookupHost(name string, family Family) (netip.Addr, error) {
 	timeout := r.Timeout

@@ -19,6 +19,7 @@ type fakeKernel struct {
 	local   []netip.Addr
 	failAdd eroute.SAID
 	ops     []string
+	inbound []eroute.Eroute
 }
 
 func (k *fakeKernel) SAs() ([]SA, error) {
@@ -53,9 +54,10 @@ func (k *fakeKernel) DeleteSA(id eroute.SAID) error {
 	return ErrSANotFound
 }
 
-func (k *fakeKernel) FlushSAs() error                   { k.sas = nil; return nil }
-func (k *fakeKernel) LocalAddrs() ([]netip.Addr, error) { return k.local, nil }
-func (k *fakeKernel) Close() error                      { return nil }
+func (k *fakeKernel) FlushSAs() error                           { k.sas = nil; return nil }
+func (k *fakeKernel) LocalAddrs() ([]netip.Addr, error)         { return k.local, nil }
+func (k *fakeKernel) Close() error                              { return nil }
+func (k *fakeKernel) InboundPolicies() ([]eroute.Eroute, error) { return k.inbound, nil }
 
 // byID gives the SA with this SAID text.
 func (k *fakeKernel) byID(t *testing.T, text string) *SA {

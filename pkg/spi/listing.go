@@ -52,11 +52,17 @@ func Line(sa *SA, now time.Time) string {
 	return b.String()
 }
 
-// TunLine gives the line of a group's tun SA.
-func TunLine(g *Group, now time.Time) string {
+// TunLine gives the line of a group's tun SA; policy, when valid, is the
+// inbound policy (eroute --addin) that names it, which KLIPS kept on the
+// tun SA and listed as policy=SRC->DST flags=0x8<>.
+func TunLine(g *Group, policy eroute.Selector, now time.Time) string {
 	m := g.Members[0]
 	t := SA{SAID: g.Head, Src: m.Src, Inbound: m.Inbound, Current: m.Current, Soft: m.Soft, Hard: m.Hard}
-	return fmt.Sprintf("%s IPIP: %s%s", g.Head, dirAndSrc(&t), lifeAndNAT(&t, now))
+	var pol string
+	if policy.Src.IsValid() {
+		pol = fmt.Sprintf(" policy=%s->%s flags=0x8<>", policy.Src, policy.Dst)
+	}
+	return fmt.Sprintf("%s IPIP: %s%s%s", g.Head, dirAndSrc(&t), pol, lifeAndNAT(&t, now))
 }
 
 func dirAndSrc(sa *SA) string {
@@ -120,8 +126,15 @@ func elapsed(t, now time.Time) uint64 {
 
 // Listing gives the lines of `ipsec spi`: every SA and every group's tun
 // SA, sorted by destination, protocol and SPI (KLIPS listed in hash order;
-// ipsec look sorted).
-func Listing(sas []SA, now time.Time) []string {
+// ipsec look sorted). inbound are the in policies, shown on the tun SAs
+// they name.
+func Listing(sas []SA, inbound []eroute.Eroute, now time.Time) []string {
+	policies := map[eroute.SAID]eroute.Selector{}
+	for _, e := range inbound {
+		if _, seen := policies[e.SAID]; !seen {
+			policies[e.SAID] = e.Selector
+		}
+	}
 	type line struct {
 		id   eroute.SAID
 		text string
@@ -132,7 +145,11 @@ func Listing(sas []SA, now time.Time) []string {
 	}
 	for _, g := range Groups(sas) {
 		if g.Tunnel() {
-			lines = append(lines, line{g.Head, TunLine(&g, now)})
+			pol := eroute.Selector{}
+			if g.Inbound() {
+				pol = policies[g.Head]
+			}
+			lines = append(lines, line{g.Head, TunLine(&g, pol, now)})
 		}
 	}
 	slices.SortStableFunc(lines, func(a, b line) int { return compareSAIDs(a.id, b.id) })

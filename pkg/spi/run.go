@@ -28,6 +28,9 @@ type Kernel interface {
 	FlushSAs() error
 	// LocalAddrs gives the addresses of the namespace's interfaces.
 	LocalAddrs() ([]netip.Addr, error)
+	// InboundPolicies gives the in policies (eroute --addin) as eroutes:
+	// the listing shows each on the tun SA it names, as KLIPS did.
+	InboundPolicies() ([]eroute.Eroute, error)
 	Close() error
 }
 

@@ -238,12 +238,14 @@ func TestRecipeEast(t *testing.T) {
 	if out == nil || !out.Tunnel || out.Reqid != 0x12345678 || out.Src.String() != east {
 		t.Fatalf("outbound esp after spigrp: %+v", out)
 	}
+	k.inbound = []eroute.Eroute{{Selector: eroute.Selector{Src: netip.MustParsePrefix("192.0.1.0/24"), Dst: netip.MustParsePrefix("192.0.2.0/24")},
+		SAID: said(t, "tun.12345679@"+east)}}
 	now := testNow
 	for i := range k.sas {
 		k.sas[i].Current.AddTime = now.Add(-26 * time.Second)
 	}
 	got := must(t, k, "spi")
-	want := "tun0x12345679@192.1.2.23 IPIP: dir=in  src=192.1.2.45 life(c,s,h)=addtime(26,0,0) natencap=none natsport=0 natdport=0\n" +
+	want := "tun0x12345679@192.1.2.23 IPIP: dir=in  src=192.1.2.45 policy=192.0.1.0/24->192.0.2.0/24 flags=0x8<> life(c,s,h)=addtime(26,0,0) natencap=none natsport=0 natdport=0\n" +
 		"esp0x12345679@192.1.2.23 ESP_3DES_HMAC_MD5: dir=in  src=192.1.2.45 iv_bits=64bits alen=128 aklen=128 eklen=192 life(c,s,h)=addtime(26,0,0) natencap=none natsport=0 natdport=0\n" +
 		"tun0x12345678@192.1.2.45 IPIP: dir=out src=192.1.2.23 life(c,s,h)=addtime(26,0,0) natencap=none natsport=0 natdport=0\n" +
 		"esp0x12345678@192.1.2.45 ESP_3DES_HMAC_MD5: dir=out src=192.1.2.23 iv_bits=64bits alen=128 aklen=128 eklen=192 life(c,s,h)=addtime(26,0,0) natencap=none natsport=0 natdport=0\n"

@@ -470,7 +470,7 @@ func executeSpi(req Request, env Env, prog string) error {
 	id := req.SA.SAID
 	switch req.Action {
 	case List:
-		return withSAs(k, func(sas []SA) error { return listSAs(env, sas, req.JSON) })
+		return withSAs(k, func(sas []SA) error { return listSAs(k, env, sas, req.JSON) })
 	case Clear:
 		return k.FlushSAs()
 	case AddAH, AddESP, AddComp:
@@ -488,9 +488,13 @@ func executeSpi(req Request, env Env, prog string) error {
 	return nil
 }
 
-func listSAs(env Env, sas []SA, asJSON bool) error {
+func listSAs(k Kernel, env Env, sas []SA, asJSON bool) error {
 	if !asJSON {
-		return writeLines(env.Stdout, Listing(sas, env.Now()))
+		inbound, err := k.InboundPolicies()
+		if err != nil {
+			return err
+		}
+		return writeLines(env.Stdout, Listing(sas, inbound, env.Now()))
 	}
 	heads := map[eroute.SAID]eroute.SAID{}
 	for _, g := range Groups(sas) {

@@ -76,7 +76,8 @@ boot1() {
 		'[ "$(dpkg-query -W -f "\${Status}" eroute 2>/dev/null)" = "install ok installed" ]'
 	local f missing=""
 	for f in /usr/sbin/eroute /usr/libexec/eroute/ipsec /usr/share/man/man8/eroute.8.gz \
-		/usr/share/man/man8/ipsec_eroute.8.gz /lib/systemd/system/eroute-restore.service \
+		/usr/share/man/man8/ipsec_eroute.8.gz /usr/share/man/man8/ipsec_spi.8.gz \
+		/usr/share/man/man8/ipsec_spigrp.8.gz /lib/systemd/system/eroute-restore.service \
 		/lib/systemd/system/eroute-save.service /lib/systemd/system/eroute-monitor@.service \
 		/usr/share/bash-completion/completions/eroute /usr/share/doc/eroute/copyright \
 		/usr/share/doc/eroute/README.md.gz /usr/share/doc/eroute/changelog.gz; do

@@ -37,18 +37,18 @@ type monitorItem struct {
 func openMonitor(netns string, rcvbuf int) (cli.MonitorKernel, error) {
 	table, err := xfrm.Open(netns)
 	if err != nil {
-		return nil, err
+		return nil, cliError(err)
 	}
 	listener, err := xfrm.Listen(netns, rcvbuf)
 	if err != nil {
 		table.Close()
-		return nil, err
+		return nil, cliError(err)
 	}
 	claim, err := xfrm.ClaimMonitor(netns)
 	if err != nil {
 		listener.Close()
 		table.Close()
-		return nil, err
+		return nil, cliError(err)
 	}
 	m := &kernelMonitor{netns: netns, claim: claim, listener: listener, table: table,
 		events: make(chan monitorItem, 16), done: make(chan struct{})}
@@ -58,7 +58,7 @@ func openMonitor(netns string, rcvbuf int) (cli.MonitorKernel, error) {
 	}
 	if m.guard, err = xfrm.OpenGuard(netns, state); err != nil {
 		m.Close()
-		return nil, err
+		return nil, cliError(err)
 	}
 	go m.pumpAcquires()
 	go m.pumpGuard()
@@ -87,7 +87,7 @@ func (m *kernelMonitor) pumpAcquires() {
 			m.send(nil, cli.ErrStopped)
 			return
 		case err != nil:
-			m.send(nil, err)
+			m.send(nil, cliError(err))
 			return
 		}
 		var out any
@@ -111,7 +111,7 @@ func (m *kernelMonitor) pumpGuard() {
 		ev, err := m.guard.Next()
 		if err != nil {
 			if !errors.Is(err, xfrm.ErrClosed) {
-				m.send(&cli.Note{Text: "the policy table is no longer watched: " + err.Error()}, nil)
+				m.send(&cli.Note{Text: "the policy table is no longer watched: " + cliError(err).Error()}, nil)
 			}
 			return
 		}
@@ -120,7 +120,7 @@ func (m *kernelMonitor) pumpGuard() {
 		case *xfrm.TakenOver:
 			out = &cli.TakenOver{Eroute: ev.Eroute, By: ev.By}
 		case *xfrm.Restored:
-			out = &cli.Restored{Eroute: ev.Eroute, Err: ev.Err}
+			out = &cli.Restored{Eroute: ev.Eroute, Err: cliError(ev.Err)}
 		case *xfrm.GuardNote:
 			out = &cli.Note{Text: ev.Text}
 		}
@@ -155,20 +155,23 @@ func (m *kernelMonitor) AddHold(h cli.Hold, trap uint32, timeout time.Duration) 
 	if errors.Is(err, xfrm.ErrExists) {
 		return cli.ErrHoldExists
 	}
-	return err
+	return cliError(err)
 }
 
 func (m *kernelMonitor) DeleteHold(h cli.Hold) (bool, error) {
-	return m.table.DeleteHold(xfrm.Hold{Selector: h.Selector, Scope: xfrm.Scope(h.Scope)})
+	ok, err := m.table.DeleteHold(xfrm.Hold{Selector: h.Selector, Scope: xfrm.Scope(h.Scope)})
+	return ok, cliError(err)
 }
 
+// StaleHolds gives the holds the guard's reading of the table found: the
+// table is read once at start, for both.
 func (m *kernelMonitor) StaleHolds() ([]cli.Hold, error) {
-	holds, err := m.table.Holds()
+	holds := m.guard.StaleHolds()
 	hs := make([]cli.Hold, len(holds))
 	for i, h := range holds {
 		hs[i] = cliHold(h)
 	}
-	return hs, err
+	return hs, nil
 }
 
 func (m *kernelMonitor) Tracked() int { return m.guard.Own() }

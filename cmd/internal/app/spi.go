@@ -1,6 +1,7 @@
 package app
 
 import (
+	"net/netip"
 	"os"
 	"time"
 
@@ -30,9 +31,32 @@ func spiEnv() spi.Env {
 func openSAs(netns string) (spi.Kernel, error) {
 	t, err := xfrm.Open(netns)
 	if err != nil {
-		return nil, err
+		return nil, cliError(err)
 	}
-	return t, nil
+	return saTable{t}, nil
+}
+
+// saTable gives pkg/spi the SA table, with the driver's errors in the
+// command's words (cliError).
+type saTable struct {
+	*xfrm.Table
+}
+
+var _ spi.Kernel = saTable{}
+
+func (t saTable) AddSA(sa spi.SA) error         { return cliError(t.Table.AddSA(sa)) }
+func (t saTable) DeleteSA(id eroute.SAID) error { return cliError(t.Table.DeleteSA(id)) }
+func (t saTable) FlushSAs() error               { return cliError(t.Table.FlushSAs()) }
+func (t saTable) Close() error                  { return cliError(t.Table.Close()) }
+
+func (t saTable) SAs() ([]spi.SA, error) {
+	sas, err := t.Table.SAs()
+	return sas, cliError(err)
+}
+
+func (t saTable) LocalAddrs() ([]netip.Addr, error) {
+	as, err := t.Table.LocalAddrs()
+	return as, cliError(err)
 }
 
 // lockSAs serialises the SA commands that change a namespace: a regroup

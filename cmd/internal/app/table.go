@@ -13,12 +13,40 @@ type table struct {
 	*xfrm.Table
 }
 
+// The compile-time checks that the adapters are what pkg/cli wants.
+var (
+	_ cli.Table         = table{}
+	_ cli.Snapshot      = snapshot{}
+	_ cli.MonitorKernel = (*kernelMonitor)(nil)
+)
+
+// Every method gives pkg/cli the driver's errors in the command's words
+// (cliError).
+
 func openTable(netns string) (cli.Table, error) {
 	t, err := xfrm.Open(netns)
 	if err != nil {
-		return nil, err
+		return nil, cliError(err)
 	}
 	return table{t}, nil
+}
+
+func (t table) Add(e eroute.Eroute) error     { return cliError(t.Table.Add(e)) }
+func (t table) Replace(e eroute.Eroute) error { return cliError(t.Table.Replace(e)) }
+func (t table) Clear(all bool) error          { return cliError(t.Table.Clear(all)) }
+func (t table) Close() error                  { return cliError(t.Table.Close()) }
+
+func (t table) AddInbound(e eroute.Eroute, replace bool) error {
+	return cliError(t.Table.AddInbound(e, replace))
+}
+
+func (t table) List() ([]eroute.Eroute, error) {
+	l, err := t.Table.List()
+	return l, cliError(err)
+}
+
+func (t table) Walk(fn func(eroute.Eroute) error) error {
+	return cliError(t.Table.Walk(fn))
 }
 
 // Apply hands the ops to the driver without copying them.
@@ -34,18 +62,18 @@ func (t table) ApplyUntil(stop <-chan struct{}, ops []cli.Op) error {
 func (t table) Snapshot() (cli.Snapshot, error) {
 	s, err := t.Table.Snapshot()
 	if err != nil {
-		return nil, err
+		return nil, cliError(err)
 	}
 	return snapshot{s}, nil
 }
 
 func (t table) WalkEntries(fn func(cli.Entry) error) error {
-	return t.Table.WalkEntries(func(e xfrm.Entry) error { return fn(entry(e)) })
+	return cliError(t.Table.WalkEntries(func(e xfrm.Entry) error { return fn(entry(e)) }))
 }
 
 func (t table) Lookup(sel eroute.Selector, inbound bool) (cli.Entry, bool, error) {
 	e, ok, err := t.Table.Lookup(sel, inbound)
-	return entry(e), ok, err
+	return entry(e), ok, cliError(err)
 }
 
 func (t table) Find(sel eroute.Selector, inbound bool) ([]cli.Entry, error) {
@@ -54,7 +82,7 @@ func (t table) Find(sel eroute.Selector, inbound bool) ([]cli.Entry, error) {
 	for i, e := range es {
 		out[i] = entry(e)
 	}
-	return out, err
+	return out, cliError(err)
 }
 
 func (t table) DeleteEntries(es []cli.Entry) error {
@@ -63,13 +91,13 @@ func (t table) DeleteEntries(es []cli.Entry) error {
 		xs[i] = xfrm.Entry{Eroute: e.Eroute, Own: e.Own, Inbound: e.Inbound, Index: e.Index,
 			Mark: e.Mark, Mask: e.Mask, IfID: e.IfID}
 	}
-	return t.Table.DeleteEntries(xs)
+	return cliError(t.Table.DeleteEntries(xs))
 }
 
 func (t table) Shadow(e eroute.Eroute) (*cli.Entry, error) {
 	h, err := t.Table.Shadow(e)
 	if h == nil || err != nil {
-		return nil, err
+		return nil, cliError(err)
 	}
 	c := entry(*h)
 	return &c, nil
@@ -79,7 +107,7 @@ func (t table) Shadow(e eroute.Eroute) (*cli.Entry, error) {
 func (t table) InboundEntries() ([]cli.Entry, error) {
 	es, err := t.Table.Inbound()
 	if err != nil {
-		return nil, err
+		return nil, cliError(err)
 	}
 	out := make([]cli.Entry, len(es))
 	for i, e := range es {
@@ -92,7 +120,7 @@ func (t table) InboundEntries() ([]cli.Entry, error) {
 func (t table) MonitorHolds() ([]eroute.Selector, error) {
 	hs, err := t.Table.Holds()
 	if err != nil {
-		return nil, err
+		return nil, cliError(err)
 	}
 	sels := make([]eroute.Selector, len(hs))
 	for i, h := range hs {
@@ -109,6 +137,8 @@ type snapshot struct {
 func (s snapshot) Entry(i int) cli.Entry {
 	return entry(s.Snapshot.Entry(i))
 }
+
+func (s snapshot) Close() error { return cliError(s.Snapshot.Close()) }
 
 func (s snapshot) Apply(ops []cli.Op) error {
 	return batchError(s.Snapshot.ApplyFunc(len(ops), opFunc(ops)))
@@ -148,7 +178,7 @@ func batchError(err error) error {
 		if errors.As(be.Err, &fe) {
 			return &cli.BatchError{Index: be.Index, Err: &cli.ForeignError{Holder: entry(fe.Holder)}}
 		}
-		return &cli.BatchError{Index: be.Index, Err: be.Err}
+		return &cli.BatchError{Index: be.Index, Err: cliError(be.Err)}
 	}
-	return err // *xfrm.UndoError: the table is NOT as it was
+	return cliError(err) // *xfrm.UndoError: the table is NOT as it was
 }

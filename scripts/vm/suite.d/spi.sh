@@ -173,7 +173,8 @@ check_spi_manual_keying() {
 		"spi-packets-esp0x111" "$(spi_life gw1 esp0x111@192.168.0.2 packets)" 4 \
 		"spi-packets-esp0x211(in)" "$(spi_life gw1 esp0x211@192.168.0.1 packets)" 3 \
 		"spi-dir-in" "$(spi_line gw1 esp0x211@192.168.0.1 | grep -c 'dir=in  src=192.168.0.2')" 1 \
-		"spi-tun-line" "$(spi_line gw1 tun0x110@192.168.0.2 | grep -c '^tun0x110@192.168.0.2 IPIP: dir=out src=192.168.0.1')" 1
+		"spi-tun-line" "$(spi_line gw1 tun0x110@192.168.0.2 | grep -c '^tun0x110@192.168.0.2 IPIP: dir=out src=192.168.0.1 life')" 1 \
+		"spi-tun-in-policy" "$(spi_line gw1 tun0x210@192.168.0.1 | grep -c '^tun0x210@192.168.0.1 IPIP: dir=in  src=192.168.0.2 policy=192.168.2.0/24->192.168.1.0/24 flags=0x8<> ')" 1
 	expect $n-spigrp-listing \
 		"out" "$(nsx gw1 "$IPSEC" spigrp | grep -cx 'tun0x130@192.168.0.2 esp0x131@192.168.0.2 ah0x132@192.168.0.2 ')" 1 \
 		"in" "$(nsx gw1 "$IPSEC" spigrp | grep -cx 'ah0x232@192.168.0.1 esp0x231@192.168.0.1 tun0x230@192.168.0.1 ')" 1 \

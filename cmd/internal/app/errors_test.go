@@ -1,0 +1,66 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"testing"
+
+	"github.com/eroute/eroute/internal/nslock"
+	"github.com/eroute/eroute/pkg/cli"
+	"github.com/eroute/eroute/xfrm"
+	"golang.org/x/sys/unix"
+)
+
+// refusal is an error of the driver's kind as the driver gives it: the
+// kind's text, with the errno behind it.
+type refusal struct{ kind, errno error }
+
+func (r refusal) Error() string   { return r.kind.Error() }
+func (r refusal) Unwrap() []error { return []error{r.kind, r.errno} }
+
+// The command shows the driver's refusals in KLIPS's words, byte for
+// byte as before the driver had words of its own, and errors.Is still
+// finds the driver's kind and the errno.
+func TestCliErrorWords(t *testing.T) {
+	read := refusal{xfrm.ErrReadPermission, refusal{xfrm.ErrPermission, unix.EPERM}}
+	tests := []struct {
+		err   error
+		want  string
+		still []error
+	}{
+		{refusal{xfrm.ErrExists, unix.EEXIST}, "eroute already in use.  Delete old one first.", []error{xfrm.ErrExists, fs.ErrExist, unix.EEXIST, cli.ErrInUse}},
+		{refusal{xfrm.ErrNotFound, unix.ENOENT}, "eroute doesn't exist.  Can't delete.", []error{xfrm.ErrNotFound, unix.ENOENT}},
+		{refusal{xfrm.ErrPermission, unix.EPERM}, "access denied.  You must be root (CAP_NET_ADMIN) to change the IPsec policy table.", []error{fs.ErrPermission, unix.EPERM}},
+		{read, "access denied.  You must be root (CAP_NET_ADMIN) to read the IPsec policy table.", []error{xfrm.ErrPermission, unix.EPERM}},
+		{refusal{xfrm.ErrNetnsPermission, unix.EPERM}, "access denied.  You must be root (CAP_SYS_ADMIN) to enter another network namespace.", []error{xfrm.ErrPermission}},
+		{refusal{fmt.Errorf("%w (pid 42)", xfrm.ErrMonitorRunning), &nslock.BusyError{Purpose: "monitor", PID: 42}},
+			"another eroute --monitor is running in this network namespace (pid 42)", []error{xfrm.ErrMonitorRunning, nslock.ErrBusy}},
+		{refusal{xfrm.ErrMonitorRunning, nslock.ErrBusy}, "another eroute --monitor is running in this network namespace", []error{cli.ErrMonitorRunning}},
+		// What adds to a kind keeps its words; so does what is no kind.
+		{fmt.Errorf("%w; and more", xfrm.ErrExists), "a policy with this selector already exists; and more", []error{xfrm.ErrExists}},
+		{xfrm.ErrNoXFRM, xfrm.ErrNoXFRM.Error(), nil},
+		{&xfrm.UndoError{Index: 3, Err: refusal{xfrm.ErrExists, unix.EEXIST}, UndoErr: refusal{xfrm.ErrPermission, unix.EPERM}},
+			"eroute already in use.  Delete old one first.; undoing the changes made before it failed too (access denied.  You must be root (CAP_NET_ADMIN) to change the IPsec policy table.): the table is not as it was",
+			[]error{unix.EEXIST}},
+	}
+	for _, tt := range tests {
+		got := cliError(tt.err)
+		if got.Error() != tt.want {
+			t.Errorf("cliError(%q) = %q, want %q", tt.err, got, tt.want)
+		}
+		for _, is := range tt.still {
+			if !errors.Is(got, is) {
+				t.Errorf("cliError(%q) is not %q", tt.err, is)
+			}
+		}
+	}
+	if cliError(nil) != nil {
+		t.Error("success turned into an error")
+	}
+	be := batchError(&xfrm.BatchError{Index: 7, Err: refusal{xfrm.ErrNotFound, unix.ENOENT}})
+	var cbe *cli.BatchError
+	if !errors.As(be, &cbe) || cbe.Index != 7 || cbe.Err.Error() != "eroute doesn't exist.  Can't delete." {
+		t.Errorf("batchError gave %#v", be)
+	}
+}
