@@ -53,6 +53,9 @@ func (t *Table) List() ([]eroute.Eroute, error) { return nil, ErrNoXFRM }
 // Walk implements the Linux API.
 func (t *Table) Walk(fn func(eroute.Eroute) error) error { return ErrNoXFRM }
 
+// WriteListing implements the Linux API.
+func (t *Table) WriteListing(w io.Writer) error { return ErrNoXFRM }
+
 // Apply implements the Linux API.
 func (t *Table) Apply(ops []Op) error { return ErrNoXFRM }
 

@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"io"
 
 	"github.com/eroute/eroute/pkg/cli"
 	"github.com/eroute/eroute/pkg/eroute"
@@ -47,6 +48,12 @@ func (t table) List() ([]eroute.Eroute, error) {
 
 func (t table) Walk(fn func(eroute.Eroute) error) error {
 	return cliError(t.Table.Walk(fn))
+}
+
+// WriteListing is the listing's text straight from the driver's records
+// (see cli.list), its errors in the command's words as Walk's are.
+func (t table) WriteListing(w io.Writer) error {
+	return cliError(t.Table.WriteListing(w))
 }
 
 // Apply hands the ops to the driver without copying them.
