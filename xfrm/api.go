@@ -24,6 +24,7 @@ type (
 		DeleteInbound(eroute.Selector) error
 		List() ([]eroute.Eroute, error)
 		Walk(func(eroute.Eroute) error) error
+		WriteListing(io.Writer) error
 		WalkEntries(func(Entry) error) error
 		Lookup(sel eroute.Selector, inbound bool) (Entry, bool, error)
 		Find(sel eroute.Selector, inbound bool) ([]Entry, error)

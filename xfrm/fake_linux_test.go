@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eroute/eroute/pkg/eroute"
 	"golang.org/x/sys/unix"
@@ -30,19 +31,21 @@ func addOps(from, n int) []Op {
 	return ops
 }
 
-// A batch goes pipelined: many requests to a datagram, none acknowledged
-// but the barrier, and the listing reads the multipart dump back whole.
+// A batch goes pipelined: many requests to a datagram (512), none
+// acknowledged but the barrier, and the listing reads the multipart dump
+// back whole (over a second goroutine: the table is above overlapFrom).
 func TestFakePipelinedBatch(t *testing.T) {
 	k := newFakeKernel()
 	tab, _ := k.table()
-	if err := tab.Apply(addOps(0, 1000)); err != nil {
+	const n = 2 * overlapFrom
+	if err := tab.Apply(addOps(0, n)); err != nil {
 		t.Fatal(err)
 	}
-	if len(k.policies) != 1000 {
-		t.Fatalf("%d policies in the kernel, want 1000", len(k.policies))
+	if len(k.policies) != n {
+		t.Fatalf("%d policies in the kernel, want %d", len(k.policies), n)
 	}
-	if k.sends > 3 {
-		t.Errorf("1000 adds took %d datagrams, want at most 3", k.sends)
+	if k.sends > n/runMaxMsgs+1 {
+		t.Errorf("%d adds took %d datagrams, want at most %d", n, k.sends, n/runMaxMsgs+1)
 	}
 	acked := 0
 	for _, m := range k.requests {
@@ -57,7 +60,7 @@ func TestFakePipelinedBatch(t *testing.T) {
 		t.Errorf("%d acknowledged requests, want the barrier alone", acked)
 	}
 	list, err := tab.List()
-	if err != nil || len(list) != 1000 {
+	if err != nil || len(list) != n {
 		t.Fatalf("List: %d eroutes, %v", len(list), err)
 	}
 	for _, e := range list {
@@ -221,5 +224,104 @@ func TestFakeClear(t *testing.T) {
 	}
 	if err := tab.Clear(true); err != nil || len(k.policies) != 0 {
 		t.Fatalf("Clear(all): %v, %d left", err, len(k.policies))
+	}
+}
+
+// The rest of the Table's reading and writing against the fake kernel:
+// snapshots and their batches, entries, lookups, inbound policies, holds,
+// policies of any shape.
+func TestFakeTour(t *testing.T) {
+	k := newFakeKernel()
+	tab, _ := k.table()
+	if err := tab.Apply(addOps(0, 6)); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := tab.Snapshot()
+	if err != nil || snap.Len() != 6 {
+		t.Fatalf("Snapshot: %v, %v", snap, err)
+	}
+	e0 := snap.Entry(0)
+	if !e0.Own || !e0.Deletable {
+		t.Errorf("snapshot entry %+v", e0)
+	}
+	err = snap.Apply([]Op{
+		{Kind: eroute.OpReplace, Eroute: fakeEroute(0, eroute.Trap)},
+		{Kind: eroute.OpDelete, Eroute: fakeEroute(1, eroute.Drop)},
+		{Kind: eroute.OpDelete, Eroute: fakeEroute(77, eroute.Drop), Idempotent: true},
+		{Kind: eroute.OpAdd, Eroute: fakeEroute(2, eroute.Drop), Idempotent: true},
+	})
+	if err != nil || len(k.policies) != 5 {
+		t.Fatalf("Snapshot.Apply: %v, %d policies", err, len(k.policies))
+	}
+	var entries []Entry
+	if err := tab.WalkEntries(func(e Entry) error { entries = append(entries, e); return nil }); err != nil || len(entries) != 5 {
+		t.Fatalf("WalkEntries: %d, %v", len(entries), err)
+	}
+	if e, ok, err := tab.Lookup(fakeEroute(0, eroute.Drop).Selector, false); err != nil || !ok || e.SAID != eroute.Trap {
+		t.Errorf("Lookup: %+v, %v, %v", e, ok, err)
+	}
+	found, err := tab.Find(fakeEroute(2, eroute.Drop).Selector, false)
+	if err != nil || len(found) != 1 {
+		t.Fatalf("Find: %+v, %v", found, err)
+	}
+	if err := tab.DeleteEntries(found); err != nil || len(k.policies) != 4 {
+		t.Errorf("DeleteEntries: %v, %d policies", err, len(k.policies))
+	}
+	if sh, err := tab.Shadow(fakeEroute(3, eroute.Drop)); err != nil || sh != nil {
+		t.Errorf("Shadow: %+v, %v", sh, err)
+	}
+
+	in := fakeEroute(50, eroute.Pass)
+	if err := tab.AddInbound(in, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.AddInbound(in, false); !errors.Is(err, ErrExists) {
+		t.Errorf("second AddInbound: %v", err)
+	}
+	ins, err := tab.Inbound()
+	if err != nil || len(ins) != 1 || !ins[0].Own || ins[0].Selector != in.Selector {
+		t.Errorf("Inbound: %+v, %v", ins, err)
+	}
+	if err := tab.DeleteInbound(in.Selector); err != nil {
+		t.Errorf("DeleteInbound: %v", err)
+	}
+
+	h := Hold{Selector: fakeEroute(60, eroute.Hold).Selector, Priority: 25}
+	if err := tab.AddHold(h, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	holds, err := tab.Holds()
+	if err != nil || len(holds) != 1 || holds[0].Selector != h.Selector {
+		t.Errorf("Holds: %+v, %v", holds, err)
+	}
+	if ok, err := tab.DeleteHold(h); !ok || err != nil {
+		t.Errorf("DeleteHold: %v, %v", ok, err)
+	}
+	if ok, err := tab.DeleteHold(h); ok || err != nil {
+		t.Errorf("second DeleteHold: %v, %v", ok, err)
+	}
+
+	p := Policy{Sel: Selector{Src: netip.MustParsePrefix("2001:db8::/32"), Dst: netip.MustParsePrefix("2001:db9::/32")}, Dir: DirFwd, Priority: 5}
+	if err := tab.AddPolicy(p); err != nil {
+		t.Fatal(err)
+	}
+	p.Priority = 6
+	if err := tab.UpdatePolicy(p); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := tab.GetPolicy(p); err != nil || !ok || got.Priority != 6 {
+		t.Errorf("GetPolicy: %+v, %v, %v", got, ok, err)
+	}
+	if err := tab.DeletePolicy(p); err != nil {
+		t.Errorf("DeletePolicy: %v", err)
+	}
+	if err := tab.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := tab.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := tab.List(); err == nil {
+		t.Error("List on a closed table worked")
 	}
 }

@@ -123,8 +123,12 @@ func (s *fakeSocket) handle(m message) {
 	switch m.typ {
 	case unix.NLMSG_NOOP:
 	case msgGetSPD:
-		var info [24]byte
-		ne.PutUint32(info[4:], uint32(len(k.policies)))
+		var info [24]byte // incnt, outcnt, fwdcnt, then the socket policies'
+		for _, p := range k.policies {
+			if p.Dir <= DirFwd {
+				ne.PutUint32(info[4*p.Dir:], ne.Uint32(info[4*p.Dir:])+1)
+			}
+		}
 		s.deliver(s.reply(msgNewSPD, 0, m.seq, appendAttr(make([]byte, 4), attrSPDInfo, info[:])))
 	case msgGetSA:
 		s.deliver(s.reply(unix.NLMSG_DONE, unix.NLM_F_MULTI, m.seq, make([]byte, 4)))

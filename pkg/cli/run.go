@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"strings"
 	"time"
 
+	"github.com/eroute/eroute/internal/errline"
 	"github.com/eroute/eroute/pkg/eroute"
 )
 
@@ -122,34 +122,13 @@ func Run(args []string, env Env) int {
 	return 0
 }
 
-// report writes the one line of an error. Messages quote the values they
-// refuse, which may hold any byte: control characters are written as Go
-// escapes (\n, \t, \x1b), so that the message stays one line and cannot
-// drive the terminal.
-func report(w io.Writer, prog string, err error) { Report(w, prog, err) }
+// report writes the one line of an error (see errline.Write: control
+// characters as Go escapes, so that it stays one line).
+func report(w io.Writer, prog string, err error) { errline.Write(w, prog, err) }
 
 // Report is report for the other commands of the suite (ipsec spi and
 // spigrp): the same one line, the same escapes.
-func Report(w io.Writer, prog string, err error) {
-	line := prog + ": " + err.Error()
-	var b strings.Builder
-	for i := 0; i < len(line); i++ {
-		switch c := line[i]; {
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == '\r':
-			b.WriteString(`\r`)
-		case c == '\t':
-			b.WriteString(`\t`)
-		case c < 0x20 || c == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('\n')
-	io.WriteString(w, b.String())
-}
+func Report(w io.Writer, prog string, err error) { errline.Write(w, prog, err) }
 
 func execute(req Request, env Env, note func(string)) error {
 	t, err := env.Open(req.Netns)

@@ -8,7 +8,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/eroute/eroute/pkg/cli"
+	"github.com/eroute/eroute/internal/errline"
 	"github.com/eroute/eroute/pkg/eroute"
 )
 
@@ -58,7 +58,7 @@ func (env Env) lock(netns string) (func(), error) {
 var VersionString = "1.0.0"
 
 // report writes one error line, as eroute's errors are written.
-func report(w io.Writer, prog string, err error) { cli.Report(w, prog, err) }
+func report(w io.Writer, prog string, err error) { errline.Write(w, prog, err) }
 
 // progName is the message prefix: prog, or "prog --label TEXT".
 func progName(prog, label string) string {

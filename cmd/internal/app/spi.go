@@ -39,7 +39,7 @@ func openSAs(netns string) (spi.Kernel, error) {
 // saTable gives pkg/spi the SA table, with the driver's errors in the
 // command's words (cliError).
 type saTable struct {
-	*xfrm.Table
+	Table *xfrm.Table
 }
 
 var _ spi.Kernel = saTable{}
@@ -52,6 +52,11 @@ func (t saTable) Close() error                  { return cliError(t.Table.Close(
 func (t saTable) SAs() ([]spi.SA, error) {
 	sas, err := t.Table.SAs()
 	return sas, cliError(err)
+}
+
+func (t saTable) InboundPolicies() ([]eroute.Eroute, error) {
+	es, err := t.Table.InboundPolicies()
+	return es, cliError(err)
 }
 
 func (t saTable) LocalAddrs() ([]netip.Addr, error) {

@@ -10,8 +10,13 @@ import (
 )
 
 // table gives pkg/cli the XFRM table, translating the batch and entry types.
+//
+// The driver's table is a named field, not embedded: a method of the
+// driver's that pkg/cli looks for (an optional interface such as
+// WriteListing) must be written here, so that none reaches pkg/cli with the
+// driver's errors unworded.
 type table struct {
-	*xfrm.Table
+	Table *xfrm.Table
 }
 
 // The compile-time checks that the adapters are what pkg/cli wants.
@@ -19,6 +24,14 @@ var (
 	_ cli.Table         = table{}
 	_ cli.Snapshot      = snapshot{}
 	_ cli.MonitorKernel = (*kernelMonitor)(nil)
+	// The optional interfaces pkg/cli looks for.
+	_ interface{ WriteListing(io.Writer) error } = table{}
+	_ interface {
+		ApplyUntil(<-chan struct{}, []cli.Op) error
+	} = table{}
+	_ interface {
+		ApplyUntil(<-chan struct{}, []cli.Op) error
+	} = snapshot{}
 )
 
 // Every method gives pkg/cli the driver's errors in the command's words
@@ -50,8 +63,7 @@ func (t table) Walk(fn func(eroute.Eroute) error) error {
 	return cliError(t.Table.Walk(fn))
 }
 
-// WriteListing is the listing's text straight from the driver's records
-// (see cli.list), its errors in the command's words as Walk's are.
+// WriteListing is pkg/cli's fast listing (see list there).
 func (t table) WriteListing(w io.Writer) error {
 	return cliError(t.Table.WriteListing(w))
 }
@@ -138,8 +150,10 @@ func (t table) MonitorHolds() ([]eroute.Selector, error) {
 
 // snapshot gives pkg/cli a snapshot of the XFRM table.
 type snapshot struct {
-	*xfrm.Snapshot
+	Snapshot *xfrm.Snapshot
 }
+
+func (s snapshot) Len() int { return s.Snapshot.Len() }
 
 func (s snapshot) Entry(i int) cli.Entry {
 	return entry(s.Snapshot.Entry(i))
