@@ -57,4 +57,3 @@ func TestVMImageIgnoresSuiteScript(t *testing.T) {
 		}
 	}
 }
-
