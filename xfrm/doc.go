@@ -18,8 +18,9 @@
 // namespace on an OS thread that is then thrown away, so the process never
 // changes namespace and the Table works from any goroutine. Reading or
 // changing the tables takes CAP_NET_ADMIN; entering another namespace
-// takes CAP_SYS_ADMIN too. Close releases the socket; calling it again
-// does nothing more.
+// takes CAP_SYS_ADMIN too. Every send and every wait for the kernel's
+// answer ends after 10 seconds; OpenWith's OpenOptions.Timeout changes
+// that. Close releases the socket; calling it again does nothing more.
 //
 //	t, err := xfrm.Open("")
 //	if err != nil {

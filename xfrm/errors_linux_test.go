@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/eroute/eroute/pkg/eroute"
 	"golang.org/x/sys/unix"
@@ -26,7 +27,7 @@ func TestErrorsMatchTheirKinds(t *testing.T) {
 		{"no privilege to read", forReading(kernelError(unix.EACCES, 0, nil)), []error{ErrReadPermission, ErrPermission, fs.ErrPermission, unix.EACCES}},
 		{"setns refused", setnsError(unix.EPERM, "ns"), []error{ErrNetnsPermission, ErrPermission, fs.ErrPermission, unix.EPERM}},
 		{"no XFRM", socketError(unix.EPROTONOSUPPORT, ""), []error{ErrNoXFRM, errors.ErrUnsupported, unix.EPROTONOSUPPORT}},
-		{"timeout", timedOut(unix.EAGAIN), []error{os.ErrDeadlineExceeded, unix.EAGAIN}},
+		{"timeout", timedOut(unix.EAGAIN, 0), []error{os.ErrDeadlineExceeded, unix.EAGAIN}},
 		{"dump interrupted", doneError([]byte{0, 0, 0, 0}, true), []error{ErrDumpInterrupted}},
 		{"closed", ErrClosed, []error{net.ErrClosed}},
 	}
@@ -49,10 +50,10 @@ func TestErrorsMatchTheirKinds(t *testing.T) {
 		t.Errorf("setns refusal %v names no system call", err)
 	}
 	var timeout interface{ Timeout() bool }
-	if err := timedOut(unix.EAGAIN); !errors.As(err, &timeout) || !timeout.Timeout() {
+	if err := timedOut(unix.EAGAIN, 0); !errors.As(err, &timeout) || !timeout.Timeout() {
 		t.Errorf("%v is not a timeout", err)
 	}
-	if err := timedOut(unix.EINVAL); errors.Is(err, os.ErrDeadlineExceeded) {
+	if err := timedOut(unix.EINVAL, 0); errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("EINVAL gave a timeout: %v", err)
 	}
 	if err := doneError([]byte{0, 0, 0, 0}, false); err != nil {
@@ -102,5 +103,32 @@ func TestKernelCloseTwice(t *testing.T) {
 	}
 	if _, err := l.Next(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Next after Close: %v", err)
+	}
+}
+
+// OpenOptions.Timeout is the socket's, and the words of a wait that ran out.
+func TestOpenTimeout(t *testing.T) {
+	tab, err := OpenWith(OpenOptions{Timeout: 1500 * time.Millisecond})
+	if err != nil {
+		t.Skip("no XFRM socket here:", err)
+	}
+	defer tab.Close()
+	tv, err := unix.GetsockoptTimeval(int(tab.c.sock.(fdSocket)), unix.SOL_SOCKET, unix.SO_RCVTIMEO)
+	if err != nil || time.Duration(tv.Nano()) != 1500*time.Millisecond {
+		t.Errorf("SO_RCVTIMEO %v, %v; want 1.5s", tv, err)
+	}
+	dc, err := tab.newConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.close()
+	if dc.timeout != 1500*time.Millisecond {
+		t.Errorf("Clear's socket waits %v", dc.timeout)
+	}
+	if err := timedOut(unix.EAGAIN, 3*time.Second); err.Error() != "no answer from the kernel within 3s" {
+		t.Errorf("timeout text %q", err)
+	}
+	if err := timedOut(unix.EAGAIN, 0); err.Error() != "no answer from the kernel within 10s" {
+		t.Errorf("default timeout text %q", err)
 	}
 }

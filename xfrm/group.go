@@ -28,15 +28,25 @@ import (
 // SAs hold one. Only groups with a handle of 0x100 or more (what spigrp
 // makes) count: a tunnel SA of reqid 0 is no group here.
 func groupTemplates(sas []spi.SA, s eroute.SAID) ([]Template, bool) {
+	ts, ok := groupHeads(sas)[s]
+	return ts, ok
+}
+
+// groupHeads gives the templates of every group the SAs hold, by head (for
+// each head what groupTemplates gives), nil when they hold none. The SAs
+// are grouped once: a batch of 100,000 eroutes looks its SAIDs up in this
+// map rather than grouping the SAs for each.
+func groupHeads(sas []spi.SA) map[eroute.SAID][]Template {
+	var heads map[eroute.SAID][]Template
 	for _, g := range spi.Groups(sas) {
-		if g.Head != s || g.Members[0].Reqid < eroute.MinSPI {
+		if _, seen := heads[g.Head]; seen || g.Members[0].Reqid < eroute.MinSPI {
 			continue
 		}
-		family := familyOf(s.Dst)
+		family := familyOf(g.Head.Dst)
 		ts := make([]Template, len(g.Members))
 		for i, m := range g.Members {
 			ts[i] = Template{
-				Family: family, Src: unspecified(family), Dst: s.Dst,
+				Family: family, Src: unspecified(family), Dst: g.Head.Dst,
 				Proto: uint8(m.SAID.Proto), Reqid: m.Reqid, Mode: ModeTransport,
 				Aalgos: anyAlgos, Ealgos: anyAlgos, Calgos: anyAlgos,
 			}
@@ -45,9 +55,12 @@ func groupTemplates(sas []spi.SA, s eroute.SAID) ([]Template, bool) {
 				ts[i].Src = m.Src
 			}
 		}
-		return ts, true
+		if heads == nil {
+			heads = map[eroute.SAID][]Template{}
+		}
+		heads[g.Head] = ts
 	}
-	return nil, false
+	return heads
 }
 
 // namesSA tells whether an eroute's SAID may be a group's head.

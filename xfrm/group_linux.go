@@ -15,6 +15,26 @@ func (c *conn) groupsFor(saids []eroute.SAID) (map[eroute.SAID][]Template, error
 	if len(saids) == 0 {
 		return nil, nil
 	}
+	var filter []byte
+	if len(saids) == 1 {
+		filter = addressFilter(saids[0].Dst)
+	}
+	heads, err := c.groupHeadsIn(filter)
+	if err != nil {
+		return nil, err
+	}
+	groups := map[eroute.SAID][]Template{}
+	for _, s := range saids {
+		if ts, ok := heads[s]; ok {
+			groups[s] = ts
+		}
+	}
+	return groups, nil
+}
+
+// groupHeadsIn dumps the SAs (only those the filter lets through, when
+// there is one) and gives their groups' templates by head (groupHeads).
+func (c *conn) groupHeadsIn(filter []byte) (map[eroute.SAID][]Template, error) {
 	var sas []spi.SA
 	keep := func(typ uint16, b []byte) {
 		if sa, err := decodeState(b); typ == msgNewSA && err == nil {
@@ -22,9 +42,9 @@ func (c *conn) groupsFor(saids []eroute.SAID) (map[eroute.SAID][]Template, error
 		}
 	}
 	var err error
-	if len(saids) == 1 {
+	if filter != nil {
 		var seq uint32
-		seq, err = c.send(msgGetSA, unix.NLM_F_DUMP, addressFilter(saids[0].Dst))
+		seq, err = c.send(msgGetSA, unix.NLM_F_DUMP, filter)
 		if err == nil {
 			err = c.receive(seq, keep)
 		}
@@ -34,11 +54,5 @@ func (c *conn) groupsFor(saids []eroute.SAID) (map[eroute.SAID][]Template, error
 	if err != nil {
 		return nil, kernelError(err, 0, nil)
 	}
-	groups := map[eroute.SAID][]Template{}
-	for _, s := range saids {
-		if ts, ok := groupTemplates(sas, s); ok {
-			groups[s] = ts
-		}
-	}
-	return groups, nil
+	return groupHeads(sas), nil
 }

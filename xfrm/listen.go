@@ -1,5 +1,7 @@
 package xfrm
 
+import "time"
+
 // ListenOptions says where a Listener listens and what it hears.
 type ListenOptions struct {
 	// Netns names the network namespace as Open does; "" is the caller's.
@@ -28,4 +30,14 @@ func (o ListenOptions) groups() uint32 {
 		g = 1<<(grpAcquire-1) | 1<<(grpExpire-1)
 	}
 	return g
+}
+
+// OpenOptions says which tables OpenWith opens, and how long it waits.
+type OpenOptions struct {
+	// Netns names the network namespace as Open does; "" is the caller's.
+	Netns string
+	// Timeout bounds each send to the kernel and each wait for its answer
+	// (SO_SNDTIMEO, SO_RCVTIMEO); 0 is 10 seconds. A wait that runs out
+	// fails with an error that matches os.ErrDeadlineExceeded.
+	Timeout time.Duration
 }

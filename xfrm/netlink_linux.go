@@ -1,6 +1,7 @@
 package xfrm
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -10,9 +11,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// timeout bounds every send and every wait for an answer, so that a kernel
-// that never answers cannot hang the tool.
-const timeout = 10 * time.Second
+// defaultTimeout bounds every send and every wait for an answer, so that a
+// kernel that never answers cannot hang the tool (OpenOptions.Timeout
+// changes it).
+const defaultTimeout = 10 * time.Second
 
 // recvBufSize holds any datagram the kernel sends us: dump datagrams are at
 // most 32 KiB (the kernel's own cap), acknowledgements far less.
@@ -34,28 +36,35 @@ type conn struct {
 	// rcvbuf is then the receive buffer the kernel granted, in bytes.
 	batchBufs bool
 	rcvbuf    int
-	dumps     int // dumps asked for: tests count them
+	dumps     int           // dumps asked for: tests count them
+	timeout   time.Duration // SO_SNDTIMEO and SO_RCVTIMEO; 0 for the default
 	closeOnce sync.Once
 	closeErr  error
 }
 
 // newSocket makes and binds a NETLINK_XFRM socket in the calling thread's
 // namespace.
-func newSocket() (*conn, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_XFRM)
-	if err != nil {
-		return nil, socketError(err, "")
+func newSocket() (*conn, error) { return newSocketWith(defaultTimeout)() }
+
+// newSocketWith gives what makes a socket whose sends and waits end after
+// timeout.
+func newSocketWith(timeout time.Duration) func() (*conn, error) {
+	return func() (*conn, error) {
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_XFRM)
+		if err != nil {
+			return nil, socketError(err, "")
+		}
+		pid, err := setup(fd, timeout)
+		if err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+		return &conn{sock: fdSocket(fd), pid: pid, timeout: timeout}, nil
 	}
-	pid, err := setup(fd)
-	if err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	return &conn{sock: fdSocket(fd), pid: pid}, nil
 }
 
 // setup binds a new socket and sets its options; it gives the port id.
-func setup(fd int) (uint32, error) {
+func setup(fd int, timeout time.Duration) (uint32, error) {
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return 0, socketError(err, "")
 	}
@@ -227,7 +236,7 @@ func (c *conn) write(b []byte) error {
 	for {
 		err := c.sock.send(b)
 		if err != unix.EINTR {
-			return timedOut(err)
+			return timedOut(err, c.timeout)
 		}
 	}
 }
@@ -256,7 +265,7 @@ func (c *conn) recv(buf []byte, flags int) ([]byte, error) {
 		case err == unix.EAGAIN && flags&unix.MSG_DONTWAIT != 0:
 			return nil, nil
 		case err != nil:
-			return nil, timedOut(err)
+			return nil, timedOut(err, c.timeout)
 		case !fromKernel:
 			continue
 		}
@@ -331,9 +340,9 @@ func (c *conn) handleAnswers(b []byte, seq uint32, interrupted *bool, fn func(ui
 
 // timedOut gives a send or receive that SO_SNDTIMEO or SO_RCVTIMEO ended
 // (EAGAIN) as a timeout: errors.Is finds os.ErrDeadlineExceeded in it.
-func timedOut(err error) error {
+func timedOut(err error, timeout time.Duration) error {
 	if errors.Is(err, unix.EAGAIN) {
-		return &timeoutError{fmt.Sprintf("no answer from the kernel within %v", timeout), err}
+		return &timeoutError{fmt.Sprintf("no answer from the kernel within %v", cmp.Or(timeout, defaultTimeout)), err}
 	}
 	return err
 }

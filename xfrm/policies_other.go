@@ -19,3 +19,6 @@ func (t *Table) Policies() ([]Policy, error) { return nil, ErrNoXFRM }
 
 // ListenWith implements the Linux API.
 func ListenWith(o ListenOptions) (*Listener, error) { return nil, ErrNoXFRM }
+
+// OpenWith implements the Linux API.
+func OpenWith(o OpenOptions) (*Table, error) { return nil, ErrNoXFRM }

@@ -227,7 +227,7 @@ func (t *Table) LocalAddrs() ([]netip.Addr, error) {
 	}
 	c := &conn{sock: fdSocket(fd)}
 	defer c.close()
-	if c.pid, err = setup(fd); err != nil {
+	if c.pid, err = setup(fd, defaultTimeout); err != nil {
 		return nil, err
 	}
 	var addrs []netip.Addr

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/eroute/eroute/pkg/eroute"
@@ -115,14 +116,21 @@ func FuzzDecodeState(f *testing.F) {
 	})
 }
 
+// groupSAs gives the SAs of the group tun.300@gw (an ESP tunnel and AH in
+// transport mode) and an ESP tunnel of another group, tun.400@198.51.100.1.
+func groupSAs(t *testing.T, gw string) (esp, ah, other spi.SA) {
+	esp = testSA(t, "esp.301@"+gw, "192.0.2.1")
+	ah = testSA(t, "ah.302@"+gw, "192.0.2.1")
+	ah.Tunnel = false
+	other = testSA(t, "esp.401@198.51.100.1", "192.0.2.1")
+	other.Reqid = 0x400
+	return esp, ah, other
+}
+
 // The templates of a group, and reading them back as the head's SAID.
 func TestGroupTemplates(t *testing.T) {
 	gw := "192.0.2.2"
-	esp := testSA(t, "esp.301@"+gw, "192.0.2.1")
-	ah := testSA(t, "ah.302@"+gw, "192.0.2.1")
-	ah.Tunnel = false
-	other := testSA(t, "esp.401@198.51.100.1", "192.0.2.1")
-	other.Reqid = 0x400
+	esp, ah, other := groupSAs(t, gw)
 	sas := []spi.SA{ah, other, esp}
 	ts, ok := groupTemplates(sas, mustSAID(t, "tun.300@"+gw))
 	if !ok || len(ts) != 2 {
@@ -166,6 +174,29 @@ func TestGroupTemplates(t *testing.T) {
 	plain.Reqid = 0
 	if _, ok := groupTemplates([]spi.SA{plain}, mustSAID(t, "tun.500@"+gw)); ok {
 		t.Error("a tunnel SA of reqid 0 made a group")
+	}
+}
+
+// groupHeads groups the SAs once, with every head groupTemplates finds,
+// and nothing for SAs that make no group.
+func TestGroupHeads(t *testing.T) {
+	gw := "192.0.2.2"
+	esp, ah, other := groupSAs(t, gw)
+	plain := testSA(t, "esp.500@"+gw, "192.0.2.1")
+	plain.Reqid = 0
+	sas := []spi.SA{ah, plain, other, esp}
+	heads := groupHeads(sas)
+	if len(heads) != 2 {
+		t.Errorf("heads %v, want tun.300@%s and tun.400@198.51.100.1", heads, gw)
+	}
+	for _, s := range []string{"tun.300@" + gw, "tun.400@198.51.100.1"} {
+		want, ok := groupTemplates(sas, mustSAID(t, s))
+		if got := heads[mustSAID(t, s)]; !ok || !slices.Equal(got, want) || len(got) == 0 {
+			t.Errorf("heads[%s] = %+v, want %+v", s, got, want)
+		}
+	}
+	if h := groupHeads([]spi.SA{plain}); h != nil {
+		t.Errorf("groupHeads of a plain SA: %v", h)
 	}
 }
 

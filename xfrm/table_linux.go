@@ -1,6 +1,7 @@
 package xfrm
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +23,8 @@ type Table struct {
 	netns string // as given to Open
 	// dial, when set, makes another socket to the same kernel in place
 	// of one made in netns: the tests' fake kernel.
-	dial func() (*conn, error)
+	dial    func() (*conn, error)
+	timeout time.Duration // of every socket it makes
 }
 
 // Open opens the XFRM policy table of the network namespace called
@@ -31,11 +33,17 @@ type Table struct {
 // keeps working on its table from anywhere; the process never changes
 // namespace.
 func Open(netnsName string) (*Table, error) {
-	c, err := inNamespace(netnsName, newSocket)
+	return OpenWith(OpenOptions{Netns: netnsName})
+}
+
+// OpenWith is Open with options.
+func OpenWith(o OpenOptions) (*Table, error) {
+	timeout := cmp.Or(o.Timeout, defaultTimeout)
+	c, err := inNamespace(o.Netns, newSocketWith(timeout))
 	if err != nil {
 		return nil, err
 	}
-	return &Table{c: c, netns: netnsName}, nil
+	return &Table{c: c, netns: o.Netns, timeout: timeout}, nil
 }
 
 // Close releases the socket. Only the first call does; later ones give
@@ -419,7 +427,7 @@ func (t *Table) newConn() (*conn, error) {
 	if t.dial != nil {
 		return t.dial()
 	}
-	return inNamespace(t.netns, newSocket)
+	return inNamespace(t.netns, newSocketWith(cmp.Or(t.timeout, defaultTimeout)))
 }
 
 // errStop ends a dump whose deletes the kernel refused.

@@ -307,11 +307,11 @@ func (p Parser) erouteOf(set *optionSet, a Action) (e eroute.Eroute, exact erout
 			return e, exact, fmt.Errorf("Error -- %s option '--%s' is required.", actionWord(a), end)
 		}
 	}
-	family, err := erouteFamily(set)
+	family, numeric, err := erouteFamily(set)
 	if err != nil {
 		return e, exact, err
 	}
-	if e.Selector, exact, err = p.selector(set, family); err != nil {
+	if e.Selector, exact, err = p.selector(set, family, numeric); err != nil {
 		return eroute.Eroute{}, eroute.Selector{}, err
 	}
 	e.SAID, err = p.said(set, e.Selector.Family())

@@ -2,43 +2,49 @@ package cli
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/eroute/eroute/pkg/eroute"
 )
 
 // erouteFamily is --eraf, checked against the numeric addresses, or when
 // absent the family the addresses show (IPv4 when only names are given).
-func erouteFamily(set *optionSet) (eroute.Family, error) {
-	family := eroute.Unspec
+// It gives the numeric addresses of --src and --dst too (the zero Addr for
+// names and %default), for selector: each is read once.
+func erouteFamily(set *optionSet) (family eroute.Family, numeric [2]netip.Addr, err error) {
+	family = eroute.Unspec
 	from := ""
 	if v, ok := set.get(optEraf); ok {
 		f, err := eroute.ParseFamily(v)
 		if err != nil {
-			return 0, fmt.Errorf("Invalid address family parameter for eroute: --eraf %q: %v", v, err)
+			return 0, numeric, fmt.Errorf("Invalid address family parameter for eroute: --eraf %q: %v", v, err)
 		}
 		family, from = f, "--eraf"
 	}
-	for _, end := range [...]optID{optSrc, optDst} {
-		f := eroute.AddrFamily(set.value(end))
-		switch {
-		case f == eroute.Unspec:
+	for i, end := range [...]optID{optSrc, optDst} {
+		a, ok := eroute.NumericAddr(set.value(end))
+		if !ok {
+			continue
+		}
+		numeric[i] = a
+		switch f := eroute.FamilyOf(a); {
 		case family == eroute.Unspec:
 			family, from = f, "--"+end.String()
 		case f != family:
-			return 0, fmt.Errorf("Error, --%s %s is %s, but %s is %s", end, set.value(end), f, from, family)
+			return 0, numeric, fmt.Errorf("Error, --%s %s is %s, but %s is %s", end, set.value(end), f, from, family)
 		}
 	}
 	if family == eroute.Unspec {
 		family = eroute.Inet
 	}
-	return family, nil
+	return family, numeric, nil
 }
 
 // selector reads --src, --dst, --transport-proto and the ports (or the
 // fields that other protocols have in their place). exact is the same
 // selector with the host bits of --src and --dst as given, which the
 // selector itself clears: a policy someone else wrote may keep them.
-func (p Parser) selector(set *optionSet, family eroute.Family) (s, exact eroute.Selector, err error) {
+func (p Parser) selector(set *optionSet, family eroute.Family, numeric [2]netip.Addr) (s, exact eroute.Selector, err error) {
 	if v, ok := set.get(optTransportProto); ok {
 		if s.Proto, err = p.Names.ParseTransportProto(v); err != nil {
 			return s, s, fmt.Errorf("Invalid --transport-proto parameter %q: %v", v, err)
@@ -58,10 +64,10 @@ func (p Parser) selector(set *optionSet, family eroute.Family) (s, exact eroute.
 		return s, s, err
 	}
 	exact = s
-	if exact.Src, err = eroute.ParseSubnetExact(set.value(optSrc), family, p.Resolver); err != nil {
+	if exact.Src, err = eroute.ParseSubnetExactAt(set.value(optSrc), numeric[0], family, p.Resolver); err != nil {
 		return s, s, fmt.Errorf("Error, %v converting --src argument: %s", err, set.value(optSrc))
 	}
-	if exact.Dst, err = eroute.ParseSubnetExact(set.value(optDst), family, p.Resolver); err != nil {
+	if exact.Dst, err = eroute.ParseSubnetExactAt(set.value(optDst), numeric[1], family, p.Resolver); err != nil {
 		return s, s, fmt.Errorf("Error, %v converting --dst argument: %s", err, set.value(optDst))
 	}
 	s.Src, s.Dst = exact.Src.Masked(), exact.Dst.Masked()

@@ -35,10 +35,19 @@ func ParseAddr(s string, family Family, r Resolver) (netip.Addr, error) {
 		return netip.Addr{}, err
 	}
 	// Checked for names too: a Resolver is not trusted to honour family.
-	if family != Unspec && FamilyOf(a) != family {
-		return netip.Addr{}, fmt.Errorf("address %s is not %s", a, family)
+	if err := checkFamily(a, family); err != nil {
+		return netip.Addr{}, err
 	}
 	return a, nil
+}
+
+// checkFamily refuses an address of another family than the one wanted
+// (any, when family is Unspec).
+func checkFamily(a netip.Addr, family Family) error {
+	if family != Unspec && FamilyOf(a) != family {
+		return fmt.Errorf("address %s is not %s", a, family)
+	}
+	return nil
 }
 
 var errNotNumeric = errors.New("not a numeric address")
@@ -134,17 +143,26 @@ func checkHostName(s string) error {
 // name: Unspec for host names and %default, whose family follows from the
 // rest of the command.
 func AddrFamily(s string) Family {
-	if s == DefaultRoute {
+	a, ok := NumericAddr(s)
+	if !ok {
 		return Unspec
+	}
+	return FamilyOf(a)
+}
+
+// NumericAddr reads the address of ADDR or ADDR/MASK when it is written as
+// numbers (what AddrFamily looks at); false for host names, %default and
+// text that is no address. ParseSubnetExactAt takes what it gives, so that
+// a --batch line's addresses are read once.
+func NumericAddr(s string) (netip.Addr, bool) {
+	if s == DefaultRoute {
+		return netip.Addr{}, false
 	}
 	if i := strings.LastIndexByte(s, '/'); i >= 0 {
 		s = s[:i]
 	}
 	a, err := parseNumericAddr(s)
-	if err != nil {
-		return Unspec
-	}
-	return FamilyOf(a)
+	return a, err == nil
 }
 
 // ParseSubnet reads ADDR/BITS or ADDR/MASK (the mask dotted or hexadecimal,
@@ -160,6 +178,13 @@ func ParseSubnet(s string, family Family, r Resolver) (netip.Prefix, error) {
 // kernel keeps them in a selector someone else wrote (ip xfrm does not
 // clear them), and the listing shows them.
 func ParseSubnetExact(s string, family Family, r Resolver) (netip.Prefix, error) {
+	return ParseSubnetExactAt(s, netip.Addr{}, family, r)
+}
+
+// ParseSubnetExactAt is ParseSubnetExact of text whose address NumericAddr
+// has read already (numeric; the zero Addr when it gave none): the same
+// prefix and the same errors, without reading the address again.
+func ParseSubnetExactAt(s string, numeric netip.Addr, family Family, r Resolver) (netip.Prefix, error) {
 	if s == DefaultRoute {
 		return netip.PrefixFrom(family.Unspecified(), 0), nil
 	}
@@ -167,7 +192,10 @@ func ParseSubnetExact(s string, family Family, r Resolver) (netip.Prefix, error)
 	if slash < 0 {
 		return netip.Prefix{}, errors.New("no / in subnet specification")
 	}
-	addr, err := ParseAddr(s[:slash], family, r)
+	addr, err := numeric, checkFamily(numeric, family)
+	if !numeric.IsValid() {
+		addr, err = ParseAddr(s[:slash], family, r)
+	}
 	if err != nil {
 		return netip.Prefix{}, err
 	}

@@ -1,6 +1,7 @@
 package eroute
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -290,5 +291,40 @@ func TestFamily(t *testing.T) {
 	if FamilyOf(netip.Addr{}) != Unspec || FamilyOf(netip.MustParseAddr("1.2.3.4")) != Inet ||
 		FamilyOf(netip.MustParseAddr("::ffff:1.2.3.4")) != Inet6 {
 		t.Error("FamilyOf gives the wrong family")
+	}
+}
+
+// subnetTexts are subnets good and bad, numeric and not, for
+// TestParseSubnetExactAt.
+var subnetTexts = []string{"10.1.2.3/24", "10.1.2.3/255.255.0.0", "10.1.2.3/0xffffff00", "0x0a010203/32", "10.1.2.3",
+	"10.1.2.3/33", "10.1.2.3/", "10.1.2.300/24", "3049:1::1/64", "3049:1::1/129", "3049:1::1/255.0.0.0", "::ffff:10.1.2.3/120",
+	"%default", "host.example/24", "fe80::1%eth0/64", "/24", "", "1.2.3.4/24/8", "10.1.2.3/-1", "3049:1::1"}
+
+// ParseSubnetExactAt with the address NumericAddr read gives what
+// ParseSubnetExact gives, errors included, for every family asked.
+func TestParseSubnetExactAt(t *testing.T) {
+	for _, s := range subnetTexts {
+		checkSubnetExactAt(t, s)
+	}
+}
+
+func FuzzParseSubnetExactAt(f *testing.F) {
+	for _, s := range subnetTexts {
+		f.Add(s)
+	}
+	f.Fuzz(checkSubnetExactAt)
+}
+
+func checkSubnetExactAt(t *testing.T, s string) {
+	numeric, ok := NumericAddr(s)
+	if ok != numeric.IsValid() || ok != (AddrFamily(s) != Unspec) {
+		t.Errorf("NumericAddr(%q) = %v, %v; AddrFamily %v", s, numeric, ok, AddrFamily(s))
+	}
+	for _, family := range []Family{Unspec, Inet, Inet6} {
+		want, wantErr := ParseSubnetExact(s, family, NoResolver{})
+		got, err := ParseSubnetExactAt(s, numeric, family, NoResolver{})
+		if got != want || fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Errorf("ParseSubnetExactAt(%q, %v, %v) = %v, %v; ParseSubnetExact gives %v, %v", s, numeric, family, got, err, want, wantErr)
+		}
 	}
 }
