@@ -1,7 +1,9 @@
 package xfrm
 
 import (
+	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/eroute/eroute/pkg/eroute"
 	"github.com/eroute/eroute/pkg/spi"
@@ -206,9 +208,56 @@ func decodeState(b []byte) (spi.SA, error) {
 		Replay:          ne.Uint32(b[offSAStats+4:]),
 		IntegrityFailed: ne.Uint32(b[offSAStats+8:]),
 	}
+	var unsaid []string
+	if !allZero(b[offSASelPorts:offSASelFamily]) || !allZero(b[offSASelPrefixes:offSASelProto+1]) {
+		unsaid = append(unsaid, "a selector")
+	}
+	if f := b[offSAFlags] &^ stateFlagAFUnspec; f != 0 {
+		unsaid = append(unsaid, fmt.Sprintf("state flags 0x%x", f))
+	}
 	attrs := b[min(sizeSAInfo, len(b)):]
-	err := walkAttrs(attrs, func(typ uint16, v []byte) { decodeStateAttr(&sa, typ, v) })
+	err := walkAttrs(attrs, func(typ uint16, v []byte) {
+		if what, ok := unsaidAttrs[typ]; ok && !allZero(v) {
+			unsaid = append(unsaid, what)
+		}
+		decodeStateAttr(&sa, typ, v)
+	})
+	sa.Unsaid = strings.Join(unsaid, ", ")
 	return sa, err
+}
+
+// The selector of xfrm_usersa_info, its ports, prefix lengths and
+// protocol: an SA eroute makes leaves them 0 (the policy selects; the SA
+// is found by destination, SPI and protocol), and sets only the family.
+const (
+	offSASelPorts    = 32 // sel.dport, dport_mask, sport, sport_mask
+	offSASelFamily   = 40
+	offSASelPrefixes = 42 // sel.prefixlen_d, prefixlen_s
+	offSASelProto    = 44
+)
+
+// unsaidAttrs are the state attributes that no ipsec spi option sets:
+// an SA with one of them, not all zero, cannot be saved as a command line.
+var unsaidAttrs = map[uint16]string{
+	attrSecCtx: "a security context",
+	14:         "a care-of address",   // XFRMA_COADDR
+	attrMark:   "a mark",              // XFRMA_MARK
+	22:         "TFC padding",         // XFRMA_TFCPAD
+	24:         "extra flags",         // XFRMA_SA_EXTRA_FLAGS
+	28:         "hardware offload",    // XFRMA_OFFLOAD_DEV
+	29:         "an output mark",      // XFRMA_SET_MARK
+	attrIfID:   "an interface id",     // XFRMA_IF_ID
+	32:         "a NAT mapping timer", // XFRMA_MTIMER_THRESH
+	33:         "a direction",         // XFRMA_SA_DIR
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func noInf(v uint64) uint64 {

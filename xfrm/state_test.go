@@ -217,3 +217,25 @@ func TestGroupSAIDRefuses(t *testing.T) {
 		}
 	}
 }
+
+// What no spi option sets is named in Unsaid (so --save writes a comment);
+// the SAs appendSA makes, tunnel or transport, name nothing.
+func TestStateUnsaid(t *testing.T) {
+	sa := testSA(t, "esp.300@192.0.2.2", "192.0.2.1")
+	tunnel := sa
+	tunnel.Tunnel, tunnel.Reqid = true, 0x300
+	for _, s := range []spi.SA{sa, tunnel} {
+		if got, _ := decodeState(appendSA(nil, &s)); got.Unsaid != "" {
+			t.Errorf("tunnel %v: Unsaid %q", s.Tunnel, got.Unsaid)
+		}
+	}
+	b := appendSA(nil, &sa)
+	b[offSASelPrefixes] = 24
+	b[offSAFlags] |= 0x80 // XFRM_STATE_ESN
+	b = appendAttr(b, attrMark, []byte{5, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
+	b = appendAttr(b, attrIfID, []byte{0, 0, 0, 0}) // if_id 0 is none
+	got, err := decodeState(b)
+	if want := "a selector, state flags 0x80, a mark"; err != nil || got.Unsaid != want {
+		t.Errorf("Unsaid %q, %v; want %q", got.Unsaid, err, want)
+	}
+}

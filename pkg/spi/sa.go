@@ -32,6 +32,10 @@ type SA struct {
 	Current Current
 	Replay  Replay
 	Stats   Stats
+	// Unsaid names what the kernel holds of the SA that no spi option
+	// sets (a mark, an interface id, a selector...), "" for nothing:
+	// --save writes such an SA as a comment. Ignored when adding.
+	Unsaid string
 	// Inbound: the destination is an address of this host (KLIPS dir=in),
 	// set by the listing from the namespace's addresses.
 	Inbound bool

@@ -142,7 +142,9 @@ func TestSaveRefusals(t *testing.T) {
 	grouped.SAID, grouped.Reqid = said(t, "ah.405@10.0.0.2"), 0x403
 	grouped.Enc, grouped.Auth = nil, &Alg{Name: "hmac(sha1)", Key: make([]byte, 20), TruncBits: 96}
 	gcm.Reqid = 0x403
-	k.sas = append(k.sas, ike, xfrmTunnel, gcm, wide, grouped)
+	marked := ike
+	marked.SAID, marked.Reqid, marked.Unsaid = said(t, "esp.406@10.0.0.2"), 0, "a mark"
+	k.sas = append(k.sas, ike, xfrmTunnel, gcm, wide, grouped, marked)
 	file := filepath.Join(t.TempDir(), "sas.conf")
 	must(t, k, "spi --save "+file)
 	got, _ := os.ReadFile(file)
@@ -157,6 +159,7 @@ IPSEC=${IPSEC:-ipsec}
 # esp.402@10.0.0.2 (in group tun.402@10.0.0.2) not saved: its reqid 0 is not one ipsec spigrp gives (what an IKE daemon or ip xfrm made is theirs to make again)
 # esp.403@10.0.0.2 (in group esp.403@10.0.0.2) not saved: esp.403@10.0.0.2: no --esp name for its cipher
 # esp.404@10.0.0.2 not saved: its replay window 128 is beyond --replay_window's 64
+# esp.406@10.0.0.2 not saved: it has a mark, which no ipsec spi option sets
 # ah.405@10.0.0.2 (in group esp.403@10.0.0.2) not saved: esp.403@10.0.0.2: no --esp name for its cipher
 `
 	if string(got) != want {

@@ -90,6 +90,11 @@ func unitLines(members []SA, g *Group) ([]string, string) {
 			}
 		}
 	}
+	for _, m := range members {
+		if m.Unsaid != "" {
+			return nil, "it has " + m.Unsaid + ", which no ipsec spi option sets"
+		}
+	}
 	mem := &memTable{}
 	var lines []string
 	for i := range members {
