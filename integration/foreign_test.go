@@ -227,3 +227,34 @@ func TestShadowedByDaemon(t *testing.T) {
 		t.Errorf("shadowed_by %d times, want once:\n%s", strings.Count(js, "shadowed_by"), js)
 	}
 }
+
+// --sync never takes an inbound policy away that the file does not manage:
+// a daemon's, --all or not, and none at all when the file has no --addin
+// line; an inbound policy of eroute's that a file with --addin lines lacks
+// is deleted. Read back with ip xfrm.
+func TestSyncInboundKeepsOthers(t *testing.T) {
+	ns := newNS(t, "")
+	ns.IP("xfrm", "policy", "add", "src", "10.1.0.0/16", "dst", "10.2.0.0/16", "dir", "in", "priority", "367231",
+		"tmpl", "src", "10.0.0.2", "dst", "10.0.0.1", "proto", "esp", "reqid", "1", "mode", "tunnel")
+	ns.MustEroute("--addin", "--src", "10.3.0.0/16", "--dst", "10.4.0.0/16", "--said", "tun0x200@10.0.0.2")
+	dir := t.TempDir()
+	outOnly := filepath.Join(dir, "out")
+	withIn := filepath.Join(dir, "in")
+	os.WriteFile(outOnly, []byte("--add --src 10.5.0.0/16 --dst 10.6.0.0/16 --said %pass\n"), 0o644)
+	os.WriteFile(withIn, []byte("--add --src 10.5.0.0/16 --dst 10.6.0.0/16 --said %pass\n"+
+		"--addin --src 10.7.0.0/16 --dst 10.8.0.0/16 --said tun0x201@10.0.0.2\n"), 0o644)
+	inbound := func() string { return ns.IP("xfrm", "policy", "list", "dir", "in") }
+
+	ns.MustEroute("--sync", outOnly, "--all")
+	if in := inbound(); !strings.Contains(in, "src 10.1.0.0/16 dst 10.2.0.0/16") || !strings.Contains(in, "src 10.3.0.0/16 dst 10.4.0.0/16") {
+		t.Fatalf("a file without --addin lines changed the inbound policies:\n%s", in)
+	}
+	ns.MustEroute("--sync", withIn, "--all")
+	in := inbound()
+	if !strings.Contains(in, "src 10.1.0.0/16 dst 10.2.0.0/16") {
+		t.Errorf("--sync --all deleted the daemon's inbound policy:\n%s", in)
+	}
+	if strings.Contains(in, "src 10.3.0.0/16 dst 10.4.0.0/16") || !strings.Contains(in, "src 10.7.0.0/16 dst 10.8.0.0/16") {
+		t.Errorf("eroute's inbound policies not as the file says:\n%s", in)
+	}
+}

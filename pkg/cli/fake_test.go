@@ -32,9 +32,11 @@ type fakeTable struct {
 	failOpen error
 	failList error
 	foreign  map[eroute.Selector]bool // policies "someone else" made
-	lookups  int                      // Lookup calls
-	finds    int                      // Find calls
-	holds    map[eroute.Selector]bool // %hold eroutes a monitor put
+	// foreignIn: inbound policies "someone else" made (an IKE daemon's)
+	foreignIn map[eroute.Selector]bool
+	lookups   int                      // Lookup calls
+	finds     int                      // Find calls
+	holds     map[eroute.Selector]bool // %hold eroutes a monitor put
 	// failApply, when set, is what Apply answers (for its first op),
 	// changing nothing.
 	failApply error
@@ -294,11 +296,12 @@ func (t *fakeTable) Snapshot() (Snapshot, error) {
 	return fakeSnapshot{t, entries}, err
 }
 
-// InboundEntries lists the inbound eroutes, all eroute's own.
+// InboundEntries lists the inbound eroutes, eroute's own but those in
+// foreignIn.
 func (t *fakeTable) InboundEntries() ([]Entry, error) {
 	var es []Entry
 	for _, e := range sorted(t.in) {
-		es = append(es, Entry{Eroute: e, Own: true, Deletable: true, Inbound: true})
+		es = append(es, Entry{Eroute: e, Own: !t.foreignIn[e.Selector], Deletable: true, Inbound: true})
 	}
 	return es, nil
 }

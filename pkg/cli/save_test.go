@@ -137,10 +137,34 @@ func TestSyncInbound(t *testing.T) {
 	if got := w.table.snapshot(); !strings.HasSuffix(got, want) || strings.Contains(got, "in 192.168.2.0/24") {
 		t.Fatalf("after --sync:\n%s\nwant the inbound part:\n%s", got, want)
 	}
+	// A file without --addin lines says nothing of the inbound table (as
+	// the files written before --sync took them): it stays, since taking
+	// an inbound policy away lets its traffic in unencrypted.
+	inbound := w.table.snapshot()
 	w.stdin = strings.Join(strings.SplitAfter(file, "\n")[:6], "") // --add lines only
 	w.mustRun(t, "--sync", "-")
-	if got := w.table.snapshot(); strings.Contains(got, "in ") {
-		t.Fatalf("a file without --addin lines left inbound policies:\n%s", got)
+	if got := w.table.snapshot(); got != inbound {
+		t.Fatalf("a file without --addin lines changed the inbound policies:\n%s\nwant:\n%s", got, inbound)
+	}
+}
+
+// TestSyncKeepsForeignInbound: an IKE daemon's inbound policy is never
+// deleted by --sync, --all or not (as --clear --all keeps it); --all
+// lets an --addin line replace it.
+func TestSyncKeepsForeignInbound(t *testing.T) {
+	w := withInbound(t)
+	daemon := eroute.Selector{Src: netip.MustParsePrefix("10.50.0.0/16"), Dst: netip.MustParsePrefix("10.60.0.0/16")}
+	w.table.in[daemon] = eroute.Eroute{Selector: daemon, SAID: eroute.Trap}
+	w.table.foreignIn = map[eroute.Selector]bool{daemon: true}
+	w.stdin = manualSave
+	w.mustRun(t, "--sync", "-", "--all")
+	if _, ok := w.table.in[daemon]; !ok {
+		t.Fatalf("--sync --all deleted the daemon's inbound policy:\n%s", w.table.snapshot())
+	}
+	w.stdin = manualSave + "--addin --src 10.50.0.0/16 --dst 10.60.0.0/16 --said %drop\n"
+	w.mustRun(t, "--sync", "-", "--all")
+	if got := w.table.in[daemon]; got.SAID != eroute.Drop {
+		t.Fatalf("--all and an --addin line: the daemon's inbound policy is %v, want %%drop", got)
 	}
 }
 

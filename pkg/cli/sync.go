@@ -156,7 +156,7 @@ func runSync(req Request, env Env, t Table) error {
 	if err != nil {
 		return fileError("--sync", req.File, err)
 	}
-	planIn, err := planSync(wantIn, sortedIn, entrySlice(have.inbound), req.All)
+	planIn, err := planInbound(wantIn, sortedIn, have.inbound, req.All)
 	if err != nil {
 		return fileError("--sync", req.File, err)
 	}

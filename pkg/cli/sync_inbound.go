@@ -34,6 +34,32 @@ func splitInbound(ops []Op) (out, in []Op) {
 	return ops[:n], in
 }
 
+// planInbound plans the inbound table. Removing an inbound policy lets
+// that selector's traffic in unencrypted, so --sync is as careful as
+// --clear (which never removes one): a file without --addin lines leaves
+// the inbound table alone (files written before --sync took --addin lines
+// say nothing about it), and a policy eroute did not make is never deleted,
+// --all or not; --all only lets an --addin line replace one.
+func planInbound(want []Op, sorted []keyed, have []Entry, all bool) (Plan, error) {
+	if len(want) == 0 {
+		return Plan{}, nil
+	}
+	plan, err := planSync(want, sorted, entrySlice(have), all)
+	if err != nil {
+		return Plan{}, err
+	}
+	n := 0
+	for _, op := range plan.Ops {
+		if op.Kind == eroute.OpDelete && op.Force {
+			continue
+		}
+		plan.Ops[n] = op
+		n++
+	}
+	plan.Ops = plan.Ops[:n]
+	return plan, nil
+}
+
 // entrySlice is a list of entries as planSync reads a table.
 type entrySlice []Entry
 
