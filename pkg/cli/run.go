@@ -255,7 +255,7 @@ func jsonOf(e Entry) entryJSON {
 	if e.Mark != 0 || e.Mask != 0 {
 		j.Mark = &markJSON{e.Mark, e.Mask}
 	}
-	for _, t := range e.Templates {
+	for _, t := range e.Tmpls {
 		j.Templates = append(j.Templates, templateJSON{Proto: t.Proto, Mode: t.ModeName(), SPI: t.SPI, Reqid: t.Reqid,
 			Src: addrJSON(t.Src), Dst: addrJSON(t.Dst)})
 	}

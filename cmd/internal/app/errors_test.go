@@ -60,7 +60,25 @@ func TestCliErrorWords(t *testing.T) {
 	}
 	be := batchError(&xfrm.BatchError{Index: 7, Err: refusal{xfrm.ErrNotFound, unix.ENOENT}})
 	var cbe *cli.BatchError
-	if !errors.As(be, &cbe) || cbe.Index != 7 || cbe.Err.Error() != "eroute doesn't exist.  Can't delete." {
+	if !errors.As(be, &cbe) || cbe.Index != 7 || cbe.Err.Error() != "eroute doesn't exist.  Can't delete." || !errors.Is(be, unix.ENOENT) {
 		t.Errorf("batchError gave %#v", be)
+	}
+}
+
+// The driver's batch refusals reach pkg/cli as the one model's types (no
+// copy): a *ForeignError keeps its holder, for the --force hint pkg/cli
+// adds; an *UndoError (the table is NOT as it was) never becomes a
+// *BatchError, which would say "nothing was changed".
+func TestBatchErrorShared(t *testing.T) {
+	holder := cli.Entry{Priority: 367231, Index: 9}
+	fe := &xfrm.ForeignError{Holder: holder}
+	var got *cli.ForeignError
+	if err := batchError(&xfrm.BatchError{Index: 2, Err: fe}); !errors.As(err, &got) || got != fe {
+		t.Errorf("batchError(ForeignError) = %#v", err)
+	}
+	undo := &xfrm.UndoError{Index: 1, Err: refusal{xfrm.ErrExists, unix.EEXIST}, UndoErr: unix.EPERM}
+	var cbe *cli.BatchError
+	if err := batchError(undo); errors.As(err, &cbe) || !errors.Is(err, cli.ErrInUse) {
+		t.Errorf("batchError(UndoError) = %#v", err)
 	}
 }
