@@ -49,8 +49,8 @@ type Table interface {
 	// InboundEntries gives the inbound policies, sorted as the listing
 	// is; Own for those --addin made.
 	InboundEntries() ([]Entry, error)
-	// MonitorHolds gives the selectors of the holds eroute --monitor put.
-	MonitorHolds() ([]eroute.Selector, error)
+	// Holds gives the holds eroute --monitor put.
+	Holds() ([]Hold, error)
 	Close() error
 }
 

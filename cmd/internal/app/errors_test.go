@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"testing"
 
 	"github.com/eroute/eroute/internal/nslock"
 	"github.com/eroute/eroute/pkg/cli"
+	"github.com/eroute/eroute/pkg/eroute"
 	"github.com/eroute/eroute/xfrm"
 	"golang.org/x/sys/unix"
 )
@@ -80,5 +82,23 @@ func TestBatchErrorShared(t *testing.T) {
 	var cbe *cli.BatchError
 	if err := batchError(undo); errors.As(err, &cbe) || !errors.Is(err, cli.ErrInUse) {
 		t.Errorf("batchError(UndoError) = %#v", err)
+	}
+}
+
+// pkg/cli's monitor tells the driver's errors apart by the one model's
+// error (eroute.ErrOverrun) and the standard ones (net.ErrClosed,
+// fs.ErrExist), with no pairs to translate: what the driver gives, worded
+// by cliError, must still match them.
+func TestMonitorErrorsShared(t *testing.T) {
+	for _, tt := range []struct {
+		err, want error
+	}{
+		{xfrm.ErrOverrun, eroute.ErrOverrun},
+		{xfrm.ErrClosed, net.ErrClosed},
+		{refusal{xfrm.ErrExists, unix.EEXIST}, fs.ErrExist},
+	} {
+		if got := cliError(tt.err); !errors.Is(got, tt.want) {
+			t.Errorf("cliError(%q) = %q, not %q", tt.err, got, tt.want)
+		}
 	}
 }

@@ -115,17 +115,10 @@ func (t table) InboundEntries() ([]cli.Entry, error) {
 	return es, cliError(err)
 }
 
-// MonitorHolds gives pkg/cli the selectors of the monitor's holds.
-func (t table) MonitorHolds() ([]eroute.Selector, error) {
+// Holds gives pkg/cli the monitor's holds.
+func (t table) Holds() ([]cli.Hold, error) {
 	hs, err := t.Table.Holds()
-	if err != nil {
-		return nil, cliError(err)
-	}
-	sels := make([]eroute.Selector, len(hs))
-	for i, h := range hs {
-		sels[i] = h.Selector
-	}
-	return sels, nil
+	return hs, cliError(err)
 }
 
 // snapshot gives pkg/cli a snapshot of the XFRM table.
