@@ -49,9 +49,6 @@ type BatchError struct {
 func (e *BatchError) Error() string { return e.Err.Error() }
 func (e *BatchError) Unwrap() error { return e.Err }
 
-var opOfAction = map[Action]eroute.OpKind{Add: eroute.OpAdd, Replace: eroute.OpReplace, Delete: eroute.OpDelete, Clear: eroute.OpClear,
-	AddInbound: eroute.OpAdd}
-
 // A batch file is read by one goroutine, which checks the text and cuts it
 // into chunks of whole lines, and parsed by up to maxParsers others, one
 // chunk each at a time: checking a line (1 µs) costs far more than reading
@@ -171,7 +168,7 @@ func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
 // --del finds it: the policy someone else wrote with those bits (others
 // clear them, as KLIPS did).
 func opOf(req Request, line int) Op {
-	op := Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: line, Force: req.Force || req.All, In: req.Action == AddInbound}
+	op := Op{Kind: commandOf(req.Action).op, Eroute: req.Eroute, Line: line, Force: req.Force || req.All, In: req.Action == AddInbound}
 	if req.Action == Delete && req.Force && req.Exact != (eroute.Selector{}) {
 		op.Eroute.Selector = req.Exact
 	}
@@ -491,11 +488,6 @@ func allowedText(allowed map[Action]bool) string {
 	}
 	return "a batch line must be an --add, --replace, --del or --clear command"
 }
-
-var (
-	batchActions = map[Action]bool{Add: true, Replace: true, Delete: true, Clear: true}
-	syncActions  = map[Action]bool{Add: true, AddInbound: true}
-)
 
 // A --batch or --sync run has a soft memory limit of a base and so much
 // for each line checked so far, raised as the lines come in: a run of a
