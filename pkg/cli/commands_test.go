@@ -28,6 +28,9 @@ func TestCommandTable(t *testing.T) {
 		if c.option == noOption {
 			continue
 		}
+		if o := longOptions[c.option]; o.id != c.option || o.name == "" {
+			t.Errorf("%s: its option %d has no entry of its own in longOptions", name, c.option)
+		}
 		if actionOf[c.option] != c.action {
 			t.Errorf("--%s does not choose its command", name)
 		}
