@@ -67,38 +67,63 @@ var (
 // grows (KLIPS built tun, comp, esp in two pairwise calls); an SA in
 // another group is refused, as KLIPS refused it.
 func PlanGroup(sas []SA, ids []eroute.SAID) ([]Change, error) {
-	groups := sadb.Groups(sas)
-	var tun *eroute.SAID
-	var named []*SA
-	for i, id := range ids {
-		if id.Proto == eroute.ProtoTun {
-			if i != 0 {
-				return nil, fmt.Errorf("%s must come first: a tun SA is the innermost transform of its group", id.AFString())
-			}
-			tun = &ids[0]
-			continue
-		}
-		sa := find(sas, id)
-		if sa == nil {
-			return nil, fmt.Errorf("%s: SA does not exist.  Cannot group.", id.AFString())
-		}
-		if id.Dst != ids[0].Dst {
-			return nil, fmt.Errorf("%s: the SAs of a group must have one destination, %s's", id.AFString(), ids[0].AFString())
-		}
-		if len(named) > 0 && sadb.Rank(named[len(named)-1].SAID.Proto) >= sadb.Rank(id.Proto) {
-			return nil, fmt.Errorf("%s after %s: XFRM applies a group's SAs inner to outer as comp, esp, ah; give them in that order",
-				id.AFString(), named[len(named)-1].SAID.AFString())
-		}
-		named = append(named, sa)
+	hasTun, named, err := namedSAs(sas, ids)
+	if err != nil {
+		return nil, err
 	}
 	handle := ids[0].SPI
 	var members []*SA
-	hasTun := tun != nil
-	if g := groupNamed(groups, sas, ids[0]); g != nil {
+	if g := groupNamed(sadb.Groups(sas), sas, ids[0]); g != nil {
 		gk, _ := sadb.KeyOf(g.Members[0])
 		handle, hasTun = gk.Handle, hasTun || g.Tunnel()
 		members = append(members, g.Members...)
 	}
+	if members, err = joinGroup(members, named); err != nil {
+		return nil, err
+	}
+	if len(members) == 0 {
+		return nil, fmt.Errorf("%s: a group needs an esp, ah or comp SA besides the tun SA", ids[0].AFString())
+	}
+	slices.SortStableFunc(members, sadb.ByRank)
+	if hasTun && !validSrc(members[0].Src) {
+		return nil, fmt.Errorf("%s has no source address: the tunnel's outer source comes from it; add it again with --src", members[0].SAID.AFString())
+	}
+	return groupChanges(members, handle, hasTun), nil
+}
+
+// namedSAs checks the SAIDs of a spigrp and finds their SAs: whether the
+// first is a tun SAID (it may only come first, and names no SA of its
+// own), and the others' SAs, which must exist, share the first's
+// destination and come in the order comp, esp, ah.
+func namedSAs(sas []SA, ids []eroute.SAID) (tun bool, named []*SA, err error) {
+	for i, id := range ids {
+		if id.Proto == eroute.ProtoTun {
+			if i != 0 {
+				return false, nil, fmt.Errorf("%s must come first: a tun SA is the innermost transform of its group", id.AFString())
+			}
+			tun = true
+			continue
+		}
+		sa := find(sas, id)
+		if sa == nil {
+			return false, nil, fmt.Errorf("%s: SA does not exist.  Cannot group.", id.AFString())
+		}
+		if id.Dst != ids[0].Dst {
+			return false, nil, fmt.Errorf("%s: the SAs of a group must have one destination, %s's", id.AFString(), ids[0].AFString())
+		}
+		if len(named) > 0 && sadb.Rank(named[len(named)-1].SAID.Proto) >= sadb.Rank(id.Proto) {
+			return false, nil, fmt.Errorf("%s after %s: XFRM applies a group's SAs inner to outer as comp, esp, ah; give them in that order",
+				id.AFString(), named[len(named)-1].SAID.AFString())
+		}
+		named = append(named, sa)
+	}
+	return tun, named, nil
+}
+
+// joinGroup adds the named SAs to the members of the group (none: a new
+// group), refusing an SA of another group and a second SA of one
+// protocol.
+func joinGroup(members, named []*SA) ([]*SA, error) {
 	for _, sa := range named {
 		if slices.Contains(members, sa) {
 			continue
@@ -113,13 +138,13 @@ func PlanGroup(sas []SA, ids []eroute.SAID) ([]Change, error) {
 		}
 		members = append(members, sa)
 	}
-	if len(members) == 0 {
-		return nil, fmt.Errorf("%s: a group needs an esp, ah or comp SA besides the tun SA", ids[0].AFString())
-	}
-	slices.SortStableFunc(members, sadb.ByRank)
-	if hasTun && !validSrc(members[0].Src) {
-		return nil, fmt.Errorf("%s has no source address: the tunnel's outer source comes from it; add it again with --src", members[0].SAID.AFString())
-	}
+	return members, nil
+}
+
+// groupChanges gives the members, inner to outer, whose reqid or mode
+// changes: every member takes the group's handle as reqid, and the
+// innermost is in tunnel mode when the group has a tun SA.
+func groupChanges(members []*SA, handle uint32, hasTun bool) []Change {
 	var changes []Change
 	for i, m := range members {
 		n := *m
@@ -128,7 +153,7 @@ func PlanGroup(sas []SA, ids []eroute.SAID) ([]Change, error) {
 			changes = append(changes, Change{Old: *m, New: n})
 		}
 	}
-	return changes, nil
+	return changes
 }
 
 // PlanUngroup says how to ungroup (spigrp with one SAID): every member of
