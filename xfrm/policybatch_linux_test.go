@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -335,4 +336,188 @@ func TestFakeSyncPoliciesGoneMeanwhile(t *testing.T) {
 	if len(k.policies) != 5 {
 		t.Errorf("%d policies, want the 4 and the one added", len(k.policies))
 	}
+}
+
+// policyBlock gives the one policy of `ip -s xfrm policy list` whose text
+// holds every part, add time and all; it fails unless exactly one does.
+func policyBlock(t *testing.T, ns string, parts ...string) string {
+	t.Helper()
+	var blocks []string
+	for _, l := range strings.SplitAfter(ipn(t, ns, "-s", "xfrm", "policy", "list"), "\n") {
+		if strings.HasPrefix(l, "src ") || len(blocks) == 0 {
+			blocks = append(blocks, "")
+		}
+		blocks[len(blocks)-1] += l
+	}
+	var found []string
+	for _, b := range blocks {
+		if containsAll(b, parts...) {
+			found = append(found, b)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d policies with %q:\n%s", len(found), parts, strings.Join(blocks, ""))
+	}
+	return found[0]
+}
+
+// ipForeignPolicies has ip xfrm make, in ns, an out and an in policy that
+// no batch names, and gives their indexes.
+func ipForeignPolicies(t *testing.T, ns string) map[uint32]bool {
+	t.Helper()
+	ipn(t, ns, "xfrm", "policy", "add", "src", "10.9.0.0/16", "dst", "10.8.0.0/16", "dir", "out", "priority", "500",
+		"tmpl", "src", "192.0.2.9", "dst", "192.0.2.8", "proto", "esp", "reqid", "9", "mode", "tunnel")
+	ipn(t, ns, "xfrm", "policy", "add", "src", "10.8.0.0/16", "dst", "10.9.0.0/16", "dir", "in", "priority", "50", "action", "block")
+	idx := map[uint32]bool{}
+	for _, m := range indexRE.FindAllStringSubmatch(ipn(t, ns, "-s", "xfrm", "policy", "list"), -1) {
+		var n uint32
+		fmt.Sscan(m[1], &n)
+		idx[n] = true
+	}
+	if len(idx) != 2 {
+		t.Fatalf("foreign policies: %v", idx)
+	}
+	return idx
+}
+
+// In, fwd and out policies with marks, if_ids, reqids and explicit
+// priorities, as one batch, read back with ip xfrm; then batches refused
+// at their end (an add of a taken place, a template the kernel refuses;
+// in the first datagram and past it) leave `ip xfrm policy` exactly as it
+// was, and never write the policies no op names.
+func TestKernelApplyPolicies(t *testing.T) {
+	tab, ns := openTable(t)
+	foreign := ipForeignPolicies(t, ns)
+	var ops []PolicyOp
+	for i := 0; i < 12; i++ {
+		ops = append(ops, PolicyOp{Kind: PolicyAdd, Policy: genPolicy(i, uint32(150+i))})
+	}
+	if err := tab.ApplyPolicies(ops); err != nil {
+		t.Fatal(err)
+	}
+	wantContains(t, policyBlock(t, ns, "src 10.1.0.0/32 "), "dir out action allow", "priority 150 ", "reqid 100(")
+	wantContains(t, policyBlock(t, ns, "src 10.1.0.1/32 "), "dir in action allow", "priority 151 ", "mark 0x1/0xffff", "if_id 0x2", "reqid 101(", "mode tunnel")
+	wantContains(t, policyBlock(t, ns, "src 10.1.0.2/32 "), "dir fwd action allow", "priority 152 ", "reqid 102(")
+
+	badTmpl := genPolicy(60, 1)
+	badTmpl.Tmpls[0].Mode = 9 // no such mode: EINVAL
+	for _, c := range []struct {
+		name  string
+		bad   PolicyOp
+		errno unix.Errno
+	}{
+		{"add of a taken place", PolicyOp{Kind: PolicyAdd, Policy: genPolicy(3, 1)}, unix.EEXIST},
+		{"a template the kernel refuses", PolicyOp{Kind: PolicyUpdate, Policy: badTmpl}, unix.EINVAL},
+		{"delete of nothing", PolicyOp{Kind: PolicyDelete, Policy: genPolicy(61, 1)}, unix.ENOENT},
+	} {
+		for _, late := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, late %v", c.name, late), func(t *testing.T) {
+				before := tableText(t, ns)
+				ops := mixedKernelOps(t, tab)
+				if late {
+					for i := 0; i < 2*runMaxMsgs; i++ {
+						ops = append(ops, PolicyOp{Kind: PolicyAdd, Policy: genPolicy(1000+i, 7)})
+					}
+				}
+				w := watchPolicies(t, ns)
+				n := len(ops)
+				err := tab.ApplyPolicies(append(ops, c.bad, PolicyOp{Kind: PolicyAdd, Policy: genPolicy(62, 1)}))
+				var be *BatchError
+				if !errors.As(err, &be) || be.Index != n || !errors.Is(err, c.errno) {
+					t.Fatalf("ApplyPolicies: %v, want op %d refused with %v", err, n, c.errno)
+				}
+				if after := tableText(t, ns); after != before {
+					t.Errorf("table changed:\nbefore:\n%s\nafter:\n%s", before, after)
+				}
+				wantUntouched(t, w, foreign)
+			})
+		}
+	}
+}
+
+// mixedKernelOps updates policy 0 (action and priority), deletes 1 by
+// index and 2 by selector, deletes 4 and makes it again, adds new ones.
+func mixedKernelOps(t *testing.T, tab *Table) []PolicyOp {
+	t.Helper()
+	one, ok, err := tab.GetPolicy(genPolicy(1, 0))
+	if err != nil || !ok {
+		t.Fatalf("GetPolicy: %v, %v", ok, err)
+	}
+	up := genPolicy(0, 99)
+	up.Action = ActionBlock
+	return []PolicyOp{
+		{Kind: PolicyUpdate, Policy: up},
+		{Kind: PolicyDelete, Policy: idOf(&one)},
+		{Kind: PolicyDelete, Policy: genPolicy(2, 0)},
+		{Kind: PolicyAdd, Policy: genPolicy(20, 9)},
+		{Kind: PolicyUpdate, Policy: genPolicy(21, 9)},
+		{Kind: PolicyDelete, Policy: genPolicy(4, 0)},
+		{Kind: PolicyAdd, Policy: genPolicy(4, 5)},
+	}
+}
+
+// A sync in a priority band: the band's policies become what is wanted
+// (ip xfrm shows them), the foreign ones, in and out of the band's
+// selectors' way, stay byte for byte, add time included, and are never
+// written; a second sync changes nothing; a refused sync leaves the
+// table as it was.
+func TestKernelSyncPolicies(t *testing.T) {
+	tab, ns := openTable(t)
+	foreign := ipForeignPolicies(t, ns)
+	outBlock, inBlock := policyBlock(t, ns, "priority 500 "), policyBlock(t, ns, "priority 50 ")
+	var ops []PolicyOp
+	for i := 0; i < 6; i++ {
+		ops = append(ops, PolicyOp{Kind: PolicyAdd, Policy: genPolicy(i, 150)})
+	}
+	if err := tab.ApplyPolicies(ops); err != nil {
+		t.Fatal(err)
+	}
+	band := SyncOptions{Owns: PriorityBand(100, 199)}
+	want := []Policy{genPolicy(0, 150), genPolicy(1, 160), genPolicy(7, 150), genPolicy(8, 199)}
+	w := watchPolicies(t, ns)
+
+	dry := band
+	dry.DryRun = true
+	before := tableText(t, ns)
+	plan, err := tab.SyncPolicies(want, dry)
+	if err != nil || len(plan.Ops) != 7 || plan.Unchanged != 1 {
+		t.Fatalf("dry run: %+v, %v", plan, err)
+	}
+	if after := tableText(t, ns); after != before {
+		t.Errorf("a dry run changed the table")
+	}
+
+	bad := slices.Clone(want)
+	bad = append(bad, genPolicy(9, 150))
+	bad[len(bad)-1].Tmpls[0].Mode = 9
+	if _, err := tab.SyncPolicies(bad, band); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("sync with a template the kernel refuses: %v", err)
+	}
+	if after := tableText(t, ns); after != before {
+		t.Errorf("a refused sync changed the table:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	res, err := tab.SyncPolicies(want, band)
+	if err != nil || len(res.Ops) != len(plan.Ops) {
+		t.Fatalf("SyncPolicies: %+v, %v", res, err)
+	}
+	wantContains(t, policyBlock(t, ns, "src 10.1.0.1/32 "), "dir in action allow", "priority 160 ", "mark 0x1/0xffff", "if_id 0x2")
+	wantContains(t, policyBlock(t, ns, "src 10.1.0.7/32 "), "dir in action allow", "priority 150 ", "mark 0x7/0xffff", "if_id 0x3", "reqid 107(")
+	wantContains(t, policyBlock(t, ns, "src 10.1.0.8/32 "), "dir fwd action allow", "priority 199 ", "reqid 108(")
+	for _, gone := range []string{"10.1.0.2/32", "10.1.0.3/32", "10.1.0.4/32", "10.1.0.5/32"} {
+		if strings.Contains(policies(t, ns), "src "+gone+" ") {
+			t.Errorf("%s is still there", gone)
+		}
+	}
+	again, err := tab.SyncPolicies(want, band)
+	if err != nil || len(again.Ops) != 0 || again.Unchanged != len(want) {
+		t.Errorf("second sync: %+v, %v", again, err)
+	}
+	if b := policyBlock(t, ns, "priority 500 "); b != outBlock {
+		t.Errorf("the foreign out policy changed:\n%s\nwas:\n%s", b, outBlock)
+	}
+	if b := policyBlock(t, ns, "priority 50 "); b != inBlock {
+		t.Errorf("the foreign in policy changed:\n%s\nwas:\n%s", b, inBlock)
+	}
+	wantUntouched(t, w, foreign)
 }
