@@ -55,9 +55,12 @@ func (t *Table) ApplyFuncUntil(stop <-chan struct{}, n int, op func(i int) Op) e
 func (t *Table) apply(snap *Snapshot, stop <-chan struct{}, n int, op func(i int) Op) error {
 	dump, clears := false, false
 	for i := 0; i < n; i++ {
-		switch k := op(i).Kind; {
+		o := op(i)
+		switch k := o.Kind; {
 		case k < eroute.OpAdd || k > eroute.OpClear:
 			return fmt.Errorf("op %d: unknown kind %d", i, k)
+		case o.Inbound:
+			return fmt.Errorf("op %d: an inbound op; a batch carries outbound eroutes only", i)
 		case k == eroute.OpClear:
 			clears = true
 			fallthrough

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"net"
 	"os"
+
+	"github.com/eroute/eroute/pkg/eroute"
 )
 
 // Errors callers tell apart, with errors.Is. Each one also matches the
@@ -60,7 +62,7 @@ func (s sentinel) Unwrap() []error { return []error{s.err, s.cause} }
 var (
 	// ErrOverrun: the socket's receive buffer overflowed (ENOBUFS), and
 	// the kernel dropped messages, ACQUIREs among them. Listening goes on.
-	ErrOverrun = errors.New("messages lost: the socket's receive buffer overflowed")
+	ErrOverrun = eroute.ErrOverrun
 	// ErrClosed: the Listener (or Guard) was closed; errors.Is finds
 	// net.ErrClosed too.
 	ErrClosed = &kindError{"listener closed", net.ErrClosed}

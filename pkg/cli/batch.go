@@ -26,28 +26,14 @@ import (
 // MaxLineLength is the longest line a --batch or --sync file may have.
 const MaxLineLength = 64 * 1024
 
-// Op is one checked line of a batch.
-type Op struct {
-	Kind   eroute.OpKind
-	Eroute eroute.Eroute
-	Line   int // line number in the file, for messages
-	// Force: the line may act on a policy eroute did not make (--del and
-	// --replace with --force, --clear --all).
-	Force bool
-	In    bool // on the inbound policy (a --sync file's --addin line)
-	// Idempotent: the op's effect already in place is success (--sync: a
-	// delete of what is gone, an add of what is there with the same SAID).
-	Idempotent bool
-}
-
-// BatchError says which op the kernel refused; the table is as it was.
-type BatchError struct {
-	Index int
-	Err   error
-}
-
-func (e *BatchError) Error() string { return e.Err.Error() }
-func (e *BatchError) Unwrap() error { return e.Err }
+// The batch model is package eroute's, shared with the driver (xfrm): an
+// Op is one checked line of a batch (Line its number in the file, for
+// messages), and a *BatchError says which op the kernel refused, the table
+// as it was.
+type (
+	Op         = eroute.Op
+	BatchError = eroute.BatchError
+)
 
 // A batch file is read by one goroutine, which checks the text and cuts it
 // into chunks of whole lines, and parsed by up to maxParsers others, one
@@ -168,7 +154,7 @@ func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
 // --del finds it: the policy someone else wrote with those bits (others
 // clear them, as KLIPS did).
 func opOf(req Request, line int) Op {
-	op := Op{Kind: commandOf(req.Action).op, Eroute: req.Eroute, Line: line, Force: req.Force || req.All, In: req.Action == AddInbound}
+	op := Op{Kind: commandOf(req.Action).op, Eroute: req.Eroute, Line: line, Force: req.Force || req.All, Inbound: req.Action == AddInbound}
 	if req.Action == Delete && req.Force && req.Exact != (eroute.Selector{}) {
 		op.Eroute.Selector = req.Exact
 	}
@@ -657,7 +643,7 @@ func lineRefusal(t Table, op Op, err error) error {
 	}
 	if op.Kind == eroute.OpAdd && t != nil && strings.HasPrefix(err.Error(), msgInUse) {
 		if h, ok, lerr := t.Lookup(op.Eroute.Selector, false); lerr == nil && ok && !h.Own {
-			return fmt.Errorf("%v (the selector belongs to a policy eroute did not make: %s)", err, holderText(h))
+			return fmt.Errorf("%v (the selector belongs to a policy eroute did not make: %s)", err, h.ListingText())
 		}
 	}
 	return err

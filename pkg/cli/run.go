@@ -49,8 +49,8 @@ type Table interface {
 	// InboundEntries gives the inbound policies, sorted as the listing
 	// is; Own for those --addin made.
 	InboundEntries() ([]Entry, error)
-	// MonitorHolds gives the selectors of the holds eroute --monitor put.
-	MonitorHolds() ([]eroute.Selector, error)
+	// Holds gives the holds eroute --monitor put.
+	Holds() ([]Hold, error)
 	Close() error
 }
 
@@ -231,7 +231,7 @@ func jsonOf(e Entry) entryJSON {
 	if e.Mark != 0 || e.Mask != 0 {
 		j.Mark = &markJSON{e.Mark, e.Mask}
 	}
-	for _, t := range e.Templates {
+	for _, t := range e.Tmpls {
 		j.Templates = append(j.Templates, templateJSON{Proto: t.Proto, Mode: t.ModeName(), SPI: t.SPI, Reqid: t.Reqid,
 			Src: addrJSON(t.Src), Dst: addrJSON(t.Dst)})
 	}

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"testing"
 
 	"github.com/eroute/eroute/internal/nslock"
 	"github.com/eroute/eroute/pkg/cli"
+	"github.com/eroute/eroute/pkg/eroute"
 	"github.com/eroute/eroute/xfrm"
 	"golang.org/x/sys/unix"
 )
@@ -60,7 +62,43 @@ func TestCliErrorWords(t *testing.T) {
 	}
 	be := batchError(&xfrm.BatchError{Index: 7, Err: refusal{xfrm.ErrNotFound, unix.ENOENT}})
 	var cbe *cli.BatchError
-	if !errors.As(be, &cbe) || cbe.Index != 7 || cbe.Err.Error() != "eroute doesn't exist.  Can't delete." {
+	if !errors.As(be, &cbe) || cbe.Index != 7 || cbe.Err.Error() != "eroute doesn't exist.  Can't delete." || !errors.Is(be, unix.ENOENT) {
 		t.Errorf("batchError gave %#v", be)
+	}
+}
+
+// The driver's batch refusals reach pkg/cli as the one model's types (no
+// copy): a *ForeignError keeps its holder, for the --force hint pkg/cli
+// adds; an *UndoError (the table is NOT as it was) never becomes a
+// *BatchError, which would say "nothing was changed".
+func TestBatchErrorShared(t *testing.T) {
+	holder := cli.Entry{Priority: 367231, Index: 9}
+	fe := &xfrm.ForeignError{Holder: holder}
+	var got *cli.ForeignError
+	if err := batchError(&xfrm.BatchError{Index: 2, Err: fe}); !errors.As(err, &got) || got != fe {
+		t.Errorf("batchError(ForeignError) = %#v", err)
+	}
+	undo := &xfrm.UndoError{Index: 1, Err: refusal{xfrm.ErrExists, unix.EEXIST}, UndoErr: unix.EPERM}
+	var cbe *cli.BatchError
+	if err := batchError(undo); errors.As(err, &cbe) || !errors.Is(err, cli.ErrInUse) {
+		t.Errorf("batchError(UndoError) = %#v", err)
+	}
+}
+
+// pkg/cli's monitor tells the driver's errors apart by the one model's
+// error (eroute.ErrOverrun) and the standard ones (net.ErrClosed,
+// fs.ErrExist), with no pairs to translate: what the driver gives, worded
+// by cliError, must still match them.
+func TestMonitorErrorsShared(t *testing.T) {
+	for _, tt := range []struct {
+		err, want error
+	}{
+		{xfrm.ErrOverrun, eroute.ErrOverrun},
+		{xfrm.ErrClosed, net.ErrClosed},
+		{refusal{xfrm.ErrExists, unix.EEXIST}, fs.ErrExist},
+	} {
+		if got := cliError(tt.err); !errors.Is(got, tt.want) {
+			t.Errorf("cliError(%q) = %q, not %q", tt.err, got, tt.want)
+		}
 	}
 }
