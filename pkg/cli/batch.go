@@ -137,6 +137,16 @@ func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
 		if len(words) == 0 || strings.HasPrefix(words[0], "#") {
 			continue
 		}
+		if !allowed[Add] {
+			// quickAdd is for --add lines only
+		} else if e, ok, err := p.quickAdd(words); ok {
+			if err != nil {
+				c.errLine, c.err = n, err
+				return
+			}
+			c.ops = append(c.ops, Op{Kind: eroute.OpAdd, Eroute: e, Line: n})
+			continue
+		}
 		req, err := p.Parse(words)
 		if err == nil {
 			err = checkBatchRequest(req, allowed)
