@@ -52,6 +52,8 @@ type (
 		DeletePolicy(id Policy) error
 		GetPolicy(id Policy) (Policy, bool, error)
 		Policies() ([]Policy, error)
+		ApplyPolicies([]PolicyOp) error
+		SyncPolicies(want []Policy, o SyncOptions) (SyncResult, error)
 	}
 	snapshotAPI interface {
 		io.Closer

@@ -432,31 +432,12 @@ func (s *simulation) clear(i int) error {
 // undoes the batch and says why.
 func (b *batch) outcome() error {
 	r := b.r
-	if r.overrun {
-		return &UndoError{Index: -1, Err: errors.New("the kernel's answers to the batch were lost (socket receive buffer overrun)"),
-			UndoErr: errors.New("cannot tell which changes to undo")}
+	if err := r.unknownOutcome(b.err); err != nil {
+		return err
 	}
-	if b.err != nil && r.sendErr == nil {
-		// Reading failed: which requests were carried out is unknown.
-		return &UndoError{Index: -1, Err: b.err, UndoErr: errors.New("cannot tell which changes to undo")}
-	}
-	first, ferr := -1, error(nil)
-	failed := make(map[int]bool, len(r.failures)+len(r.tolerated))
-	refused := func(f failure) {
-		if first < 0 || int(f.tag) < first {
-			first, ferr = int(f.tag), opError(b.op(int(f.tag)).Kind, f.err)
-		}
-	}
-	for _, f := range r.failures {
-		failed[f.msg] = true
-		refused(f)
-	}
-	for _, f := range r.tolerated {
-		failed[f.msg] = true
-		if o := b.op(int(f.tag)); o.Kind == eroute.OpAdd && !b.inPlace(o.Eroute) {
-			refused(f)
-		}
-	}
+	first, ferr, failed := r.refusals(
+		func(tag int32, err error) error { return opError(b.op(int(tag)).Kind, err) },
+		func(tag int32) bool { o := b.op(int(tag)); return o.Kind == eroute.OpAdd && !b.inPlace(o.Eroute) })
 	if b.stopped && b.err == nil {
 		first, ferr = -1, ErrInterrupted
 	}

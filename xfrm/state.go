@@ -178,7 +178,11 @@ func appendSAID(b []byte, id eroute.SAID) []byte {
 // decodeState reads an XFRM_MSG_NEWSA payload as an SA. It never panics,
 // whatever the bytes: a truncated attribute is an error, an unknown one is
 // skipped.
-func decodeState(b []byte) (sadb.SA, error) {
+func decodeState(b []byte) (sadb.SA, error) { return decodeStateAt(b, sizeSAInfo) }
+
+// decodeStateAt is decodeState for a message whose attributes start at
+// attrs: an XFRM_MSG_EXPIRE has the SA's hard flag before them.
+func decodeStateAt(b []byte, attrs int) (sadb.SA, error) {
 	if len(b) < minSAInfo {
 		return sadb.SA{}, errShort
 	}
@@ -215,8 +219,7 @@ func decodeState(b []byte) (sadb.SA, error) {
 	if f := b[offSAFlags] &^ stateFlagAFUnspec; f != 0 {
 		unsaid = append(unsaid, fmt.Sprintf("state flags 0x%x", f))
 	}
-	attrs := b[min(sizeSAInfo, len(b)):]
-	err := walkAttrs(attrs, func(typ uint16, v []byte) {
+	err := walkAttrs(b[min(attrs, len(b)):], func(typ uint16, v []byte) {
 		if what, ok := unsaidAttrs[typ]; ok && !allZero(v) {
 			unsaid = append(unsaid, what)
 		}

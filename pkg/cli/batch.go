@@ -137,6 +137,16 @@ func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
 		if len(words) == 0 || strings.HasPrefix(words[0], "#") {
 			continue
 		}
+		if !allowed[Add] {
+			// quickAdd is for --add lines only
+		} else if e, ok, err := p.quickAdd(words); ok {
+			if err != nil {
+				c.errLine, c.err = n, err
+				return
+			}
+			c.ops = append(c.ops, Op{Kind: eroute.OpAdd, Eroute: e, Line: n})
+			continue
+		}
 		req, err := p.Parse(words)
 		if err == nil {
 			err = checkBatchRequest(req, allowed)
@@ -468,11 +478,20 @@ func checkBatchRequest(req Request, allowed map[Action]bool) error {
 	return nil
 }
 
+// allowedText names the commands a line may be, from the table: "a batch
+// line must be an --add, --replace, --del or --clear command".
 func allowedText(allowed map[Action]bool) string {
+	lead := "a batch line"
 	if !allowed[Replace] {
-		return "a --sync line must be an --add or --addin command"
+		lead = "a --sync line"
 	}
-	return "a batch line must be an --add, --replace, --del or --clear command"
+	var names []string
+	for _, c := range commands {
+		if allowed[c.action] {
+			names = append(names, "--"+c.name())
+		}
+	}
+	return lead + " must be an " + joinList(names, "or") + " command"
 }
 
 // A --batch or --sync run has a soft memory limit of a base and so much

@@ -341,10 +341,15 @@ func actionList(actions []Action) string {
 			names[i] = "the listing"
 		}
 	}
+	return joinList(names, "and")
+}
+
+// joinList joins names as a sentence does: "a, b and c" (conj "and").
+func joinList(names []string, conj string) string {
 	if len(names) == 1 {
 		return names[0]
 	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	return strings.Join(names[:len(names)-1], ", ") + " " + conj + " " + names[len(names)-1]
 }
 
 // actionName is the option that chooses an action, without its "--";
