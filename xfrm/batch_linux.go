@@ -525,7 +525,7 @@ func (b *batch) undo(failed map[int]bool) error {
 		return err
 	}
 	u := b.c.newRun(ackRoom)
-	if err := deleteMade(u, dels); err != nil {
+	if err := u.deletes(dels); err != nil {
 		return err
 	}
 	if err := b.putBack(u, restore, stillOurs); err != nil {
@@ -598,18 +598,6 @@ func (b *batch) undoneNow(made map[eroute.Selector]eroute.SAID, restore map[int3
 		return nil, nil, kernelError(err, 0, nil)
 	}
 	return dels, stillOurs, nil
-}
-
-// deleteMade queues the deletes of the policies the batch made, by index.
-func deleteMade(u *run, dels []Policy) error {
-	for i := range dels {
-		u.buf = u.begin(msgDelPolicy, 0, -1)
-		u.buf = appendPolicyID(u.buf, &dels[i])
-		if err := u.end(); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // putBack queues the policies of the snapshot the batch replaced or
