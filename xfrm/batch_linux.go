@@ -613,20 +613,15 @@ func (b *batch) putBack(u *run, restore map[int32]undoKind, stillOurs map[int32]
 	}
 	slices.SortFunc(positions, func(a, b int32) int { return int(b - a) })
 	for _, pos := range positions {
-		typ, flags := uint16(msgNewPolicy), uint16(unix.NLM_F_CREATE|unix.NLM_F_EXCL)
-		if restore[pos] == restoreReplaced {
-			if !stillOurs[pos] {
-				continue // changed or deleted since: not the batch's to undo
-			}
-			typ, flags = msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE
+		replaced := restore[pos] == restoreReplaced
+		if replaced && !stillOurs[pos] {
+			continue // changed or deleted since: not the batch's to undo
 		}
 		m := b.rawAt(pos)
 		if m == nil {
 			continue // a socket policy: not made again this way
 		}
-		u.buf = u.begin(typ, flags, pos)
-		u.buf = append(u.buf, m...)
-		if err := u.end(); err != nil {
+		if err := u.restore(m, pos, replaced); err != nil {
 			return err
 		}
 	}

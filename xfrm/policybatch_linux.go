@@ -288,17 +288,25 @@ func (b *policyBatch) undoPlan(last map[policyKey]int, now map[policyKey]Policy)
 func (b *policyBatch) putBack(u *run, puts []prePolicy, replace map[int32]bool) error {
 	slices.SortFunc(puts, func(x, y prePolicy) int { return int(y.pos - x.pos) })
 	for _, p := range puts {
-		typ, flags := uint16(msgNewPolicy), uint16(unix.NLM_F_CREATE|unix.NLM_F_EXCL)
-		if replace[p.pos] {
-			typ, flags = msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE
-		}
-		u.buf = u.begin(typ, flags, p.pos)
-		u.buf = append(u.buf, p.raw.in(b.arena)...)
-		if err := u.end(); err != nil {
+		if err := u.restore(p.raw.in(b.arena), p.pos, replace[p.pos]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// restore adds to the run a policy put back as m (a policy message's
+// body) holds it, tagged tag: with UPDPOLICY when it replaces a policy in
+// place, else with an exclusive NEWPOLICY, which finds its place taken if
+// another process made a policy there meanwhile.
+func (r *run) restore(m []byte, tag int32, inPlace bool) error {
+	typ, flags := uint16(msgNewPolicy), uint16(unix.NLM_F_CREATE|unix.NLM_F_EXCL)
+	if inPlace {
+		typ, flags = msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE
+	}
+	r.buf = r.begin(typ, flags, tag)
+	r.buf = append(r.buf, m...)
+	return r.end()
 }
 
 // keyOfOp gives the policy op i named; false for a delete by an index the
