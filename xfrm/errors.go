@@ -20,6 +20,12 @@ var (
 	ErrExists = &kindError{"a policy with this selector already exists", fs.ErrExist}
 	// ErrNotFound: a delete found no policy with the selector (ENOENT).
 	ErrNotFound = &kindError{"no policy with this selector", fs.ErrNotExist}
+	// ErrSAExists is ErrExists (errors.Is finds both) for an SA: an add
+	// met an SA with the same SPI, protocol and destination (EEXIST).
+	ErrSAExists = &kindError{"an SA with this SPI, protocol and destination already exists", ErrExists}
+	// ErrSANotFound is ErrNotFound (errors.Is finds both) for an SA: a
+	// delete found no SA with the SPI, protocol and destination.
+	ErrSANotFound = &kindError{"no SA with this SPI, protocol and destination", ErrNotFound}
 	// ErrPermission: the kernel refused for lack of privilege (EPERM,
 	// EACCES): changing, and reading, the XFRM tables takes CAP_NET_ADMIN
 	// in the namespace's user namespace.

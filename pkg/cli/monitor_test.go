@@ -509,6 +509,12 @@ func TestHooksBounded(t *testing.T) {
 	if !strings.Contains(out.String(), "--exec: 1 ACQUIREs got no hook so far: 2 hooks running (--exec-max) and 2 waiting (--exec-queue)") {
 		t.Errorf("drops not reported: %q", out.String())
 	}
+	// Both running hooks have logged their port before the gate opens: on
+	// a loaded machine the second shell may not have started yet.
+	logged := func() int { b, _ := os.ReadFile(log); return len(strings.Fields(string(b))) }
+	if !waitFor(10*time.Second, func() bool { return logged() == 2 }) {
+		t.Fatalf("%d hooks logged before the gate opened, want 2", logged())
+	}
 	os.WriteFile(gate, nil, 0o600)
 	if !waitFor(10*time.Second, func() bool { r, q := h.counts(); return r == 0 && q == 0 }) {
 		t.Fatal("hooks did not drain")

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/eroute/eroute/pkg/eroute"
+	"github.com/eroute/eroute/pkg/sadb"
 )
 
 // SpiProg is the name `ipsec spi` messages start with, as KLIPS's did.
@@ -441,9 +442,9 @@ func natt(set map[string]string) (*Encap, error) {
 	case "none":
 		return nil, nil
 	case "nonesp":
-		e.Type = EncapNonESP
+		e.Type = sadb.EncapNonESP
 	case "nonike":
-		e.Type = EncapNonIKE
+		e.Type = sadb.EncapNonIKE
 	default:
 		n, err := eroute.ParseNumber(v, 2)
 		if err != nil || n == 0 {
@@ -545,7 +546,7 @@ func listSAs(k Kernel, env Env, sas []SA, asJSON bool) error {
 		return writeLines(env.Stdout, Listing(sas, inbound, env.Now()))
 	}
 	heads := map[eroute.SAID]eroute.SAID{}
-	for _, g := range Groups(sas) {
+	for _, g := range sadb.Groups(sas) {
 		for _, m := range g.Members {
 			heads[m.SAID] = g.Head
 		}
@@ -567,7 +568,7 @@ func listSAs(k Kernel, env Env, sas []SA, asJSON bool) error {
 // refused a second tun SA with the same SAID.
 func addTun(k Kernel, id eroute.SAID, debug bool, out io.Writer, prog string) error {
 	return withSAs(k, func(sas []SA) error {
-		for _, g := range Groups(sas) {
+		for _, g := range sadb.Groups(sas) {
 			if g.Tunnel() && g.Head == id {
 				return fmt.Errorf("%s: %w", id.AFString(), ErrSAExists)
 			}
@@ -604,7 +605,7 @@ func getSA(k Kernel, id eroute.SAID, out io.Writer, prog string) error {
 	return withSAs(k, func(sas []SA) error {
 		sa := find(sas, id)
 		if id.Proto == eroute.ProtoTun {
-			if g := groupNamed(Groups(sas), sas, id); g != nil && g.Tunnel() {
+			if g := groupNamed(sadb.Groups(sas), sas, id); g != nil && g.Tunnel() {
 				sa = g.Members[0]
 			}
 		}
