@@ -143,7 +143,7 @@
 // Errors match, with errors.Is, this package's sentinels (ErrExists,
 // ErrNotFound, ErrPermission and its narrower ErrReadPermission and
 // ErrNetnsPermission, ErrNoXFRM, ErrDumpInterrupted, ErrOverrun,
-// ErrClosed), the standard error of their kind (fs.ErrExist,
+// ErrClosed; a *ConflictError is ErrExists), the standard error of their kind (fs.ErrExist,
 // fs.ErrNotExist, fs.ErrPermission, errors.ErrUnsupported, net.ErrClosed)
 // and the kernel's errno (unix.EEXIST, unix.EPERM...); a request the kernel
 // never answered matches os.ErrDeadlineExceeded. A refusal of no kind

@@ -107,12 +107,11 @@ func idOf(p *Policy) Policy {
 
 // samePolicy tells whether the kernel's policy now is the one written
 // (both decoded): everything the codec carries, less what the kernel
-// gives (the add time; the index, unless written names one).
+// decides (the add time, and the index: UPDPOLICY keeps the index of the
+// policy it replaces, whatever the request says).
 func samePolicy(now, written Policy) bool {
 	now.AddTime, written.AddTime = time.Time{}, time.Time{}
-	if written.Index == 0 {
-		now.Index = 0
-	}
+	now.Index, written.Index = 0, 0
 	if len(now.Tmpls) == 0 && len(written.Tmpls) == 0 {
 		now.Tmpls, written.Tmpls = nil, nil
 	}

@@ -61,7 +61,11 @@ func mixedPolicyOps(k *fakeKernel) []PolicyOp {
 	byIdx := genPolicy(1, 0)
 	byIdx.Index = k.policies[1].Index
 	again := genPolicy(4, 5)
+	readBack := k.policies[3] // as GetPolicy gave it, index and all,
+	readBack.Priority = 66
+	readBack.Index = 9999 // but stale: the kernel keeps the replaced policy's
 	return []PolicyOp{
+		{Kind: PolicyUpdate, Policy: readBack},
 		{Kind: PolicyUpdate, Policy: up},
 		{Kind: PolicyDelete, Policy: Policy{Index: byIdx.Index, Dir: byIdx.Dir, Mark: byIdx.Mark, Mask: byIdx.Mask, IfID: byIdx.IfID}},
 		{Kind: PolicyDelete, Policy: genPolicy(2, 0)},
@@ -78,7 +82,7 @@ func mixedPolicyOps(k *fakeKernel) []PolicyOp {
 // included; with capped and uncapped error replies.
 func TestFakePolicyBatchRefusalUndone(t *testing.T) {
 	for _, uncapped := range []bool{false, true} {
-		for k := range 8 { // the ops of mixedPolicyOps
+		for k := range 9 { // the ops of mixedPolicyOps
 			t.Run(fmt.Sprintf("uncapped %v, at %d", uncapped, k), func(t *testing.T) {
 				kern, tab := fakePolicies(t, 6, 50)
 				kern.uncapped = uncapped
@@ -114,14 +118,14 @@ func TestFakePolicyBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	if k.sends-sends > 3 { // the dump, the batch with its barrier
-		t.Errorf("a batch of 8 took %d datagrams", k.sends-sends)
+		t.Errorf("a batch of 9 took %d datagrams", k.sends-sends)
 	}
-	// Left: 0 updated, 3, 4 made again, 5, and the three new ones.
+	// Left: 0 and 3 updated, 4 made again, 5, and the three new ones.
 	got := map[uint32]Policy{}
 	for _, p := range k.policies {
 		got[p.Tmpls[0].Reqid-100] = p
 	}
-	if len(got) != 7 || got[0].Priority != 77 || got[0].Action != ActionBlock || got[4].Priority != 5 || got[3].Priority != 50 {
+	if len(got) != 7 || got[0].Priority != 77 || got[0].Action != ActionBlock || got[4].Priority != 5 || got[3].Priority != 66 {
 		t.Errorf("after the batch: %+v", k.policies)
 	}
 	for _, i := range []uint32{3, 5, 20, 21, 22} {
@@ -435,7 +439,8 @@ func TestKernelApplyPolicies(t *testing.T) {
 	}
 }
 
-// mixedKernelOps updates policy 0 (action and priority), deletes 1 by
+// mixedKernelOps updates policy 0 (action and priority) and 3 (as read
+// back, with a stale index), deletes 1 by
 // index and 2 by selector, deletes 4 and makes it again, adds new ones.
 func mixedKernelOps(t *testing.T, tab *Table) []PolicyOp {
 	t.Helper()
@@ -445,8 +450,14 @@ func mixedKernelOps(t *testing.T, tab *Table) []PolicyOp {
 	}
 	up := genPolicy(0, 99)
 	up.Action = ActionBlock
+	stale, ok, err := tab.GetPolicy(genPolicy(3, 0))
+	if err != nil || !ok {
+		t.Fatalf("GetPolicy: %v, %v", ok, err)
+	}
+	stale.Priority, stale.Index = 98, stale.Index+800 // the kernel keeps the replaced policy's index
 	return []PolicyOp{
 		{Kind: PolicyUpdate, Policy: up},
+		{Kind: PolicyUpdate, Policy: stale},
 		{Kind: PolicyDelete, Policy: idOf(&one)},
 		{Kind: PolicyDelete, Policy: genPolicy(2, 0)},
 		{Kind: PolicyAdd, Policy: genPolicy(20, 9)},
