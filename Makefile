@@ -73,11 +73,12 @@ fuzz:
 # 100,000 and 300,000 policies, each in fresh namespaces (root), then runs
 # every scripts/bench.d/*.sh (others' measurements): see docs/PERFORMANCE.md.
 # QUICK=1 is a run of a minute or two; SIZES=, RANDOM_SIZES=, REPS=,
-# SINGLES= pass on.
+# SINGLES=, PEERS=0 (eroute and its floor only) pass on; BENCH_D=0 leaves
+# scripts/bench.d out.
 .PHONY: bench
 bench: build
 	./scripts/bench.sh
-	@for f in scripts/bench.d/*.sh; do \
+	@[ "$${BENCH_D:-1}" = 0 ] || for f in scripts/bench.d/*.sh; do \
 	  [ -e "$$f" ] || continue; \
 	  echo; echo "== $$f"; \
 	  bash "$$f" || exit 1; \

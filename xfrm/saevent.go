@@ -3,7 +3,7 @@ package xfrm
 import (
 	"errors"
 
-	"github.com/eroute/eroute/pkg/spi"
+	"github.com/eroute/eroute/pkg/sadb"
 )
 
 // Messages of the SA events.
@@ -25,7 +25,7 @@ type SAExpire struct {
 	// SA is the SA as xfrm_usersa_info holds it: SAID (protocol, SPI,
 	// destination), source, reqid, mode, limits and counters; the
 	// kernel sends no algorithms or keys with an expire.
-	SA   spi.SA
+	SA   sadb.SA
 	Hard bool
 	// Mark, Mask and IfID are the SA's XFRMA_MARK and XFRMA_IF_ID, 0 when
 	// it has none: an SA is known by them too.
@@ -37,7 +37,7 @@ type SAExpire struct {
 // ListenOptions.SAs asks for them. The kernel sends an SA whole, keys
 // included, as a dump gives it.
 type SAChange struct {
-	SA               spi.SA
+	SA               sadb.SA
 	Mark, Mask, IfID uint32
 	Deleted          bool
 }

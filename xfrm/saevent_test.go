@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/eroute/eroute/pkg/eroute"
-	"github.com/eroute/eroute/pkg/spi"
+	"github.com/eroute/eroute/pkg/sadb"
 )
 
 // The SA events' messages, built as xfrm_user.c builds them: NEWSA the SA
@@ -16,14 +16,14 @@ import (
 // TestKernelListenSAs reads the kernel's own (on a kernel with ESP: the VM
 // suite's).
 
-func eventSA() spi.SA {
-	return spi.SA{
+func eventSA() sadb.SA {
+	return sadb.SA{
 		SAID:  eroute.SAID{Proto: eroute.ProtoESP, SPI: 0x100, Dst: netip.MustParseAddr("2001:db8::2")},
 		Src:   netip.MustParseAddr("2001:db8::1"),
-		Enc:   &spi.Alg{Name: "cbc(aes)", Key: make([]byte, 16)},
-		Auth:  &spi.Alg{Name: "hmac(sha256)", Key: make([]byte, 32), TruncBits: 128},
+		Enc:   &sadb.Alg{Name: "cbc(aes)", Key: make([]byte, 16)},
+		Auth:  &sadb.Alg{Name: "hmac(sha256)", Key: make([]byte, 32), TruncBits: 128},
 		Reqid: 7, Tunnel: true,
-		Soft: spi.Limits{AddTime: 1}, Hard: spi.Limits{AddTime: 2},
+		Soft: sadb.Limits{AddTime: 1}, Hard: sadb.Limits{AddTime: 2},
 	}
 }
 
@@ -55,7 +55,7 @@ func saMessages() map[uint16][]byte {
 func TestDecodeSAEvents(t *testing.T) {
 	want := eventSA()
 	msgs := saMessages()
-	sameSA := func(what string, got spi.SA, algs bool) {
+	sameSA := func(what string, got sadb.SA, algs bool) {
 		t.Helper()
 		w := want
 		if !algs {
