@@ -133,7 +133,7 @@
 // *SAExpire (an SA reached a soft limit, time to make its successor, or a
 // hard one, and the kernel deleted it), and with ListenOptions.SAs each
 // *SAChange (an SA made, changed or deleted) and *SAFlush. An event carries
-// what it is about decoded (a Policy, an spi.SA with its mark and if_id).
+// what it is about decoded (a Policy, a sadb.SA with its mark and if_id).
 // When the socket's buffer overflowed the kernel dropped messages: Next
 // says so once with ErrOverrun and goes on. Close, from any goroutine,
 // makes a waiting Next return ErrClosed.

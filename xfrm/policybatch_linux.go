@@ -264,7 +264,7 @@ func (b *policyBatch) undo(failed map[int]bool) error {
 		}
 	}
 	u := b.c.newRun(ackRoom)
-	if err := u.deletes(dels); err != nil {
+	if err := deleteMade(u, dels); err != nil {
 		return err
 	}
 	// Oldest first (the dump lists newest first), so that the policies
@@ -352,16 +352,4 @@ func (r *run) refusals(errOf func(tag int32, err error) error, refusedAnyway fun
 		}
 	}
 	return first, ferr, failed
-}
-
-// deletes adds to the run a delete of each policy, as idOf names them.
-func (r *run) deletes(ps []Policy) error {
-	for i := range ps {
-		r.buf = r.begin(msgDelPolicy, 0, -1)
-		r.buf = appendPolicyID(r.buf, &ps[i])
-		if err := r.end(); err != nil {
-			return err
-		}
-	}
-	return nil
 }
