@@ -532,3 +532,79 @@ func TestKernelSyncPolicies(t *testing.T) {
 	}
 	wantUntouched(t, w, foreign)
 }
+
+// FuzzPolicyBatch applies batches of adds, updates and deletes (by
+// selector and by index) on eight places, half of them taken, against the
+// fake kernel, which refuses the request the input names: a batch that
+// succeeds leaves what a model of the ops says, one that fails leaves the
+// table exactly as it was, indexes included.
+func FuzzPolicyBatch(f *testing.F) {
+	f.Add([]byte{0, 1, 0, 1, 5, 1, 2, 2, 0, 0, 0, 9}, byte(2))
+	f.Add([]byte{2, 0, 0, 0, 0, 3, 1, 1, 7, 2, 1, 1}, byte(255))
+	f.Add([]byte{2, 1, 1, 0, 1, 4, 1, 6, 2}, byte(1))
+	f.Fuzz(func(t *testing.T, in []byte, refuseAt byte) {
+		k, tab := fakePolicies(t, 4, 50)
+		model := map[policyKey]Policy{}
+		for _, p := range k.policies {
+			model[keyOf(&p)] = p
+		}
+		before := k.policyTable()
+		var ops []PolicyOp
+		fails := false
+		for ; len(in) >= 3 && len(ops) < 40; in = in[3:] {
+			kind, place, variant := PolicyOpKind(in[0]%3+1), int(in[1]%8), in[2]
+			p := completed(genPolicy(place, 50+uint32(variant%4)))
+			if variant%2 == 1 {
+				p.Action = ActionBlock
+			}
+			key := keyOf(&p)
+			_, there := model[key]
+			if kind == PolicyDelete && variant%3 == 0 && place < 4 {
+				p = idOf(&k.policies[place]) // by index, as it was before the batch
+				_, there = model[key]
+				there = there && model[key].Index == p.Index
+			}
+			switch {
+			case kind == PolicyAdd && there, kind == PolicyDelete && !there:
+				fails = true
+			case kind == PolicyDelete:
+				delete(model, key)
+			default:
+				p.Index = model[key].Index // a replace keeps it; a new one is 0 here
+				model[key] = p
+			}
+			ops = append(ops, PolicyOp{Kind: kind, Policy: p})
+		}
+		base := k.changes
+		refused := int(refuseAt) < len(ops)
+		k.refuse = func(n int, m message) (unix.Errno, string) {
+			// The batch's requests (one datagram: all of them), not the undo's.
+			if n == base+int(refuseAt) && n < base+len(ops) {
+				return unix.EINVAL, ""
+			}
+			return 0, ""
+		}
+		err := tab.ApplyPolicies(ops)
+		var be *BatchError
+		switch {
+		case fails || refused:
+			if !errors.As(err, &be) {
+				t.Fatalf("ApplyPolicies: %v, want a *BatchError", err)
+			}
+			if after := k.policyTable(); after != before {
+				t.Fatalf("after a refused batch:\n%s\nwant:\n%s", after, before)
+			}
+		case err != nil:
+			t.Fatalf("ApplyPolicies: %v", err)
+		default:
+			if len(k.policies) != len(model) {
+				t.Fatalf("%d policies, the model has %d", len(k.policies), len(model))
+			}
+			for _, p := range k.policies {
+				if w, ok := model[keyOf(&p)]; !ok || !samePolicy(p, asWritten(w)) {
+					t.Fatalf("kernel has %+v, model %+v", p, w)
+				}
+			}
+		}
+	})
+}
