@@ -608,3 +608,54 @@ func FuzzPolicyBatch(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkKernelApplyPolicies: EROUTE_BENCH_N policies of every direction
+// in one ApplyPolicies, into an empty table; BenchmarkKernelSyncPolicies:
+// a sync of that table that changes a tenth of them (one update in ten).
+func BenchmarkKernelApplyPolicies(b *testing.B) {
+	tb, ns := openTable(b)
+	ops := benchPolicyOps(benchN(b), 150)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := tb.ApplyPolicies(ops); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		ipn(b, ns, "xfrm", "policy", "flush") // Clear takes eroutes' policies only
+		b.StartTimer()
+	}
+}
+
+func BenchmarkKernelSyncPolicies(b *testing.B) {
+	tb, _ := openTable(b)
+	n := benchN(b)
+	if err := tb.ApplyPolicies(benchPolicyOps(n, 150)); err != nil {
+		b.Fatal(err)
+	}
+	want := make([][]Policy, 2)
+	for v := range want {
+		for _, op := range benchPolicyOps(n, 150) {
+			want[v] = append(want[v], op.Policy)
+		}
+		for i := v; i < n; i += 10 {
+			want[v][i].Priority = 160
+		}
+	}
+	o := SyncOptions{Owns: PriorityBand(100, 199)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := tb.SyncPolicies(want[i%2], o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchPolicyOps(n int, priority uint32) []PolicyOp {
+	ops := make([]PolicyOp, n)
+	for i := range ops {
+		ops[i] = PolicyOp{Kind: PolicyAdd, Policy: genPolicy(i, priority)}
+	}
+	return ops
+}
