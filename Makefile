@@ -125,6 +125,12 @@ clean:
 # scripts/vm/suite.sh there: SA eroutes checked on the wire (root). KVM when
 # usable, else TCG; VM_ACCEL=tcg|kvm, VM_SUITE_ONLY=REGEXP: see scripts/vm/run.sh.
 .PHONY: vm-test
-vm-test: build deb
+vm-test: build deb bin/xfrm.test
 	./scripts/deps-vm.sh
 	./scripts/vm/run.sh
+
+# bin/xfrm.test is the xfrm package's test binary, which the VM suite runs for
+# the tests that need a kernel with ESP (scripts/vm/suite.d/xfrmlib.sh).
+.PHONY: bin/xfrm.test
+bin/xfrm.test:
+	CGO_ENABLED=0 $(GO) test -c -o bin/xfrm.test ./xfrm

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/eroute/eroute/pkg/eroute"
-	"github.com/eroute/eroute/pkg/spi"
+	"github.com/eroute/eroute/pkg/sadb"
 )
 
 // The exported API of each type, checked at compile time against both the
@@ -38,9 +38,9 @@ type (
 		AddHold(h Hold, timeout time.Duration) error
 		Holds() ([]Hold, error)
 		DeleteHold(Hold) (bool, error)
-		States() ([]spi.SA, error)
-		SAs() ([]spi.SA, error)
-		AddSA(spi.SA) error
+		States() ([]sadb.SA, error)
+		SAs() ([]sadb.SA, error)
+		AddSA(sadb.SA) error
 		DeleteSA(eroute.SAID) error
 		FlushSAs() error
 		LocalAddrs() ([]netip.Addr, error)
@@ -49,6 +49,8 @@ type (
 		DeletePolicy(id Policy) error
 		GetPolicy(id Policy) (Policy, bool, error)
 		Policies() ([]Policy, error)
+		ApplyPolicies([]PolicyOp) error
+		SyncPolicies(want []Policy, o SyncOptions) (SyncResult, error)
 	}
 	snapshotAPI interface {
 		io.Closer

@@ -122,7 +122,7 @@
 //
 // The Table is also the namespace's SA table: SAs and States read the
 // states, AddSA, DeleteSA and FlushSAs change them (the SA type is
-// pkg/spi's), LocalAddrs gives the namespace's addresses.
+// pkg/sadb's), LocalAddrs gives the namespace's addresses.
 //
 // docs/DESIGN.md in the eroute repository says why each choice was made,
 // and how an eroute is stored in a policy.

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"net"
 	"os"
+
+	"github.com/eroute/eroute/pkg/eroute"
 )
 
 // Errors callers tell apart, with errors.Is. Each one also matches the
@@ -18,6 +20,12 @@ var (
 	ErrExists = &kindError{"a policy with this selector already exists", fs.ErrExist}
 	// ErrNotFound: a delete found no policy with the selector (ENOENT).
 	ErrNotFound = &kindError{"no policy with this selector", fs.ErrNotExist}
+	// ErrSAExists is ErrExists (errors.Is finds both) for an SA: an add
+	// met an SA with the same SPI, protocol and destination (EEXIST).
+	ErrSAExists = &kindError{"an SA with this SPI, protocol and destination already exists", ErrExists}
+	// ErrSANotFound is ErrNotFound (errors.Is finds both) for an SA: a
+	// delete found no SA with the SPI, protocol and destination.
+	ErrSANotFound = &kindError{"no SA with this SPI, protocol and destination", ErrNotFound}
 	// ErrPermission: the kernel refused for lack of privilege (EPERM,
 	// EACCES): changing, and reading, the XFRM tables takes CAP_NET_ADMIN
 	// in the namespace's user namespace.
@@ -60,7 +68,7 @@ func (s sentinel) Unwrap() []error { return []error{s.err, s.cause} }
 var (
 	// ErrOverrun: the socket's receive buffer overflowed (ENOBUFS), and
 	// the kernel dropped messages, ACQUIREs among them. Listening goes on.
-	ErrOverrun = errors.New("messages lost: the socket's receive buffer overflowed")
+	ErrOverrun = eroute.ErrOverrun
 	// ErrClosed: the Listener (or Guard) was closed; errors.Is finds
 	// net.ErrClosed too.
 	ErrClosed = &kindError{"listener closed", net.ErrClosed}

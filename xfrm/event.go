@@ -7,9 +7,10 @@ import (
 	"github.com/eroute/eroute/pkg/eroute"
 )
 
-// Event is what a Listener reads: *Acquire, *PolicyExpire, and with
-// ListenOptions.Policies *PolicyChange and *PolicyFlush (a Guard gives its
-// own: *TakenOver, *Restored, *GuardNote).
+// Event is what a Listener reads: *Acquire, *PolicyExpire, with
+// ListenOptions.Policies *PolicyChange and *PolicyFlush, with
+// ListenOptions.SAExpires *SAExpire, and with ListenOptions.SAs *SAChange
+// and *SAFlush (a Guard gives its own: *TakenOver, *Restored, *GuardNote).
 type Event interface{ isEvent() }
 
 // Acquire is one XFRM_MSG_ACQUIRE (xfrm_user_acquire and its attributes):
@@ -193,19 +194,21 @@ func decodeEvent(typ uint16, payload []byte) (Event, error) {
 	case msgFlushPol:
 		return &PolicyFlush{}, nil
 	}
-	return nil, nil
+	return decodeSAEvent(typ, payload)
 }
 
 // appendEvents decodes the messages of one datagram (nlmsghdr, payload,
 // padding; the kernel multicasts one per datagram), checking every length
-// itself.
-func appendEvents(evs []Event, b []byte) []Event {
+// itself, and leaves out the message types skip has a bit for (1<<type).
+func appendEvents(evs []Event, b []byte, skip uint64) []Event {
 	for len(b) >= sizeNlmsghdr {
 		n := int(ne.Uint32(b))
 		if n < sizeNlmsghdr || n > len(b) {
 			break
 		}
-		if ev, err := decodeEvent(ne.Uint16(b[4:]), b[sizeNlmsghdr:n]); err == nil && ev != nil {
+		typ := ne.Uint16(b[4:])
+		wanted := typ >= 64 || skip&(1<<typ) == 0
+		if ev, err := decodeEvent(typ, b[sizeNlmsghdr:n]); wanted && err == nil && ev != nil {
 			evs = append(evs, ev)
 		}
 		b = b[min(align4(n), len(b)):]

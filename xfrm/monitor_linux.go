@@ -28,6 +28,7 @@ type Listener struct {
 	closed  atomic.Bool
 	mu      sync.Mutex // held by Next; guards pending and buf
 	pending []Event    // decoded, not yet returned: a datagram may hold several
+	skip    uint64     // message types not asked for (ListenOptions.skip)
 	buf     []byte
 
 	closeOnce sync.Once
@@ -42,7 +43,7 @@ type Listener struct {
 // (SO_RCVBUFFORCE, which passes net.core.rmem_max; the kernel doubles the
 // value and applies its minimum); 0 keeps the kernel's default.
 func Listen(netnsName string, rcvbuf int) (*Listener, error) {
-	return listen(netnsName, rcvbuf, 1<<(grpAcquire-1)|1<<(grpExpire-1))
+	return ListenWith(ListenOptions{Netns: netnsName, RcvBuf: rcvbuf})
 }
 
 // listen opens a listener subscribed to groups (a bit mask of XFRMNLGRP_*).
@@ -97,8 +98,9 @@ func setRcvbuf(fd, n int) error {
 	return nil
 }
 
-// Next blocks for the next *Acquire or *PolicyExpire; other messages, and
-// messages that do not decode, are skipped. ErrOverrun when the kernel
+// Next blocks for the next event of those the Listener was opened for
+// (see Event); other messages, and messages that do not decode, are
+// skipped. ErrOverrun when the kernel
 // dropped messages because the receive buffer was full: the socket stays
 // usable and the next call goes on listening. ErrClosed after Close.
 func (l *Listener) Next() (Event, error) {
@@ -114,7 +116,7 @@ func (l *Listener) Next() (Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		l.pending = appendEvents(l.pending, b)
+		l.pending = appendEvents(l.pending, b, l.skip)
 	}
 	return nil, ErrClosed
 }

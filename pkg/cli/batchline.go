@@ -43,6 +43,6 @@ func (p Parser) quickAdd(words []string) (e eroute.Eroute, ok bool, err error) {
 		}
 		set.set(id, words[i+1])
 	}
-	e, _, err = p.erouteOf(&set, Add)
+	e, _, err = p.erouteOf(&set, commandOf(Add))
 	return e, true, err
 }

@@ -244,7 +244,7 @@ func printPlan(out io.Writer, plan Plan) error {
 func planLine(op Op) string {
 	e := op.Eroute
 	in := "" // --addin, --replacein, --delin for the inbound policies
-	if op.In {
+	if op.Inbound {
 		in = "in"
 	}
 	var line string

@@ -81,12 +81,8 @@ func (m *kernelMonitor) pumpAcquires() {
 	for {
 		ev, err := m.listener.Next()
 		switch {
-		case errors.Is(err, xfrm.ErrOverrun):
-			err = cli.ErrOverrun
-		case errors.Is(err, xfrm.ErrClosed):
-			m.send(nil, cli.ErrStopped)
-			return
-		case err != nil:
+		case errors.Is(err, xfrm.ErrOverrun): // pkg/cli's too
+		case err != nil: // xfrm.ErrClosed is net.ErrClosed, as pkg/cli wants
 			m.send(nil, cliError(err))
 			return
 		}
@@ -96,7 +92,7 @@ func (m *kernelMonitor) pumpAcquires() {
 			out = acquired(ev)
 		case *xfrm.PolicyExpire:
 			if h, ok := xfrm.HoldOf(ev.Policy); ok && ev.Hard {
-				out = &cli.HoldReaped{Hold: cliHold(h)}
+				out = &cli.HoldReaped{Hold: h}
 			}
 		}
 		if (out != nil || err != nil) && !m.send(out, err) {
@@ -137,11 +133,7 @@ func (m *kernelMonitor) Next() (any, error) {
 
 func acquired(ev *xfrm.Acquire) *cli.Acquired {
 	return &cli.Acquired{Flow: ev.Flow, Eroute: ev.Eroute, Foreign: !ev.Own,
-		Scope: cli.Scope(xfrm.ScopeOf(ev.Policy)), Priority: ev.Policy.Priority}
-}
-
-func cliHold(h xfrm.Hold) cli.Hold {
-	return cli.Hold{Selector: h.Selector, Scope: cli.Scope(h.Scope)}
+		Scope: xfrm.ScopeOf(ev.Policy), Priority: ev.Policy.Priority}
 }
 
 func (m *kernelMonitor) StopListening() { m.listener.Close() }
@@ -151,27 +143,19 @@ func (m *kernelMonitor) AddHold(h cli.Hold, trap uint32, timeout time.Duration) 
 	if !ok {
 		return cli.ErrCannotOutrank
 	}
-	err := m.table.AddHold(xfrm.Hold{Selector: h.Selector, Scope: xfrm.Scope(h.Scope), Priority: prio}, timeout)
-	if errors.Is(err, xfrm.ErrExists) {
-		return cli.ErrHoldExists
-	}
-	return cliError(err)
+	h.Priority = prio
+	return cliError(m.table.AddHold(h, timeout)) // xfrm.ErrExists is fs.ErrExist, as pkg/cli wants
 }
 
 func (m *kernelMonitor) DeleteHold(h cli.Hold) (bool, error) {
-	ok, err := m.table.DeleteHold(xfrm.Hold{Selector: h.Selector, Scope: xfrm.Scope(h.Scope)})
+	ok, err := m.table.DeleteHold(h)
 	return ok, cliError(err)
 }
 
 // StaleHolds gives the holds the guard's reading of the table found: the
 // table is read once at start, for both.
 func (m *kernelMonitor) StaleHolds() ([]cli.Hold, error) {
-	holds := m.guard.StaleHolds()
-	hs := make([]cli.Hold, len(holds))
-	for i, h := range holds {
-		hs[i] = cliHold(h)
-	}
-	return hs, nil
+	return m.guard.StaleHolds(), nil
 }
 
 func (m *kernelMonitor) Tracked() int { return m.guard.Own() }
