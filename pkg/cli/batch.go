@@ -198,17 +198,24 @@ func appendFields(words []string, line string) []string {
 }
 
 // readLine gives one line without its end, refusing one too long to be an
-// eroute command (so a binary file cannot make eroute hold it whole).
+// eroute command (so a binary file cannot make eroute hold it whole). The
+// line is valid until the next read: a line whole in the reader's buffer,
+// the usual case, is not copied (100,000 allocations fewer a 100,000-line
+// file).
 func readLine(br *bufio.Reader) ([]byte, error) {
+	chunk, err := br.ReadSlice('\n')
+	if err == nil && len(chunk) <= MaxLineLength+1 {
+		return bytes.TrimRight(chunk, "\r\n"), nil
+	}
 	var line []byte
 	for {
-		chunk, err := br.ReadSlice('\n')
 		line = append(line, chunk...)
 		if len(line) > MaxLineLength+1 {
 			return nil, fmt.Errorf("line longer than %d bytes", MaxLineLength)
 		}
 		switch {
 		case err == bufio.ErrBufferFull:
+			chunk, err = br.ReadSlice('\n')
 			continue
 		case err == io.EOF && len(line) > 0:
 			return line, nil
