@@ -57,7 +57,6 @@ var (
 var plainSA4 = []string{"src", "192.0.2.1", "dst", "192.0.2.3", "proto", "esp", "spi", "0x102", "reqid", "6", "mode", "transport",
 	"enc", "cbc(aes)", "0x00112233445566778899aabbccddeeff"}
 
-
 var plainSA6 = []string{"src", "2001:db8::1", "dst", "2001:db8::2", "proto", "esp", "spi", "0x201", "reqid", "8", "mode", "transport",
 	"enc", "cbc(aes)", "0x00112233445566778899aabbccddeeff", "auth", "hmac(sha1)", "0x00112233445566778899aabbccddeeff00112233"}
 
