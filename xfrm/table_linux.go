@@ -546,12 +546,30 @@ func (t *Table) WriteListing(w io.Writer) error {
 
 // writeText writes the listing's lines formatted straight from the sorted
 // records (appendRecordLine), without building eroutes, into a buffer
-// written a megabyte at a time.
+// written a megabyte at a time. From parallelFrom records on, with more
+// than one core, a goroutine formats the second half meanwhile, into a
+// buffer of its own written after the first half.
 func (l *listing) writeText(w io.Writer) error {
+	if len(l.recs) < parallelFrom || runtime.GOMAXPROCS(0) < 2 {
+		return l.writeLines(w, l.recs)
+	}
+	half := len(l.recs) / 2
+	second := make(chan []byte, 1)
+	go func() { second <- l.appendLines(make([]byte, 0, 80*(len(l.recs)-half)), l.recs[half:]) }()
+	err := l.writeLines(w, l.recs[:half])
+	text := <-second
+	if err == nil {
+		_, err = w.Write(text)
+	}
+	return err
+}
+
+// writeLines writes the lines of rs a megabyte at a time.
+func (l *listing) writeLines(w io.Writer, rs []record) error {
 	const chunk = 1 << 20
-	buf := make([]byte, 0, min(chunk+4096, 128*len(l.recs)+128))
-	for i := range l.recs {
-		r := &l.recs[i]
+	buf := make([]byte, 0, min(chunk+4096, 128*len(rs)+128))
+	for i := range rs {
+		r := &rs[i]
 		buf = append(appendRecordLine(buf, r, l.count(r)), '\n')
 		if len(buf) >= chunk {
 			if _, err := w.Write(buf); err != nil {
@@ -562,6 +580,15 @@ func (l *listing) writeText(w io.Writer) error {
 	}
 	_, err := w.Write(buf)
 	return err
+}
+
+// appendLines appends the lines of rs to b.
+func (l *listing) appendLines(b []byte, rs []record) []byte {
+	for i := range rs {
+		r := &rs[i]
+		b = append(appendRecordLine(b, r, l.count(r)), '\n')
+	}
+	return b
 }
 
 func (l *listing) entry(i int) Entry {

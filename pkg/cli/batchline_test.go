@@ -42,6 +42,8 @@ var quickAddSeeds = []string{
 	"--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop --hold-timeout 5",
 	"--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop --exec /bin/true",
 	"--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop --replace x",
+	"--add --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop --batch x",
+	"--add --sync x --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop",
 	"--replace --src 10.0.0.0/8 --dst 10.1.0.0/16 --said %drop",
 	"--src 10.0.0.0/8 --add --dst 10.1.0.0/16 --said %drop",
 	"--add",
@@ -98,4 +100,17 @@ func FuzzQuickAdd(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) {
 		checkQuickAdd(t, p, line)
 	})
+}
+
+// TestQuickOptions: quickAdd takes only options with a value that choose
+// no command, are not global, and every command with an eroute takes.
+func TestQuickOptions(t *testing.T) {
+	for _, o := range longOptions {
+		if quickOptions&(1<<o.id) == 0 {
+			continue
+		}
+		if !o.hasArg || actionOf[o.id] != List || modeOptions[o.id] != nil || globalOptions[o.id] {
+			t.Errorf("--%s is in quickOptions, but Parse does more with it than erouteOf", o.name)
+		}
+	}
 }
