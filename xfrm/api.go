@@ -13,6 +13,8 @@ import (
 // Linux types and the stubs of other systems (table_other.go), so that a
 // method added to one is not missing from the other. A program that builds
 // on Linux builds everywhere; outside Linux every call fails with ErrNoXFRM.
+// TestStubsMatchLinux compares the whole exported API of both, signatures
+// included, from the source, for what these do not list.
 type (
 	tableAPI interface {
 		io.Closer
@@ -44,6 +46,7 @@ type (
 		DeleteSA(eroute.SAID) error
 		FlushSAs() error
 		LocalAddrs() ([]netip.Addr, error)
+		InboundPolicies() ([]eroute.Eroute, error)
 		AddPolicy(Policy) error
 		UpdatePolicy(Policy) error
 		DeletePolicy(id Policy) error
@@ -68,6 +71,7 @@ type (
 		io.Closer
 		Next() (Event, error)
 		Own() int
+		StaleHolds() []Hold
 	}
 )
 
@@ -78,6 +82,7 @@ var (
 	_ guardAPI    = (*Guard)(nil)
 
 	_ func(string) (*Table, error)           = Open
+	_ func(OpenOptions) (*Table, error)      = OpenWith
 	_ func(string, int) (*Listener, error)   = Listen
 	_ func(ListenOptions) (*Listener, error) = ListenWith
 	_ func(string, string) (*Guard, error)   = OpenGuard

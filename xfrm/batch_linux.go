@@ -525,7 +525,7 @@ func (b *batch) undo(failed map[int]bool) error {
 		return err
 	}
 	u := b.c.newRun(ackRoom)
-	if err := deleteMade(u, dels); err != nil {
+	if err := u.deletes(dels); err != nil {
 		return err
 	}
 	if err := b.putBack(u, restore, stillOurs); err != nil {
@@ -600,18 +600,6 @@ func (b *batch) undoneNow(made map[eroute.Selector]eroute.SAID, restore map[int3
 	return dels, stillOurs, nil
 }
 
-// deleteMade queues the deletes of the policies the batch made, by index.
-func deleteMade(u *run, dels []Policy) error {
-	for i := range dels {
-		u.buf = u.begin(msgDelPolicy, 0, -1)
-		u.buf = appendPolicyID(u.buf, &dels[i])
-		if err := u.end(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // putBack queues the policies of the snapshot the batch replaced or
 // deleted, each as the snapshot holds it (its own index): a deleted one
 // with an exclusive NEWPOLICY, so that it is made again only if its place
@@ -625,20 +613,15 @@ func (b *batch) putBack(u *run, restore map[int32]undoKind, stillOurs map[int32]
 	}
 	slices.SortFunc(positions, func(a, b int32) int { return int(b - a) })
 	for _, pos := range positions {
-		typ, flags := uint16(msgNewPolicy), uint16(unix.NLM_F_CREATE|unix.NLM_F_EXCL)
-		if restore[pos] == restoreReplaced {
-			if !stillOurs[pos] {
-				continue // changed or deleted since: not the batch's to undo
-			}
-			typ, flags = msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE
+		replaced := restore[pos] == restoreReplaced
+		if replaced && !stillOurs[pos] {
+			continue // changed or deleted since: not the batch's to undo
 		}
 		m := b.rawAt(pos)
 		if m == nil {
 			continue // a socket policy: not made again this way
 		}
-		u.buf = u.begin(typ, flags, pos)
-		u.buf = append(u.buf, m...)
-		if err := u.end(); err != nil {
+		if err := u.restore(m, pos, replaced); err != nil {
 			return err
 		}
 	}

@@ -26,6 +26,13 @@ var (
 	// ErrSANotFound is ErrNotFound (errors.Is finds both) for an SA: a
 	// delete found no SA with the SPI, protocol and destination.
 	ErrSANotFound = &kindError{"no SA with this SPI, protocol and destination", ErrNotFound}
+	// ErrNoAlgorithm: the kernel lacks an algorithm an SA names (ENOSYS):
+	// its crypto module is neither built in nor loaded. The *SAError it
+	// comes in names the modules.
+	ErrNoAlgorithm = &kindError{"the kernel lacks an algorithm of the SA", errors.ErrUnsupported}
+	// ErrInvalidSA: the kernel refused an SA as invalid (EINVAL); its log,
+	// or the extended ack in the *SAError it comes in, says why.
+	ErrInvalidSA = &kindError{"the kernel refused the SA as invalid", fs.ErrInvalid}
 	// ErrPermission: the kernel refused for lack of privilege (EPERM,
 	// EACCES): changing, and reading, the XFRM tables takes CAP_NET_ADMIN
 	// in the namespace's user namespace.
@@ -76,6 +83,26 @@ var (
 	// another process.
 	ErrMonitorRunning = errors.New("the network namespace's monitor is claimed by another process")
 )
+
+// SAError is the kernel's refusal of an SA with what the driver found out
+// about it: Kind is ErrNoAlgorithm or ErrInvalidSA, Detail what is missing
+// ("cbc(des3_ede) needs the kernel module des3_ede-x86_64 or des_generic
+// (CONFIG_CRYPTO_DES)."), "" when nothing was found out, and Err the
+// kernel's error, in which errors.Is finds the errno.
+type SAError struct {
+	Kind   error
+	Detail string
+	Err    error
+}
+
+func (e *SAError) Error() string {
+	if e.Detail == "" {
+		return e.Kind.Error() + ": " + e.Err.Error()
+	}
+	return e.Kind.Error() + ": " + e.Detail
+}
+
+func (e *SAError) Unwrap() []error { return []error{e.Kind, e.Err} }
 
 // timeoutError is a wait for the kernel that ran out of time: errors.Is
 // finds os.ErrDeadlineExceeded and the errno (EAGAIN) in it.

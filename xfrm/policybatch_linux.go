@@ -239,9 +239,24 @@ func (b *policyBatch) undo(failed map[int]bool) error {
 	if err != nil {
 		return err
 	}
-	var dels []Policy
-	var puts []prePolicy
-	replace := map[int32]bool{} // puts that replace the batch's policy in place
+	dels, puts, replace := b.undoPlan(last, now)
+	u := b.c.newRun(ackRoom)
+	if err := u.deletes(dels); err != nil {
+		return err
+	}
+	if err := b.putBack(u, puts, replace); err != nil {
+		return err
+	}
+	return undoResult(u)
+}
+
+// undoPlan decides, for each policy the batch's carried-out ops named
+// (last: the last such op, by policy), what the undo does with the table
+// as it is now: the policies to delete (the batch's, still as it wrote
+// them) and those to put back as the table held them before (replace: in
+// place of the batch's policy, which has the same index).
+func (b *policyBatch) undoPlan(last map[policyKey]int, now map[policyKey]Policy) (dels []Policy, puts []prePolicy, replace map[int32]bool) {
+	replace = map[int32]bool{}
 	for k, i := range last {
 		pre, had := b.pre[k]
 		cur, there := now[k]
@@ -263,25 +278,35 @@ func (b *policyBatch) undo(failed map[int]bool) error {
 			dels = append(dels, idOf(&cur))
 		}
 	}
-	u := b.c.newRun(ackRoom)
-	if err := u.deletes(dels); err != nil {
-		return err
-	}
-	// Oldest first (the dump lists newest first), so that the policies
-	// put back keep their order among themselves.
+	return dels, puts, replace
+}
+
+// putBack adds to the run the policies the table held before, each as it
+// was (its own index): oldest first (the dump lists newest first), so
+// that they keep their order among themselves; exclusive, unless it
+// replaces the batch's policy in place.
+func (b *policyBatch) putBack(u *run, puts []prePolicy, replace map[int32]bool) error {
 	slices.SortFunc(puts, func(x, y prePolicy) int { return int(y.pos - x.pos) })
 	for _, p := range puts {
-		typ, flags := uint16(msgNewPolicy), uint16(unix.NLM_F_CREATE|unix.NLM_F_EXCL)
-		if replace[p.pos] {
-			typ, flags = msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE
-		}
-		u.buf = u.begin(typ, flags, p.pos)
-		u.buf = append(u.buf, p.raw.in(b.arena)...)
-		if err := u.end(); err != nil {
+		if err := u.restore(p.raw.in(b.arena), p.pos, replace[p.pos]); err != nil {
 			return err
 		}
 	}
-	return undoResult(u)
+	return nil
+}
+
+// restore adds to the run a policy put back as m (a policy message's
+// body) holds it, tagged tag: with UPDPOLICY when it replaces a policy in
+// place, else with an exclusive NEWPOLICY, which finds its place taken if
+// another process made a policy there meanwhile.
+func (r *run) restore(m []byte, tag int32, inPlace bool) error {
+	typ, flags := uint16(msgNewPolicy), uint16(unix.NLM_F_CREATE|unix.NLM_F_EXCL)
+	if inPlace {
+		typ, flags = msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE
+	}
+	r.buf = r.begin(typ, flags, tag)
+	r.buf = append(r.buf, m...)
+	return r.end()
 }
 
 // keyOfOp gives the policy op i named; false for a delete by an index the

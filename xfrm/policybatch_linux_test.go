@@ -61,7 +61,11 @@ func mixedPolicyOps(k *fakeKernel) []PolicyOp {
 	byIdx := genPolicy(1, 0)
 	byIdx.Index = k.policies[1].Index
 	again := genPolicy(4, 5)
+	readBack := k.policies[3] // as GetPolicy gave it, index and all,
+	readBack.Priority = 66
+	readBack.Index = 9999 // but stale: the kernel keeps the replaced policy's
 	return []PolicyOp{
+		{Kind: PolicyUpdate, Policy: readBack},
 		{Kind: PolicyUpdate, Policy: up},
 		{Kind: PolicyDelete, Policy: Policy{Index: byIdx.Index, Dir: byIdx.Dir, Mark: byIdx.Mark, Mask: byIdx.Mask, IfID: byIdx.IfID}},
 		{Kind: PolicyDelete, Policy: genPolicy(2, 0)},
@@ -78,7 +82,7 @@ func mixedPolicyOps(k *fakeKernel) []PolicyOp {
 // included; with capped and uncapped error replies.
 func TestFakePolicyBatchRefusalUndone(t *testing.T) {
 	for _, uncapped := range []bool{false, true} {
-		for k := range 8 { // the ops of mixedPolicyOps
+		for k := range 9 { // the ops of mixedPolicyOps
 			t.Run(fmt.Sprintf("uncapped %v, at %d", uncapped, k), func(t *testing.T) {
 				kern, tab := fakePolicies(t, 6, 50)
 				kern.uncapped = uncapped
@@ -114,14 +118,14 @@ func TestFakePolicyBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	if k.sends-sends > 3 { // the dump, the batch with its barrier
-		t.Errorf("a batch of 8 took %d datagrams", k.sends-sends)
+		t.Errorf("a batch of 9 took %d datagrams", k.sends-sends)
 	}
-	// Left: 0 updated, 3, 4 made again, 5, and the three new ones.
+	// Left: 0 and 3 updated, 4 made again, 5, and the three new ones.
 	got := map[uint32]Policy{}
 	for _, p := range k.policies {
 		got[p.Tmpls[0].Reqid-100] = p
 	}
-	if len(got) != 7 || got[0].Priority != 77 || got[0].Action != ActionBlock || got[4].Priority != 5 || got[3].Priority != 50 {
+	if len(got) != 7 || got[0].Priority != 77 || got[0].Action != ActionBlock || got[4].Priority != 5 || got[3].Priority != 66 {
 		t.Errorf("after the batch: %+v", k.policies)
 	}
 	for _, i := range []uint32{3, 5, 20, 21, 22} {
@@ -435,7 +439,8 @@ func TestKernelApplyPolicies(t *testing.T) {
 	}
 }
 
-// mixedKernelOps updates policy 0 (action and priority), deletes 1 by
+// mixedKernelOps updates policy 0 (action and priority) and 3 (as read
+// back, with a stale index), deletes 1 by
 // index and 2 by selector, deletes 4 and makes it again, adds new ones.
 func mixedKernelOps(t *testing.T, tab *Table) []PolicyOp {
 	t.Helper()
@@ -445,8 +450,14 @@ func mixedKernelOps(t *testing.T, tab *Table) []PolicyOp {
 	}
 	up := genPolicy(0, 99)
 	up.Action = ActionBlock
+	stale, ok, err := tab.GetPolicy(genPolicy(3, 0))
+	if err != nil || !ok {
+		t.Fatalf("GetPolicy: %v, %v", ok, err)
+	}
+	stale.Priority, stale.Index = 98, stale.Index+800 // the kernel keeps the replaced policy's index
 	return []PolicyOp{
 		{Kind: PolicyUpdate, Policy: up},
+		{Kind: PolicyUpdate, Policy: stale},
 		{Kind: PolicyDelete, Policy: idOf(&one)},
 		{Kind: PolicyDelete, Policy: genPolicy(2, 0)},
 		{Kind: PolicyAdd, Policy: genPolicy(20, 9)},
@@ -520,4 +531,131 @@ func TestKernelSyncPolicies(t *testing.T) {
 		t.Errorf("the foreign in policy changed:\n%s\nwas:\n%s", b, inBlock)
 	}
 	wantUntouched(t, w, foreign)
+}
+
+// FuzzPolicyBatch applies batches of adds, updates and deletes (by
+// selector and by index) on eight places, half of them taken, against the
+// fake kernel, which refuses the request the input names: a batch that
+// succeeds leaves what a model of the ops says, one that fails leaves the
+// table exactly as it was, indexes included.
+func FuzzPolicyBatch(f *testing.F) {
+	f.Add([]byte{0, 1, 0, 1, 5, 1, 2, 2, 0, 0, 0, 9}, byte(2))
+	f.Add([]byte{2, 0, 0, 0, 0, 3, 1, 1, 7, 2, 1, 1}, byte(255))
+	f.Add([]byte{2, 1, 1, 0, 1, 4, 1, 6, 2}, byte(1))
+	f.Fuzz(func(t *testing.T, in []byte, refuseAt byte) {
+		k, tab := fakePolicies(t, 4, 50)
+		model := map[policyKey]Policy{}
+		for _, p := range k.policies {
+			model[keyOf(&p)] = p
+		}
+		before := k.policyTable()
+		var ops []PolicyOp
+		fails := false
+		for ; len(in) >= 3 && len(ops) < 40; in = in[3:] {
+			kind, place, variant := PolicyOpKind(in[0]%3+1), int(in[1]%8), in[2]
+			p := completed(genPolicy(place, 50+uint32(variant%4)))
+			if variant%2 == 1 {
+				p.Action = ActionBlock
+			}
+			key := keyOf(&p)
+			_, there := model[key]
+			if kind == PolicyDelete && variant%3 == 0 && place < 4 {
+				p = idOf(&k.policies[place]) // by index, as it was before the batch
+				_, there = model[key]
+				there = there && model[key].Index == p.Index
+			}
+			switch {
+			case kind == PolicyAdd && there, kind == PolicyDelete && !there:
+				fails = true
+			case kind == PolicyDelete:
+				delete(model, key)
+			default:
+				p.Index = model[key].Index // a replace keeps it; a new one is 0 here
+				model[key] = p
+			}
+			ops = append(ops, PolicyOp{Kind: kind, Policy: p})
+		}
+		base := k.changes
+		refused := int(refuseAt) < len(ops)
+		k.refuse = func(n int, m message) (unix.Errno, string) {
+			// The batch's requests (one datagram: all of them), not the undo's.
+			if n == base+int(refuseAt) && n < base+len(ops) {
+				return unix.EINVAL, ""
+			}
+			return 0, ""
+		}
+		err := tab.ApplyPolicies(ops)
+		var be *BatchError
+		switch {
+		case fails || refused:
+			if !errors.As(err, &be) {
+				t.Fatalf("ApplyPolicies: %v, want a *BatchError", err)
+			}
+			if after := k.policyTable(); after != before {
+				t.Fatalf("after a refused batch:\n%s\nwant:\n%s", after, before)
+			}
+		case err != nil:
+			t.Fatalf("ApplyPolicies: %v", err)
+		default:
+			if len(k.policies) != len(model) {
+				t.Fatalf("%d policies, the model has %d", len(k.policies), len(model))
+			}
+			for _, p := range k.policies {
+				if w, ok := model[keyOf(&p)]; !ok || !samePolicy(p, asWritten(w)) {
+					t.Fatalf("kernel has %+v, model %+v", p, w)
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkKernelApplyPolicies: EROUTE_BENCH_N policies of every direction
+// in one ApplyPolicies, into an empty table; BenchmarkKernelSyncPolicies:
+// a sync of that table that changes a tenth of them (one update in ten).
+func BenchmarkKernelApplyPolicies(b *testing.B) {
+	tb, ns := openTable(b)
+	ops := benchPolicyOps(benchN(b), 150)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := tb.ApplyPolicies(ops); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		ipn(b, ns, "xfrm", "policy", "flush") // Clear takes eroutes' policies only
+		b.StartTimer()
+	}
+}
+
+func BenchmarkKernelSyncPolicies(b *testing.B) {
+	tb, _ := openTable(b)
+	n := benchN(b)
+	if err := tb.ApplyPolicies(benchPolicyOps(n, 150)); err != nil {
+		b.Fatal(err)
+	}
+	want := make([][]Policy, 2)
+	for v := range want {
+		for _, op := range benchPolicyOps(n, 150) {
+			want[v] = append(want[v], op.Policy)
+		}
+		for i := v; i < n; i += 10 {
+			want[v][i].Priority = 160
+		}
+	}
+	o := SyncOptions{Owns: PriorityBand(100, 199)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := tb.SyncPolicies(want[i%2], o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchPolicyOps(n int, priority uint32) []PolicyOp {
+	ops := make([]PolicyOp, n)
+	for i := range ops {
+		ops[i] = PolicyOp{Kind: PolicyAdd, Policy: genPolicy(i, priority)}
+	}
+	return ops
 }

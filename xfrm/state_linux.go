@@ -78,8 +78,8 @@ func (t *Table) FlushSAs() error {
 	return stateError(err, nil)
 }
 
-// stateError explains the kernel's refusal of an SA in KLIPS's words, and
-// names the kernel module a missing algorithm or protocol is in.
+// stateError explains the kernel's refusal of an SA, and names the kernel
+// module a missing algorithm or protocol is in.
 func stateError(err error, sa *sadb.SA) error {
 	switch {
 	case err == nil:
@@ -87,11 +87,11 @@ func stateError(err error, sa *sadb.SA) error {
 	case errors.Is(err, unix.EEXIST):
 		return sentinel{ErrSAExists, err}
 	case errors.Is(err, unix.ENOSYS) && sa != nil:
-		return fmt.Errorf("Algorithm support not available in the kernel.  Please compile in support.  %s", missingAlgs(sa))
+		return &SAError{Kind: ErrNoAlgorithm, Detail: missingAlgs(sa), Err: err}
 	case errors.Is(err, unix.EPROTONOSUPPORT) && sa != nil:
 		return fmt.Errorf("the kernel has no %s: load the kernel module %s", protoWords(sa), protoModule(sa))
 	case errors.Is(err, unix.EINVAL):
-		return fmt.Errorf("Invalid argument, check kernel log messages for specifics: %w", err)
+		return &SAError{Kind: ErrInvalidSA, Err: err}
 	}
 	return kernelError(err, 0, nil)
 }

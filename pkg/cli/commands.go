@@ -66,8 +66,8 @@ const (
 const noOption = numOptions
 
 // commands are eroute's commands, in the order of the usage. They are
-// set in init, since their run functions parse (batch lines) and so read
-// the table themselves.
+// set in init: their run functions parse (--batch's lines) and so read
+// the table themselves, a cycle Go refuses in a variable's initializer.
 var commands []command
 
 func init() {

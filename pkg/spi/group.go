@@ -53,10 +53,15 @@ type Change struct {
 	Old, New SA
 }
 
-// Errors of grouping.
+// The kernel's refusals of an SA in KLIPS's words (cmd/internal/app gives
+// these for the driver's), and the errors of grouping.
 var (
 	ErrSAExists   = errors.New("SA already in use.  Delete old one first.")
 	ErrSANotFound = errors.New("SA does not exist.  Cannot delete.")
+	// ErrNoAlgorithm: the kernel lacks an algorithm of the SA (ENOSYS).
+	ErrNoAlgorithm = errors.New("Algorithm support not available in the kernel.  Please compile in support.")
+	// ErrInvalid: the kernel refused the SA as invalid (EINVAL).
+	ErrInvalid = errors.New("Invalid argument, check kernel log messages for specifics")
 )
 
 // PlanGroup says how to group the SAs ids names (spigrp with two to four

@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/eroute/eroute/internal/nslock"
 	"github.com/eroute/eroute/pkg/cli"
@@ -42,6 +43,13 @@ func reword(err error, kinds []kind) (error, bool) {
 // words, as cliError does for pkg/cli (whose words it keeps for the
 // rest: permissions, namespaces).
 func saError(err error) error {
+	var se *xfrm.SAError
+	switch {
+	case errors.As(err, &se) && se.Kind == xfrm.ErrNoAlgorithm:
+		return &cli.KernelError{Msg: fmt.Errorf("%w  %s", spi.ErrNoAlgorithm, se.Detail), Err: err}
+	case errors.As(err, &se) && se.Kind == xfrm.ErrInvalidSA:
+		return &cli.KernelError{Msg: fmt.Errorf("%w: %v", spi.ErrInvalid, se.Err), Err: err}
+	}
 	if w, ok := reword(err, saKinds); ok {
 		return w
 	}

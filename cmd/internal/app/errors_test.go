@@ -121,5 +121,11 @@ func TestSAErrorWords(t *testing.T) {
 		{refusal{xfrm.ErrSANotFound, unix.ESRCH}, "SA does not exist.  Cannot delete.", []error{spi.ErrSANotFound, xfrm.ErrNotFound, unix.ESRCH}},
 		{refusal{xfrm.ErrPermission, unix.EPERM}, "access denied.  You must be root (CAP_NET_ADMIN) to change the IPsec policy table.", []error{unix.EPERM}},
 		{fmt.Errorf("%w; and more", xfrm.ErrSAExists), "an SA with this SPI, protocol and destination already exists; and more", nil},
+		{&xfrm.SAError{Kind: xfrm.ErrNoAlgorithm, Detail: "cbc(des3_ede) needs the kernel module des_generic (CONFIG_CRYPTO_DES).", Err: unix.ENOSYS},
+			"Algorithm support not available in the kernel.  Please compile in support.  cbc(des3_ede) needs the kernel module des_generic (CONFIG_CRYPTO_DES).",
+			[]error{spi.ErrNoAlgorithm, xfrm.ErrNoAlgorithm, unix.ENOSYS}},
+		{&xfrm.SAError{Kind: xfrm.ErrInvalidSA, Err: fmt.Errorf("%w (Invalid ESP key size)", unix.EINVAL)},
+			"Invalid argument, check kernel log messages for specifics: invalid argument (Invalid ESP key size)",
+			[]error{spi.ErrInvalid, xfrm.ErrInvalidSA, unix.EINVAL}},
 	})
 }

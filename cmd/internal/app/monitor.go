@@ -75,8 +75,7 @@ func (m *kernelMonitor) send(ev any, err error) bool {
 	}
 }
 
-// pumpAcquires translates the listener's events; policy expiries other
-// than a monitor hold's are skipped.
+// pumpAcquires hands on the listener's events (listenerEvent).
 func (m *kernelMonitor) pumpAcquires() {
 	for {
 		ev, err := m.listener.Next()
@@ -86,22 +85,14 @@ func (m *kernelMonitor) pumpAcquires() {
 			m.send(nil, cliError(err))
 			return
 		}
-		var out any
-		switch ev := ev.(type) {
-		case *xfrm.Acquire:
-			out = acquired(ev)
-		case *xfrm.PolicyExpire:
-			if h, ok := xfrm.HoldOf(ev.Policy); ok && ev.Hard {
-				out = &cli.HoldReaped{Hold: h}
-			}
-		}
+		out := listenerEvent(ev)
 		if (out != nil || err != nil) && !m.send(out, err) {
 			return
 		}
 	}
 }
 
-// pumpGuard reports what the guard did.
+// pumpGuard reports what the guard did (guardEvent).
 func (m *kernelMonitor) pumpGuard() {
 	for {
 		ev, err := m.guard.Next()
@@ -111,16 +102,7 @@ func (m *kernelMonitor) pumpGuard() {
 			}
 			return
 		}
-		var out any
-		switch ev := ev.(type) {
-		case *xfrm.TakenOver:
-			out = &cli.TakenOver{Eroute: ev.Eroute, By: ev.By}
-		case *xfrm.Restored:
-			out = &cli.Restored{Eroute: ev.Eroute, Err: cliError(ev.Err)}
-		case *xfrm.GuardNote:
-			out = &cli.Note{Text: ev.Text}
-		}
-		if out != nil && !m.send(out, nil) {
+		if out := guardEvent(ev); out != nil && !m.send(out, nil) {
 			return
 		}
 	}
@@ -131,9 +113,35 @@ func (m *kernelMonitor) Next() (any, error) {
 	return it.ev, it.err
 }
 
-func acquired(ev *xfrm.Acquire) *cli.Acquired {
-	return &cli.Acquired{Flow: ev.Flow, Eroute: ev.Eroute, Foreign: !ev.Own,
-		Scope: xfrm.ScopeOf(ev.Policy), Priority: ev.Policy.Priority}
+// listenerEvent gives pkg/cli what the listener saw: an ACQUIRE, or a
+// monitor hold the kernel deleted when its time was up; nil for the rest
+// (other expiries, policy changes). xfrm's events are a closed set of its
+// own, so they are handed on as pkg/cli's.
+func listenerEvent(ev xfrm.Event) any {
+	switch ev := ev.(type) {
+	case *xfrm.Acquire:
+		return &cli.Acquired{Flow: ev.Flow, Eroute: ev.Eroute, Foreign: !ev.Own,
+			Scope: xfrm.ScopeOf(ev.Policy), Priority: ev.Policy.Priority}
+	case *xfrm.PolicyExpire:
+		if h, ok := xfrm.HoldOf(ev.Policy); ok && ev.Hard {
+			return &cli.HoldReaped{Hold: h}
+		}
+	}
+	return nil
+}
+
+// guardEvent gives pkg/cli what the guard did, its errors in the command's
+// words; nil for what pkg/cli does not report.
+func guardEvent(ev xfrm.Event) any {
+	switch ev := ev.(type) {
+	case *xfrm.TakenOver:
+		return &cli.TakenOver{Eroute: ev.Eroute, By: ev.By}
+	case *xfrm.Restored:
+		return &cli.Restored{Eroute: ev.Eroute, Err: cliError(ev.Err)}
+	case *xfrm.GuardNote:
+		return &cli.Note{Text: ev.Text}
+	}
+	return nil
 }
 
 func (m *kernelMonitor) StopListening() { m.listener.Close() }

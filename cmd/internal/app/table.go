@@ -9,7 +9,9 @@ import (
 	"github.com/eroute/eroute/xfrm"
 )
 
-// table gives pkg/cli the XFRM table, translating the batch and entry types.
+// table gives pkg/cli the XFRM table with the driver's errors in the
+// command's words; the entries and ops are the same types on both sides
+// (package eroute's), handed on as they are.
 //
 // The driver's table is a named field, not embedded: a method of the
 // driver's that pkg/cli looks for (an optional interface such as
