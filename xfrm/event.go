@@ -196,19 +196,13 @@ func decodeEvent(typ uint16, payload []byte) (Event, error) {
 	return nil, nil
 }
 
-// appendEvents decodes the messages of one datagram (nlmsghdr, payload,
-// padding; the kernel multicasts one per datagram), checking every length
-// itself.
+// appendEvents decodes the messages of one datagram (the kernel
+// multicasts one per datagram); nextMessage checks every length.
 func appendEvents(evs []Event, b []byte) []Event {
-	for len(b) >= sizeNlmsghdr {
-		n := int(ne.Uint32(b))
-		if n < sizeNlmsghdr || n > len(b) {
-			break
-		}
-		if ev, err := decodeEvent(ne.Uint16(b[4:]), b[sizeNlmsghdr:n]); err == nil && ev != nil {
+	for m, rest, ok := nextMessage(b); ok; m, rest, ok = nextMessage(rest) {
+		if ev, err := decodeEvent(m.typ, m.data); err == nil && ev != nil {
 			evs = append(evs, ev)
 		}
-		b = b[min(align4(n), len(b)):]
 	}
 	return evs
 }
