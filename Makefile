@@ -55,9 +55,12 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*') | tee /dev/stderr)" || (echo "gofmt: files above need formatting" >&2; exit 1)
 	$(GO) vet ./...
 	$(GO) vet -tags erouteprof ./cmd/...
-	@# every package builds where there is no XFRM (the library's stubs)
+	@# every package builds where there is no XFRM (the library's stubs),
+	@# tests included (the kernel tests are Linux's alone by their build tags)
 	GOOS=darwin $(GO) build ./...
 	GOOS=freebsd $(GO) build ./...
+	GOOS=darwin $(GO) vet ./...
+	GOOS=freebsd $(GO) vet ./...
 
 # fuzz runs every fuzz target for FUZZTIME each (the seeds also run in `make test`).
 FUZZTIME ?= 20s
@@ -73,11 +76,12 @@ fuzz:
 # 100,000 and 300,000 policies, each in fresh namespaces (root), then runs
 # every scripts/bench.d/*.sh (others' measurements): see docs/PERFORMANCE.md.
 # QUICK=1 is a run of a minute or two; SIZES=, RANDOM_SIZES=, REPS=,
-# SINGLES= pass on.
+# SINGLES=, PEERS=0 (eroute and its floor only) pass on; BENCH_D=0 leaves
+# scripts/bench.d out.
 .PHONY: bench
 bench: build
 	./scripts/bench.sh
-	@for f in scripts/bench.d/*.sh; do \
+	@[ "$${BENCH_D:-1}" = 0 ] || for f in scripts/bench.d/*.sh; do \
 	  [ -e "$$f" ] || continue; \
 	  echo; echo "== $$f"; \
 	  bash "$$f" || exit 1; \
@@ -124,6 +128,12 @@ clean:
 # scripts/vm/suite.sh there: SA eroutes checked on the wire (root). KVM when
 # usable, else TCG; VM_ACCEL=tcg|kvm, VM_SUITE_ONLY=REGEXP: see scripts/vm/run.sh.
 .PHONY: vm-test
-vm-test: build deb
+vm-test: build deb bin/xfrm.test
 	./scripts/deps-vm.sh
 	./scripts/vm/run.sh
+
+# bin/xfrm.test is the xfrm package's test binary, which the VM suite runs for
+# the tests that need a kernel with ESP (scripts/vm/suite.d/xfrmlib.sh).
+.PHONY: bin/xfrm.test
+bin/xfrm.test:
+	CGO_ENABLED=0 $(GO) test -c -o bin/xfrm.test ./xfrm

@@ -1,3 +1,5 @@
+//go:build linux
+
 package integration
 
 // The monitor as a neighbour (issues 9 and 10): it answers only its own

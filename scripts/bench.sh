@@ -40,8 +40,13 @@
 #                 take minutes from 300000 on: RANDOM_PEERS=0 leaves them out)
 #   QUICK=1       SIZES=10000 RANDOM_SIZES=10000 REPS=1 SINGLES=50: a run
 #                 of a minute or two, to see that everything works
+#   PEERS=0       leaves ip and vish out of the mix and host tables, the
+#                 listing and --sync (eroute against its floor only: the
+#                 goals of issue 12 item 2, in a third of the time)
 #   REPS (3), SINGLES (200), EROUTE (bin/eroute), KEEP=1 keeps the files,
 #   GO (go) builds the floor and the loader.
+# The quiet run PERFORMANCE.md asks for: SIZES=100000 REPS=5 PEERS=0
+#   RANDOM_SIZES=100000 RANDOM_PEERS=0 BENCH_D=0 make bench  (about 5 min)
 # Needs ip (iproute2), GNU time (/usr/bin/time, Debian package `time`),
 # awk and Go.
 set -euo pipefail
@@ -56,6 +61,7 @@ fi
 SIZES=${SIZES:-${N:-100000 300000}}
 RANDOM_SIZES=${RANDOM_SIZES:-100000}
 RANDOM_PEERS=${RANDOM_PEERS:-1}
+PEERS=${PEERS:-1}
 SINGLES=${SINGLES:-200}
 REPS=${REPS:-3}
 EROUTE=${EROUTE:-bin/eroute}
@@ -279,24 +285,27 @@ single() {
 single_eroute() { single eroute "$1"; }
 single_ip() { single ip "$1"; }
 
+PEER_BATCH=(batch_ip batch_vish) PEER_SYNC=(sync_ip) PEER_LIST=(list_ip)
+if [ "$PEERS" = 0 ]; then PEER_BATCH=() PEER_SYNC=() PEER_LIST=(); fi
+
 load() { awk '{ printf "%s %s %s", $1, $2, $3 }' /proc/loadavg; }
 
 echo "eroute benchmarks: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -sr), $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
-echo "SIZES=\"$SIZES\" RANDOM_SIZES=\"$RANDOM_SIZES\" SINGLES=$SINGLES REPS=$REPS eroute=$EROUTE ($("$EROUTE" --version | head -n 1)), $(ip -V)"
+echo "SIZES=\"$SIZES\" RANDOM_SIZES=\"$RANDOM_SIZES\" SINGLES=$SINGLES REPS=$REPS PEERS=$PEERS RANDOM_PEERS=$RANDOM_PEERS eroute=$EROUTE ($("$EROUTE" --version | head -n 1)), $(ip -V)"
 echo "load average at the start: $(load)"
 
 for SIZE in $SIZES; do
 	for TABLE in mix host; do
 		echo "$TABLE $SIZE ..." >&2
 		files "$TABLE" "$SIZE"
-		for rep in $(seq 1 "$REPS"); do rotate "$rep" batch_eroute batch_floor batch_ip batch_vish; done
+		for rep in $(seq 1 "$REPS"); do rotate "$rep" batch_eroute batch_floor "${PEER_BATCH[@]}"; done
 	done
 	echo "sync and listing, mix $SIZE ..." >&2
-	for rep in $(seq 1 "$REPS"); do rotate "$rep" sync_eroute sync_floor sync_ip; done
+	for rep in $(seq 1 "$REPS"); do rotate "$rep" sync_eroute sync_floor "${PEER_SYNC[@]}"; done
 	LISTNS=$(newns); ip -n "$LISTNS" -batch "$WORK/mix.$SIZE.ip"; settle "$LISTNS"
 	lines=$("$EROUTE" --netns "$LISTNS" | wc -l)
 	[ "$lines" = "$SIZE" ] || echo "warning: the eroute listing has $lines lines, not $SIZE" >&2
-	for rep in $(seq 1 "$REPS"); do rotate "$rep" list_eroute list_floor list_ip; done
+	for rep in $(seq 1 "$REPS"); do rotate "$rep" list_eroute list_floor "${PEER_LIST[@]}"; done
 	delns "$LISTNS"
 done
 TABLE=random

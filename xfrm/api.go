@@ -6,13 +6,15 @@ import (
 	"time"
 
 	"github.com/eroute/eroute/pkg/eroute"
-	"github.com/eroute/eroute/pkg/spi"
+	"github.com/eroute/eroute/pkg/sadb"
 )
 
 // The exported API of each type, checked at compile time against both the
 // Linux types and the stubs of other systems (table_other.go), so that a
 // method added to one is not missing from the other. A program that builds
 // on Linux builds everywhere; outside Linux every call fails with ErrNoXFRM.
+// TestStubsMatchLinux compares the whole exported API of both, signatures
+// included, from the source, for what these do not list.
 type (
 	tableAPI interface {
 		io.Closer
@@ -38,17 +40,20 @@ type (
 		AddHold(h Hold, timeout time.Duration) error
 		Holds() ([]Hold, error)
 		DeleteHold(Hold) (bool, error)
-		States() ([]spi.SA, error)
-		SAs() ([]spi.SA, error)
-		AddSA(spi.SA) error
+		States() ([]sadb.SA, error)
+		SAs() ([]sadb.SA, error)
+		AddSA(sadb.SA) error
 		DeleteSA(eroute.SAID) error
 		FlushSAs() error
 		LocalAddrs() ([]netip.Addr, error)
+		InboundPolicies() ([]eroute.Eroute, error)
 		AddPolicy(Policy) error
 		UpdatePolicy(Policy) error
 		DeletePolicy(id Policy) error
 		GetPolicy(id Policy) (Policy, bool, error)
 		Policies() ([]Policy, error)
+		ApplyPolicies([]PolicyOp) error
+		SyncPolicies(want []Policy, o SyncOptions) (SyncResult, error)
 	}
 	snapshotAPI interface {
 		io.Closer
@@ -66,6 +71,7 @@ type (
 		io.Closer
 		Next() (Event, error)
 		Own() int
+		StaleHolds() []Hold
 	}
 )
 
@@ -76,6 +82,7 @@ var (
 	_ guardAPI    = (*Guard)(nil)
 
 	_ func(string) (*Table, error)           = Open
+	_ func(OpenOptions) (*Table, error)      = OpenWith
 	_ func(string, int) (*Listener, error)   = Listen
 	_ func(ListenOptions) (*Listener, error) = ListenWith
 	_ func(string, string) (*Guard, error)   = OpenGuard

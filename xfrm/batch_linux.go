@@ -55,9 +55,12 @@ func (t *Table) ApplyFuncUntil(stop <-chan struct{}, n int, op func(i int) Op) e
 func (t *Table) apply(snap *Snapshot, stop <-chan struct{}, n int, op func(i int) Op) error {
 	dump, clears := false, false
 	for i := 0; i < n; i++ {
-		switch k := op(i).Kind; {
+		o := op(i)
+		switch k := o.Kind; {
 		case k < eroute.OpAdd || k > eroute.OpClear:
 			return fmt.Errorf("op %d: unknown kind %d", i, k)
+		case o.Inbound:
+			return fmt.Errorf("op %d: an inbound op; a batch carries outbound eroutes only", i)
 		case k == eroute.OpClear:
 			clears = true
 			fallthrough
@@ -429,31 +432,12 @@ func (s *simulation) clear(i int) error {
 // undoes the batch and says why.
 func (b *batch) outcome() error {
 	r := b.r
-	if r.overrun {
-		return &UndoError{Index: -1, Err: errors.New("the kernel's answers to the batch were lost (socket receive buffer overrun)"),
-			UndoErr: errors.New("cannot tell which changes to undo")}
+	if err := r.unknownOutcome(b.err); err != nil {
+		return err
 	}
-	if b.err != nil && r.sendErr == nil {
-		// Reading failed: which requests were carried out is unknown.
-		return &UndoError{Index: -1, Err: b.err, UndoErr: errors.New("cannot tell which changes to undo")}
-	}
-	first, ferr := -1, error(nil)
-	failed := make(map[int]bool, len(r.failures)+len(r.tolerated))
-	refused := func(f failure) {
-		if first < 0 || int(f.tag) < first {
-			first, ferr = int(f.tag), opError(b.op(int(f.tag)).Kind, f.err)
-		}
-	}
-	for _, f := range r.failures {
-		failed[f.msg] = true
-		refused(f)
-	}
-	for _, f := range r.tolerated {
-		failed[f.msg] = true
-		if o := b.op(int(f.tag)); o.Kind == eroute.OpAdd && !b.inPlace(o.Eroute) {
-			refused(f)
-		}
-	}
+	first, ferr, failed := r.refusals(
+		func(tag int32, err error) error { return opError(b.op(int(tag)).Kind, err) },
+		func(tag int32) bool { o := b.op(int(tag)); return o.Kind == eroute.OpAdd && !b.inPlace(o.Eroute) })
 	if b.stopped && b.err == nil {
 		first, ferr = -1, ErrInterrupted
 	}
@@ -532,29 +516,46 @@ func opError(k eroute.OpKind, err error) error {
 // the others in the kernel's order, which only decides between policies
 // of equal priority: see "Batches, sync and large tables" in DESIGN.md.
 func (b *batch) undo(failed map[int]bool) error {
-	r := b.r
-	carried := func(msg int) bool { return msg < r.handled && !failed[msg] }
+	made, restore := b.changes(failed)
+	if undoHook != nil {
+		undoHook()
+	}
+	dels, stillOurs, err := b.undoneNow(made, restore)
+	if err != nil {
+		return err
+	}
+	u := b.c.newRun(ackRoom)
+	if err := u.deletes(dels); err != nil {
+		return err
+	}
+	if err := b.putBack(u, restore, stillOurs); err != nil {
+		return err
+	}
+	return undoResult(u)
+}
 
-	// What the batch made, by selector, with the SAID it wrote; and the
-	// policies of the snapshot it replaced or deleted, as the last op on
-	// each left them.
-	made := map[eroute.Selector]eroute.SAID{}
-	restore := map[int32]undoKind{}
+// changes gives what the batch carried out (the requests handled and not
+// refused): what it made, by selector, with the SAID it wrote; and the
+// policies of the snapshot it replaced or deleted, by their place in the
+// snapshot, as the last op on each left them.
+func (b *batch) changes(failed map[int]bool) (made map[eroute.Selector]eroute.SAID, restore map[int32]undoKind) {
+	r := b.r
+	made = map[eroute.Selector]eroute.SAID{}
+	restore = map[int32]undoKind{}
 	for msg := 0; msg < r.handled; msg++ {
-		if !carried(msg) {
+		if failed[msg] {
 			continue
 		}
 		o := b.op(int(r.tags[msg]))
-		op := &o
 		pos, kind := int32(-1), restoreDeleted
-		switch op.Kind {
+		switch o.Kind {
 		case eroute.OpAdd:
-			made[op.Eroute.Selector] = op.Eroute.SAID
+			made[o.Eroute.Selector] = o.Eroute.SAID
 		case eroute.OpReplace:
-			made[op.Eroute.Selector] = op.Eroute.SAID
-			pos, kind = b.targets[op.Eroute.Selector], restoreReplaced
+			made[o.Eroute.Selector] = o.Eroute.SAID
+			pos, kind = b.targets[o.Eroute.Selector], restoreReplaced
 		case eroute.OpDelete:
-			pos = b.targets[op.Eroute.Selector]
+			pos = b.targets[o.Eroute.Selector]
 		case eroute.OpClear:
 			pos = b.clearPos[msg]
 		}
@@ -562,20 +563,22 @@ func (b *batch) undo(failed map[int]bool) error {
 			restore[pos] = kind
 		}
 	}
-	if undoHook != nil {
-		undoHook()
-	}
+	return made, restore
+}
 
-	// The table now: the policies to delete, by index, and whether each
-	// replaced policy still holds what the batch wrote.
+// undoneNow reads the table as it is now (one dump) and gives what the
+// undo may touch of it: the policies the batch made that still hold what
+// it wrote, to delete by index, and the replaced policies whose place
+// still holds the batch's policy (stillOurs, by place in the snapshot).
+// Whatever changed since belongs to whoever changed it.
+func (b *batch) undoneNow(made map[eroute.Selector]eroute.SAID, restore map[int32]undoKind) (dels []Policy, stillOurs map[int32]bool, err error) {
 	where := make(map[uint32]int32, len(b.order))
 	for pos, idx := range b.order {
 		where[idx] = int32(pos)
 	}
-	var dels []Policy
-	stillOurs := map[int32]bool{}
+	stillOurs = map[int32]bool{}
 	var v policyView
-	err := b.c.dumpLocked(msgGetPolicy, func(typ uint16, m []byte) {
+	err = b.c.dumpLocked(msgGetPolicy, func(typ uint16, m []byte) {
 		if typ != msgNewPolicy || scanPolicy(m, &v) != nil || !listed(&v) {
 			return
 		}
@@ -592,43 +595,37 @@ func (b *batch) undo(failed map[int]bool) error {
 		}
 	})
 	if err != nil {
-		return kernelError(err, 0, nil)
+		return nil, nil, kernelError(err, 0, nil)
 	}
+	return dels, stillOurs, nil
+}
 
-	u := b.c.newRun(ackRoom)
-	for i := range dels {
-		u.buf = u.begin(msgDelPolicy, 0, -1)
-		u.buf = appendPolicyID(u.buf, &dels[i])
-		if err := u.end(); err != nil {
-			return err
-		}
-	}
-	// Oldest first, so that the policies put back keep their order among
-	// themselves.
+// putBack queues the policies of the snapshot the batch replaced or
+// deleted, each as the snapshot holds it (its own index): a deleted one
+// with an exclusive NEWPOLICY, so that it is made again only if its place
+// is still free; a replaced one with UPDPOLICY, only if the batch's policy
+// still holds its place. Oldest first, so that the policies put back keep
+// their order among themselves.
+func (b *batch) putBack(u *run, restore map[int32]undoKind, stillOurs map[int32]bool) error {
 	positions := make([]int32, 0, len(restore))
 	for pos := range restore {
 		positions = append(positions, pos)
 	}
 	slices.SortFunc(positions, func(a, b int32) int { return int(b - a) })
 	for _, pos := range positions {
-		typ, flags := uint16(msgNewPolicy), uint16(unix.NLM_F_CREATE|unix.NLM_F_EXCL)
-		if restore[pos] == restoreReplaced {
-			if !stillOurs[pos] {
-				continue // changed or deleted since: not the batch's to undo
-			}
-			typ, flags = msgUpdPolicy, unix.NLM_F_CREATE|unix.NLM_F_REPLACE
+		replaced := restore[pos] == restoreReplaced
+		if replaced && !stillOurs[pos] {
+			continue // changed or deleted since: not the batch's to undo
 		}
 		m := b.rawAt(pos)
 		if m == nil {
 			continue // a socket policy: not made again this way
 		}
-		u.buf = u.begin(typ, flags, pos)
-		u.buf = append(u.buf, m...)
-		if err := u.end(); err != nil {
+		if err := u.restore(m, pos, replaced); err != nil {
 			return err
 		}
 	}
-	return undoResult(u)
+	return nil
 }
 
 // undoKind is what the batch did to a policy of the snapshot.

@@ -93,25 +93,57 @@
 // compare its entries (Len, Entry, in the listing's order) with what you
 // want, and hand the difference to Snapshot.Apply: it undoes from what the
 // snapshot read instead of dumping the table again, and dumps only when a
-// policy changed since. Batches take eroutes; policies of other shapes go
-// one call at a time.
+// policy changed since.
+//
+// # Batches and sync of any policies
+//
+// ApplyPolicies is Apply for policies of any shape: PolicyOps of kind
+// PolicyAdd, PolicyUpdate and PolicyDelete (what AddPolicy, UpdatePolicy
+// and DeletePolicy do), pipelined, all or nothing, with the same
+// *BatchError and *UndoError. A policy is known, as the kernel knows it,
+// by its selector, direction, type, mark and if_id: an add of a place that
+// is taken fails with ErrExists whatever the priorities.
+//
+//	err := t.ApplyPolicies([]xfrm.PolicyOp{
+//		{Kind: xfrm.PolicyUpdate, Policy: out},
+//		{Kind: xfrm.PolicyUpdate, Policy: in},
+//		{Kind: xfrm.PolicyDelete, Policy: old},
+//	})
+//
+// SyncPolicies makes the policies a program owns equal to a wanted set in
+// one such batch, and leaves every other policy alone: SyncOptions.Owns
+// says which are the program's (PriorityBand(lo, hi) takes a band of
+// priorities; a mark, an if_id or the reqids of the templates do as well),
+// and every wanted policy must be one it takes. The sync updates the owned
+// policies that differ (a new priority, action or template), adds the
+// missing ones, deletes the owned ones not wanted, and says what it did in
+// a SyncResult; SyncOptions.DryRun gives the plan and changes nothing. A
+// wanted policy whose place holds a policy the program does not own is a
+// *ConflictError (errors.Is finds ErrExists), and nothing changes.
+//
+//	res, err := t.SyncPolicies(want, xfrm.SyncOptions{Owns: xfrm.PriorityBand(1000, 1999)})
 //
 // # Events
 //
-// Listen (or ListenWith, whose ListenOptions choose the groups) opens a
+// Listen (or ListenWith, whose ListenOptions choose the events) opens a
 // Listener: Next gives each *Acquire (a packet met a policy whose template
 // no SA answers: the flow, the policy that trapped it and the SA the
-// kernel wants), *PolicyExpire, and with ListenOptions.Policies each
-// *PolicyChange and *PolicyFlush. When the socket's buffer overflowed the
-// kernel dropped messages: Next says so once with ErrOverrun and goes on.
-// Close, from any goroutine, makes a waiting Next return ErrClosed.
+// kernel wants), *PolicyExpire, with ListenOptions.Policies each
+// *PolicyChange and *PolicyFlush, with ListenOptions.SAExpires each
+// *SAExpire (an SA reached a soft limit, time to make its successor, or a
+// hard one, and the kernel deleted it), and with ListenOptions.SAs each
+// *SAChange (an SA made, changed or deleted) and *SAFlush. An event carries
+// what it is about decoded (a Policy, a sadb.SA with its mark and if_id).
+// When the socket's buffer overflowed the kernel dropped messages: Next
+// says so once with ErrOverrun and goes on. Close, from any goroutine,
+// makes a waiting Next return ErrClosed.
 //
 // # Errors
 //
 // Errors match, with errors.Is, this package's sentinels (ErrExists,
 // ErrNotFound, ErrPermission and its narrower ErrReadPermission and
 // ErrNetnsPermission, ErrNoXFRM, ErrDumpInterrupted, ErrOverrun,
-// ErrClosed), the standard error of their kind (fs.ErrExist,
+// ErrClosed; a *ConflictError is ErrExists), the standard error of their kind (fs.ErrExist,
 // fs.ErrNotExist, fs.ErrPermission, errors.ErrUnsupported, net.ErrClosed)
 // and the kernel's errno (unix.EEXIST, unix.EPERM...); a request the kernel
 // never answered matches os.ErrDeadlineExceeded. A refusal of no kind
@@ -122,7 +154,7 @@
 //
 // The Table is also the namespace's SA table: SAs and States read the
 // states, AddSA, DeleteSA and FlushSAs change them (the SA type is
-// pkg/spi's), LocalAddrs gives the namespace's addresses.
+// pkg/sadb's), LocalAddrs gives the namespace's addresses.
 //
 // docs/DESIGN.md in the eroute repository says why each choice was made,
 // and how an eroute is stored in a policy.

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"net"
 	"os"
+
+	"github.com/eroute/eroute/pkg/eroute"
 )
 
 // Errors callers tell apart, with errors.Is. Each one also matches the
@@ -18,6 +20,19 @@ var (
 	ErrExists = &kindError{"a policy with this selector already exists", fs.ErrExist}
 	// ErrNotFound: a delete found no policy with the selector (ENOENT).
 	ErrNotFound = &kindError{"no policy with this selector", fs.ErrNotExist}
+	// ErrSAExists is ErrExists (errors.Is finds both) for an SA: an add
+	// met an SA with the same SPI, protocol and destination (EEXIST).
+	ErrSAExists = &kindError{"an SA with this SPI, protocol and destination already exists", ErrExists}
+	// ErrSANotFound is ErrNotFound (errors.Is finds both) for an SA: a
+	// delete found no SA with the SPI, protocol and destination.
+	ErrSANotFound = &kindError{"no SA with this SPI, protocol and destination", ErrNotFound}
+	// ErrNoAlgorithm: the kernel lacks an algorithm an SA names (ENOSYS):
+	// its crypto module is neither built in nor loaded. The *SAError it
+	// comes in names the modules.
+	ErrNoAlgorithm = &kindError{"the kernel lacks an algorithm of the SA", errors.ErrUnsupported}
+	// ErrInvalidSA: the kernel refused an SA as invalid (EINVAL); its log,
+	// or the extended ack in the *SAError it comes in, says why.
+	ErrInvalidSA = &kindError{"the kernel refused the SA as invalid", fs.ErrInvalid}
 	// ErrPermission: the kernel refused for lack of privilege (EPERM,
 	// EACCES): changing, and reading, the XFRM tables takes CAP_NET_ADMIN
 	// in the namespace's user namespace.
@@ -60,7 +75,7 @@ func (s sentinel) Unwrap() []error { return []error{s.err, s.cause} }
 var (
 	// ErrOverrun: the socket's receive buffer overflowed (ENOBUFS), and
 	// the kernel dropped messages, ACQUIREs among them. Listening goes on.
-	ErrOverrun = errors.New("messages lost: the socket's receive buffer overflowed")
+	ErrOverrun = eroute.ErrOverrun
 	// ErrClosed: the Listener (or Guard) was closed; errors.Is finds
 	// net.ErrClosed too.
 	ErrClosed = &kindError{"listener closed", net.ErrClosed}
@@ -68,6 +83,26 @@ var (
 	// another process.
 	ErrMonitorRunning = errors.New("the network namespace's monitor is claimed by another process")
 )
+
+// SAError is the kernel's refusal of an SA with what the driver found out
+// about it: Kind is ErrNoAlgorithm or ErrInvalidSA, Detail what is missing
+// ("cbc(des3_ede) needs the kernel module des3_ede-x86_64 or des_generic
+// (CONFIG_CRYPTO_DES)."), "" when nothing was found out, and Err the
+// kernel's error, in which errors.Is finds the errno.
+type SAError struct {
+	Kind   error
+	Detail string
+	Err    error
+}
+
+func (e *SAError) Error() string {
+	if e.Detail == "" {
+		return e.Kind.Error() + ": " + e.Err.Error()
+	}
+	return e.Kind.Error() + ": " + e.Detail
+}
+
+func (e *SAError) Unwrap() []error { return []error{e.Kind, e.Err} }
 
 // timeoutError is a wait for the kernel that ran out of time: errors.Is
 // finds os.ErrDeadlineExceeded and the errno (EAGAIN) in it.

@@ -7,9 +7,10 @@ import (
 	"github.com/eroute/eroute/pkg/eroute"
 )
 
-// Event is what a Listener reads: *Acquire, *PolicyExpire, and with
-// ListenOptions.Policies *PolicyChange and *PolicyFlush (a Guard gives its
-// own: *TakenOver, *Restored, *GuardNote).
+// Event is what a Listener reads: *Acquire, *PolicyExpire, with
+// ListenOptions.Policies *PolicyChange and *PolicyFlush, with
+// ListenOptions.SAExpires *SAExpire, and with ListenOptions.SAs *SAChange
+// and *SAFlush (a Guard gives its own: *TakenOver, *Restored, *GuardNote).
 type Event interface{ isEvent() }
 
 // Acquire is one XFRM_MSG_ACQUIRE (xfrm_user_acquire and its attributes):
@@ -193,14 +194,16 @@ func decodeEvent(typ uint16, payload []byte) (Event, error) {
 	case msgFlushPol:
 		return &PolicyFlush{}, nil
 	}
-	return nil, nil
+	return decodeSAEvent(typ, payload)
 }
 
 // appendEvents decodes the messages of one datagram (the kernel
-// multicasts one per datagram); nextMessage checks every length.
-func appendEvents(evs []Event, b []byte) []Event {
+// multicasts one per datagram; nextMessage checks every length), and
+// leaves out the message types skip has a bit for (1<<type).
+func appendEvents(evs []Event, b []byte, skip uint64) []Event {
 	for m, rest, ok := nextMessage(b); ok; m, rest, ok = nextMessage(rest) {
-		if ev, err := decodeEvent(m.typ, m.data); err == nil && ev != nil {
+		wanted := m.typ >= 64 || skip&(1<<m.typ) == 0
+		if ev, err := decodeEvent(m.typ, m.data); wanted && err == nil && ev != nil {
 			evs = append(evs, ev)
 		}
 	}

@@ -160,7 +160,7 @@ func TestAppendEvents(t *testing.T) {
 	}{{msgAcquire, acq}, {msgNewPolicy, pe}, {msgAcquire, acq[:100]}, {msgPolExpire, pe[:sizePolExpire-1]}, {msgPolExpire, pe}} {
 		d = append(d, nlmsg(m.typ, m.payload)...)
 	}
-	evs := appendEvents(nil, append(d, 0xff, 0, 0, 0, 0, 0))
+	evs := appendEvents(nil, append(d, 0xff, 0, 0, 0, 0, 0), 0)
 	if len(evs) != 2 || !isAcquire(evs[0]) {
 		t.Fatalf("events %#v", evs)
 	}
@@ -186,7 +186,16 @@ func FuzzDecodeAcquire(f *testing.F) {
 		f.Add(b)
 		f.Add(nlmsg(msgAcquire, b))
 	}
+	for typ, b := range saMessages() {
+		f.Add(b)
+		f.Add(nlmsg(typ, b))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, typ := range []uint16{msgNewSA, msgUpdSA, msgExpire, msgDelSA, msgFlushSA} {
+			if ev, err := decodeEvent(typ, b); (err == nil) != (ev != nil) {
+				t.Errorf("type %#x: event %#v and error %v", typ, ev, err)
+			}
+		}
 		if a, err := DecodeAcquire(b); err == nil {
 			if a.Eroute != ErouteOf(a.Policy) {
 				t.Errorf("eroute %v is not ErouteOf(policy) %v", a.Eroute, ErouteOf(a.Policy))
@@ -198,6 +207,6 @@ func FuzzDecodeAcquire(f *testing.F) {
 		if e, err := decodePolicyExpire(b); err == nil {
 			HoldOf(e.Policy)
 		}
-		appendEvents(nil, b)
+		appendEvents(nil, b, 0)
 	})
 }

@@ -1,7 +1,9 @@
 package xfrm_test
 
-// The examples change the XFRM tables of the namespace they run in, and
+// Most examples change the XFRM tables of the namespace they run in, and
 // need CAP_NET_ADMIN: they are compiled by go test, not run (no Output).
+// Those that need no kernel (ExamplePriorityBand) run, and check their
+// Output.
 
 import (
 	"errors"
@@ -168,5 +170,113 @@ func ExampleErrExists() {
 		fmt.Println("run as root (CAP_NET_ADMIN)")
 	case err != nil:
 		log.Fatal(err)
+	}
+}
+
+// An IKE daemon installs a child SA's policies, out, in and fwd, with the
+// reqid its SAs carry, an XFRM interface id and an explicit priority, as
+// one change: if the kernel refuses any, none is left in place.
+func ExampleTable_ApplyPolicies() {
+	t, err := xfrm.Open("")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer t.Close()
+	local, remote := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	tmpl := func(src, dst netip.Addr) []xfrm.Template {
+		return []xfrm.Template{{Proto: 50, Mode: xfrm.ModeTunnel, Reqid: 42, Src: src, Dst: dst,
+			Aalgos: xfrm.AnyAlgorithms, Ealgos: xfrm.AnyAlgorithms, Calgos: xfrm.AnyAlgorithms}}
+	}
+	out := xfrm.Selector{Src: netip.MustParsePrefix("10.1.0.0/16"), Dst: netip.MustParsePrefix("10.2.0.0/16")}
+	in := xfrm.Selector{Src: out.Dst, Dst: out.Src}
+	err = t.ApplyPolicies([]xfrm.PolicyOp{
+		{Kind: xfrm.PolicyAdd, Policy: xfrm.Policy{Sel: out, Dir: xfrm.DirOut, Priority: 1500, IfID: 7, Tmpls: tmpl(local, remote)}},
+		{Kind: xfrm.PolicyAdd, Policy: xfrm.Policy{Sel: in, Dir: xfrm.DirIn, Priority: 1500, IfID: 7, Tmpls: tmpl(remote, local)}},
+		{Kind: xfrm.PolicyAdd, Policy: xfrm.Policy{Sel: in, Dir: xfrm.DirFwd, Priority: 1500, IfID: 7, Tmpls: tmpl(remote, local)}},
+	})
+	var be *xfrm.BatchError
+	switch {
+	case errors.As(err, &be) && errors.Is(err, fs.ErrExist):
+		fmt.Printf("policy %d is there already; nothing was changed\n", be.Index)
+	case err != nil:
+		log.Fatal(err) // an *UndoError says the table is not as it was
+	}
+}
+
+// A program keeps its policies in the priority band 1000-1999 equal to
+// its configuration, and leaves everyone else's alone: first it shows
+// the plan, then carries it out.
+func ExampleTable_SyncPolicies() {
+	t, err := xfrm.Open("")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer t.Close()
+	want := []xfrm.Policy{
+		{Sel: xfrm.Selector{Src: netip.MustParsePrefix("10.1.0.0/16"), Dst: netip.MustParsePrefix("10.3.0.0/16")},
+			Dir: xfrm.DirOut, Priority: 1200, Action: xfrm.ActionBlock},
+		{Sel: xfrm.Selector{Src: netip.MustParsePrefix("10.3.0.0/16"), Dst: netip.MustParsePrefix("10.1.0.0/16")},
+			Dir: xfrm.DirFwd, Priority: 1200, Action: xfrm.ActionBlock},
+	}
+	o := xfrm.SyncOptions{Owns: xfrm.PriorityBand(1000, 1999), DryRun: true}
+	plan, err := t.SyncPolicies(want, o)
+	var ce *xfrm.ConflictError
+	switch {
+	case errors.As(err, &ce):
+		log.Fatalf("wanted policy %d: its place holds a policy of priority %d, not ours", ce.Index, ce.Holder.Priority)
+	case err != nil:
+		log.Fatal(err)
+	}
+	for _, op := range plan.Ops {
+		fmt.Println(op.Kind, op.Policy.Sel.Src, "->", op.Policy.Sel.Dst, "dir", op.Policy.Dir)
+	}
+	o.DryRun = false
+	if _, err := t.SyncPolicies(want, o); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// PriorityBand is the usual way to tell a sync which policies are the
+// program's.
+func ExamplePriorityBand() {
+	owns := xfrm.PriorityBand(1000, 1999)
+	for _, prio := range []uint32{999, 1000, 1500, 2000} {
+		fmt.Println(prio, owns(xfrm.Policy{Priority: prio}))
+	}
+	// Output:
+	// 999 false
+	// 1000 true
+	// 1500 true
+	// 2000 false
+}
+
+// A key manager rekeys on a soft expiry and forgets the SA on a hard one;
+// it also hears the SAs others add and delete.
+func ExampleListenWith_saEvents() {
+	l, err := xfrm.ListenWith(xfrm.ListenOptions{SAExpires: true, SAs: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+	for {
+		ev, err := l.Next()
+		if errors.Is(err, xfrm.ErrClosed) {
+			return
+		}
+		if err != nil && !errors.Is(err, xfrm.ErrOverrun) {
+			log.Fatal(err)
+		}
+		switch ev := ev.(type) {
+		case *xfrm.SAExpire:
+			if ev.Hard {
+				fmt.Printf("SA %s (reqid %d, if_id %d) is gone\n", ev.SA.SAID, ev.SA.Reqid, ev.IfID)
+			} else {
+				fmt.Printf("SA %s reached its soft limit: negotiate its successor\n", ev.SA.SAID)
+			}
+		case *xfrm.SAChange:
+			fmt.Printf("SA %s deleted=%v\n", ev.SA.SAID, ev.Deleted)
+		case *xfrm.SAFlush:
+			fmt.Printf("every SA of protocol %d went\n", ev.Proto)
+		}
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"slices"
 
 	"github.com/eroute/eroute/pkg/eroute"
-	"github.com/eroute/eroute/pkg/spi"
+	"github.com/eroute/eroute/pkg/sadb"
 )
 
 // Groups of SAs (ipsec spigrp) live in the SA table as their members'
@@ -27,7 +27,7 @@ import (
 // groupTemplates gives the templates of the group whose head is s, if the
 // SAs hold one. Only groups with a handle of 0x100 or more (what spigrp
 // makes) count: a tunnel SA of reqid 0 is no group here.
-func groupTemplates(sas []spi.SA, s eroute.SAID) ([]Template, bool) {
+func groupTemplates(sas []sadb.SA, s eroute.SAID) ([]Template, bool) {
 	ts, ok := groupHeads(sas)[s]
 	return ts, ok
 }
@@ -36,9 +36,9 @@ func groupTemplates(sas []spi.SA, s eroute.SAID) ([]Template, bool) {
 // each head what groupTemplates gives), nil when they hold none. The SAs
 // are grouped once: a batch of 100,000 eroutes looks its SAIDs up in this
 // map rather than grouping the SAs for each.
-func groupHeads(sas []spi.SA) map[eroute.SAID][]Template {
+func groupHeads(sas []sadb.SA) map[eroute.SAID][]Template {
 	var heads map[eroute.SAID][]Template
-	for _, g := range spi.Groups(sas) {
+	for _, g := range sadb.Groups(sas) {
 		if _, seen := heads[g.Head]; seen || g.Members[0].Reqid < eroute.MinSPI {
 			continue
 		}

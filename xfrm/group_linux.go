@@ -4,7 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/eroute/eroute/pkg/eroute"
-	"github.com/eroute/eroute/pkg/spi"
+	"github.com/eroute/eroute/pkg/sadb"
 )
 
 // groupsFor gives the templates of every group an eroute of ops names,
@@ -35,7 +35,7 @@ func (c *nlConn) groupsFor(saids []eroute.SAID) (map[eroute.SAID][]Template, err
 // groupHeadsIn dumps the SAs (only those the filter lets through, when
 // there is one) and gives their groups' templates by head (groupHeads).
 func (c *nlConn) groupHeadsIn(filter []byte) (map[eroute.SAID][]Template, error) {
-	var sas []spi.SA
+	var sas []sadb.SA
 	keep := func(typ uint16, b []byte) {
 		if sa, err := decodeState(b); typ == msgNewSA && err == nil {
 			sas = append(sas, sa)

@@ -302,57 +302,17 @@ func (g *Guard) reconcile(restoreGone bool) error {
 }
 
 func (g *Guard) reconcileOnce(restoreGone bool) error {
-	old := g.own
-	c := g.table.c
-	c.mu.Lock()
-	idx := newOwnIndex(c.outCount())
-	seen := map[uint32]bool{}
-	var missed []takeover
-	var missedAt []uint32
-	var v policyView
-	err := c.dumpLocked(msgGetPolicy, func(typ uint16, b []byte) {
-		if typ != msgNewPolicy || scanPolicy(b, &v) != nil || v.Dir != DirOut || v.Type != TypeMain {
-			return
-		}
-		if v.isMonitorHold() {
-			if p, err := decodePolicy(b); err == nil && g.holds != nil {
-				if h, ok := HoldOf(p); ok {
-					*g.holds = append(*g.holds, h)
-				}
-			}
-			return
-		}
-		e, own, ok := v.eroute()
-		switch {
-		case !ok:
-		case own:
-			idx.appendBase(v.Index, idx.refOf(e.SAID, kindOf(e.SAID)))
-			if _, ok := g.taken[v.Index]; ok {
-				seen[v.Index] = true
-				delete(g.taken, v.Index) // eroute's again
-				g.dirty = true
-			}
-		default:
-			if _, ok := g.taken[v.Index]; ok {
-				seen[v.Index] = true
-			} else if said, ok := old.getSafe(v.Index); ok && unscoped(&v) {
-				missed = append(missed, takeover{Eroute: eroute.Eroute{Selector: e.Selector, SAID: said}, By: e})
-				missedAt = append(missedAt, v.Index)
-			}
-		}
-	})
-	c.mu.Unlock()
+	scan, err := g.scanTable()
 	if err != nil {
-		return kernelError(err, 0, nil)
+		return err
 	}
-	idx.sortBase()
-	g.own = idx
-	for i, tk := range missed {
-		g.remember(missedAt[i], tk)
+	g.own = scan.own
+	for i, tk := range scan.missed {
+		g.remember(scan.missedAt[i], tk)
 		g.out = append(g.out, &TakenOver{Eroute: tk.Eroute, By: tk.By})
 	}
 	for index, tk := range g.taken {
-		if seen[index] {
+		if scan.seen[index] {
 			continue
 		}
 		g.forget(index)
@@ -362,6 +322,77 @@ func (g *Guard) reconcileOnce(restoreGone bool) error {
 	}
 	g.changedState()
 	return nil
+}
+
+// guardScan is what one reading of the table tells the guard: the own
+// eroutes now, the take-overs still in place (seen, by index), and those
+// no event told of (missed, at missedAt).
+type guardScan struct {
+	own      *ownIndex
+	seen     map[uint32]bool
+	missed   []takeover
+	missedAt []uint32
+}
+
+// scanTable reads the table (one dump) into a guardScan, and collects the
+// monitor's holds on the way.
+func (g *Guard) scanTable() (guardScan, error) {
+	c := g.table.c
+	c.mu.Lock()
+	scan := guardScan{own: newOwnIndex(c.outCount()), seen: map[uint32]bool{}}
+	var v policyView
+	err := c.dumpLocked(msgGetPolicy, func(typ uint16, b []byte) {
+		if typ != msgNewPolicy || scanPolicy(b, &v) != nil || v.Dir != DirOut || v.Type != TypeMain {
+			return
+		}
+		if v.isMonitorHold() {
+			g.keepHold(b)
+			return
+		}
+		g.notePolicy(&scan, &v)
+	})
+	c.mu.Unlock()
+	if err != nil {
+		return guardScan{}, kernelError(err, 0, nil)
+	}
+	scan.own.sortBase()
+	return scan, nil
+}
+
+// keepHold adds a monitor's hold to the holds the guard collects, if it
+// collects them.
+func (g *Guard) keepHold(b []byte) {
+	if p, err := decodePolicy(b); err == nil && g.holds != nil {
+		if h, ok := HoldOf(p); ok {
+			*g.holds = append(*g.holds, h)
+		}
+	}
+}
+
+// notePolicy records one outbound policy of the table in scan: an own
+// eroute in the index (and a take-over of its selector ended: eroute's
+// again); another's policy where a take-over was known (still taken), or
+// where an own eroute was at the last reading (taken over, though no event
+// said so: its SAID from the old index).
+func (g *Guard) notePolicy(scan *guardScan, v *policyView) {
+	e, own, ok := v.eroute()
+	switch {
+	case !ok:
+	case own:
+		scan.own.appendBase(v.Index, scan.own.refOf(e.SAID, kindOf(e.SAID)))
+		if _, ok := g.taken[v.Index]; ok {
+			scan.seen[v.Index] = true
+			delete(g.taken, v.Index) // eroute's again
+			g.dirty = true
+		}
+	default:
+		if _, ok := g.taken[v.Index]; ok {
+			scan.seen[v.Index] = true
+		} else if said, ok := g.own.getSafe(v.Index); ok && unscoped(v) {
+			scan.missed = append(scan.missed, takeover{Eroute: eroute.Eroute{Selector: e.Selector, SAID: said}, By: e})
+			scan.missedAt = append(scan.missedAt, v.Index)
+		}
+	}
 }
 
 // getSafe is get on an index that may not exist yet.

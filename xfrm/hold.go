@@ -29,24 +29,13 @@ import (
 // (hard_add_expires_seconds > 0), and priority%16 == 9. eroute writes no
 // other policy with an expiry, and every eroute kind but 9 is below 9.
 
-// Hold is a monitor hold in the table.
-type Hold struct {
-	Selector eroute.Selector
-	Scope    Scope
-	Priority uint32        // the kernel's; see HoldPriority
-	Added    time.Time     // when the kernel added it (curlft.add_time)
-	Timeout  time.Duration // how long after Added the kernel deletes it
-	Index    uint32        // the kernel's index of the policy
-}
-
-// Scope is what narrows a policy besides its eroute selector: the packet
-// mark (mark & Mask == Mark), the XFRM interface id and the output device
-// of the selector (ifindex). The zero Scope is an eroute's: every packet.
-type Scope struct {
-	Mark, Mask uint32
-	IfID       uint32
-	Ifindex    int32
-}
+// Hold is a monitor hold in the table, and Scope what narrows a policy
+// besides its eroute selector (mark, if_id, output device): package
+// eroute's model, shared with the command line.
+type (
+	Hold  = eroute.MonitorHold
+	Scope = eroute.Scope
+)
 
 // ScopeOf gives the scope of a policy.
 func ScopeOf(p Policy) Scope {

@@ -9,10 +9,26 @@ type ListenOptions struct {
 	// RcvBuf is the socket's receive buffer in bytes (see Listen); 0
 	// keeps the kernel's default.
 	RcvBuf int
-	// The groups to join: XFRMNLGRP_ACQUIRE (*Acquire), XFRMNLGRP_EXPIRE
-	// (*PolicyExpire) and XFRMNLGRP_POLICY (*PolicyChange, *PolicyFlush).
-	// None chosen means Acquires and Expires, as Listen.
-	Acquires, Expires, Policies bool
+	// The events to hear: Acquires (*Acquire, group XFRMNLGRP_ACQUIRE),
+	// Expires (*PolicyExpire, XFRMNLGRP_EXPIRE), Policies (*PolicyChange,
+	// *PolicyFlush, XFRMNLGRP_POLICY), SAExpires (*SAExpire, soft and
+	// hard, XFRMNLGRP_EXPIRE too) and SAs (*SAChange, *SAFlush,
+	// XFRMNLGRP_SA). None chosen means Acquires and Expires, as Listen.
+	Acquires, Expires, Policies, SAExpires, SAs bool
+}
+
+// skip gives the message types of the groups joined that o did not ask
+// for (a bit 1<<type each): XFRMNLGRP_EXPIRE carries both expiries.
+func (o ListenOptions) skip() uint64 {
+	switch g := o.groups(); {
+	case g&(1<<(grpExpire-1)) == 0:
+		return 0
+	case !o.SAExpires:
+		return 1 << msgExpire
+	case !o.Expires:
+		return 1 << msgPolExpire
+	}
+	return 0
 }
 
 // groups gives the bit mask of the groups o chose.
@@ -21,7 +37,7 @@ func (o ListenOptions) groups() uint32 {
 	for _, c := range []struct {
 		on  bool
 		grp uint32
-	}{{o.Acquires, grpAcquire}, {o.Expires, grpExpire}, {o.Policies, grpPolicy}} {
+	}{{o.Acquires, grpAcquire}, {o.Expires || o.SAExpires, grpExpire}, {o.Policies, grpPolicy}, {o.SAs, grpSA}} {
 		if c.on {
 			g |= 1 << (c.grp - 1)
 		}

@@ -20,6 +20,7 @@ type Listener struct {
 	c       *nlConn    // waits without a timeout: Close ends the wait
 	mu      sync.Mutex // held by Next; guards pending
 	pending []Event    // decoded, not yet returned: a datagram may hold several
+	skip    uint64     // message types not asked for (ListenOptions.skip)
 }
 
 // Listen opens a NETLINK_XFRM socket inside the network namespace called
@@ -30,7 +31,7 @@ type Listener struct {
 // (SO_RCVBUFFORCE, which passes net.core.rmem_max; the kernel doubles the
 // value and applies its minimum); 0 keeps the kernel's default.
 func Listen(netnsName string, rcvbuf int) (*Listener, error) {
-	return listen(netnsName, rcvbuf, 1<<(grpAcquire-1)|1<<(grpExpire-1))
+	return ListenWith(ListenOptions{Netns: netnsName, RcvBuf: rcvbuf})
 }
 
 // listen opens a listener subscribed to groups (a bit mask of XFRMNLGRP_*).
@@ -45,8 +46,9 @@ func listen(netnsName string, rcvbuf int, groups uint32) (*Listener, error) {
 	return &Listener{c: c}, nil
 }
 
-// Next blocks for the next *Acquire or *PolicyExpire; other messages, and
-// messages that do not decode, are skipped. ErrOverrun when the kernel
+// Next blocks for the next event of those the Listener was opened for
+// (see Event); other messages, and messages that do not decode, are
+// skipped. ErrOverrun when the kernel
 // dropped messages because the receive buffer was full: the socket stays
 // usable and the next call goes on listening. ErrClosed after Close.
 func (l *Listener) Next() (Event, error) {
@@ -67,7 +69,7 @@ func (l *Listener) Next() (Event, error) {
 		case err != nil:
 			return nil, fmt.Errorf("cannot read the XFRM netlink socket: %w", err)
 		default:
-			l.pending = appendEvents(l.pending, b)
+			l.pending = appendEvents(l.pending, b, l.skip)
 		}
 	}
 	return nil, ErrClosed

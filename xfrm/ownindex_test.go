@@ -166,6 +166,6 @@ func FuzzDecodeEvent(f *testing.F) {
 				IsMonitorHold(pc.Policy)
 			}
 		}
-		appendEvents(nil, b)
+		appendEvents(nil, b, 0)
 	})
 }

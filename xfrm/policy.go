@@ -3,6 +3,8 @@ package xfrm
 import (
 	"net/netip"
 	"time"
+
+	"github.com/eroute/eroute/pkg/eroute"
 )
 
 // Values of linux/xfrm.h and linux/socket.h the policies use. They are
@@ -79,21 +81,9 @@ type Selector struct {
 }
 
 // Template is an xfrm_user_tmpl: the SA a packet the policy allows must go
-// through. Src and Dst are read with the template's own Family, which in
-// tunnel mode may differ from the selector's.
-type Template struct {
-	Family   uint16     // AFInet or AFInet6
-	Src, Dst netip.Addr // tunnel ends; unspecified: the kernel chooses (Src) or the packet's (transport Dst)
-	Proto    uint8      // id.proto: 50 ESP, 51 AH, 108 IPCOMP
-	SPI      uint32     // id.spi; 0 means any SPI
-	Mode     uint8      // ModeTransport, ModeTunnel, ...
-	Reqid    uint32
-	Share    uint8
-	Optional bool
-	Aalgos   uint32 // bit masks of allowed algorithms; 0xffffffff: any
-	Ealgos   uint32
-	Calgos   uint32
-}
+// through (see eroute.Template, where it is defined for the listing's
+// entries too).
+type Template = eroute.Template
 
 // unspecified gives 0.0.0.0 or :: for a family, and the zero Addr for others.
 func unspecified(family uint16) netip.Addr {

@@ -3,6 +3,7 @@ package xfrm
 import (
 	"cmp"
 	"net/netip"
+	"runtime"
 	"strings"
 
 	"github.com/eroute/eroute/pkg/eroute"
@@ -117,13 +118,33 @@ func less(a, b *record) bool {
 // three, insertion sort for short ranges, heapsort past a depth limit)
 // written for records, because slices.SortFunc passes each 64-byte record
 // to the comparison by value and costs twice as much here.
+//
+// From parallelFrom records on, with more than one core, the two sides of
+// the first partition are sorted at once (the order is the same: less is
+// a total order).
 func sortRecords(rs []record) {
 	depth := 0
 	for n := len(rs); n > 0; n >>= 1 {
 		depth += 2
 	}
-	quickSort(rs, depth)
+	if len(rs) < parallelFrom || runtime.GOMAXPROCS(0) < 2 {
+		quickSort(rs, depth)
+		return
+	}
+	p := partition(rs)
+	done := make(chan struct{})
+	go func() {
+		quickSort(rs[:p], depth-1)
+		close(done)
+	}()
+	quickSort(rs[p+1:], depth-1)
+	<-done
 }
+
+// parallelFrom is the number of records from which the listing sorts and
+// writes them on two goroutines: below it, the goroutine costs more than
+// it gains. A variable for the tests.
+var parallelFrom = 16384
 
 func quickSort(rs []record, depth int) {
 	for len(rs) > 12 {

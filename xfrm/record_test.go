@@ -115,7 +115,7 @@ func TestRecordRoundTrip(t *testing.T) {
 // TestSortRecords checks the hand-written sort against compareRecords and
 // against List's order of eroutes: selector, then SAID text.
 func TestSortRecords(t *testing.T) {
-	for _, n := range []int{0, 1, 2, 3, 13, 100, 5000} {
+	for _, n := range []int{0, 1, 2, 3, 13, 100, 5000, 40000} {
 		for seed := int64(0); seed < 3; seed++ {
 			es := testEroutes(n, true, seed)
 			rs := make([]record, len(es))

@@ -160,11 +160,33 @@ func (b *batch) fromSnapshot(s *Snapshot) error {
 	b.targets = map[eroute.Selector]int32{}
 	b.raw = map[int32]span{}
 	b.foreign = map[int32]bool{}
-	type target struct {
-		sel eroute.Selector
-		pos int32
+	fetch := b.targetsIn(s)
+	if len(fetch) == 0 {
+		return nil
 	}
-	var fetch []target
+	got, err := b.fetchTargets(s, fetch)
+	if err != nil {
+		return err
+	}
+	if got != len(fetch) || !s.current(b.c.buffer()) {
+		*b = batch{c: b.c, n: b.n, op: b.op}
+		return b.snapshot()
+	}
+	return nil
+}
+
+// snapshotTarget is a policy of the snapshot a Replace or Delete targets,
+// by its selector and its place in the snapshot.
+type snapshotTarget struct {
+	sel eroute.Selector
+	pos int32
+}
+
+// targetsIn gives the policies of the snapshot the batch's Replaces and
+// Deletes target, each once. Every selector they name starts in targets
+// as -1, none; fetchTargets sets the place of those it finds.
+func (b *batch) targetsIn(s *Snapshot) []snapshotTarget {
+	var fetch []snapshotTarget
 	for i := 0; i < b.n; i++ {
 		op := b.op(i)
 		if op.Kind != eroute.OpReplace && op.Kind != eroute.OpDelete {
@@ -176,15 +198,19 @@ func (b *batch) fromSnapshot(s *Snapshot) error {
 		}
 		b.targets[sel] = -1
 		if k := s.find(sel); k >= 0 {
-			fetch = append(fetch, target{sel, int32(s.recs[k].pos)})
+			fetch = append(fetch, snapshotTarget{sel, int32(s.recs[k].pos)})
 		}
 	}
-	if len(fetch) == 0 {
-		return nil
-	}
+	return fetch
+}
+
+// fetchTargets reads each target again by its index, in one pipelined
+// run, and keeps what the undo needs of it (its message, whether it is
+// someone else's). It gives how many were found as the snapshot has them:
+// fewer, and the snapshot is no longer the table.
+func (b *batch) fetchTargets(s *Snapshot, fetch []snapshotTarget) (got int, err error) {
 	r := b.c.newRun(replyRoom)
 	var v policyView
-	got := 0
 	r.reply = func(tag int32, typ uint16, m []byte) {
 		t := fetch[tag]
 		if typ != msgNewPolicy || scanPolicy(m, &v) != nil || v.Index != s.order[t.pos] || !v.deletable(t.sel) {
@@ -202,15 +228,11 @@ func (b *batch) fromSnapshot(s *Snapshot) error {
 		r.buf = r.begin(msgGetPolicy, 0, int32(k))
 		r.buf = appendPolicyID(r.buf, &p)
 		if err := r.end(); err != nil {
-			return kernelError(err, 0, nil)
+			return got, kernelError(err, 0, nil)
 		}
 	}
 	if err := r.finish(); err != nil {
-		return kernelError(err, 0, nil)
+		return got, kernelError(err, 0, nil)
 	}
-	if got != len(fetch) || !s.current(b.c.buffer()) {
-		*b = batch{c: b.c, n: b.n, op: b.op}
-		return b.snapshot()
-	}
-	return nil
+	return got, nil
 }

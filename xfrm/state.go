@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/eroute/eroute/pkg/eroute"
-	"github.com/eroute/eroute/pkg/spi"
+	"github.com/eroute/eroute/pkg/sadb"
 )
 
 // The SA side: xfrm_usersa_info and its attributes, written and read by
@@ -61,7 +61,7 @@ const (
 
 // appendSA appends the payload of XFRM_MSG_NEWSA for sa. Unset byte and
 // packet limits are XFRM_INF (0 would expire at once); time limits are 0.
-func appendSA(b []byte, sa *spi.SA) []byte {
+func appendSA(b []byte, sa *sadb.SA) []byte {
 	start := len(b)
 	b = append(b, make([]byte, sizeSAInfo)...)
 	info := b[start:]
@@ -137,7 +137,7 @@ func limit(v uint64) uint64 {
 
 // algo gives an xfrm_algo (or, with trunc, an xfrm_algo_auth): the name,
 // the key length in bits, [the ICV length in bits,] the key.
-func algo(a *spi.Alg, trunc bool) []byte {
+func algo(a *sadb.Alg, trunc bool) []byte {
 	head := sizeAlgName + 4
 	if trunc {
 		head += 4
@@ -178,12 +178,16 @@ func appendSAID(b []byte, id eroute.SAID) []byte {
 // decodeState reads an XFRM_MSG_NEWSA payload as an SA. It never panics,
 // whatever the bytes: a truncated attribute is an error, an unknown one is
 // skipped.
-func decodeState(b []byte) (spi.SA, error) {
+func decodeState(b []byte) (sadb.SA, error) { return decodeStateAt(b, sizeSAInfo) }
+
+// decodeStateAt is decodeState for a message whose attributes start at
+// attrs: an XFRM_MSG_EXPIRE has the SA's hard flag before them.
+func decodeStateAt(b []byte, attrs int) (sadb.SA, error) {
 	if len(b) < minSAInfo {
-		return spi.SA{}, errShort
+		return sadb.SA{}, errShort
 	}
 	family := ne.Uint16(b[offSAFamily:])
-	sa := spi.SA{
+	sa := sadb.SA{
 		SAID: eroute.SAID{
 			Proto: eroute.Proto(b[offSAProto]),
 			SPI:   be.Uint32(b[offSASPI:]),
@@ -195,15 +199,15 @@ func decodeState(b []byte) (spi.SA, error) {
 		ReplayWindow: uint32(b[offSAReplayWin]),
 	}
 	lft := func(i int) uint64 { return ne.Uint64(b[offSALft+8*i:]) }
-	sa.Soft = spi.Limits{Bytes: noInf(lft(0)), Packets: noInf(lft(2)), AddTime: lft(4), UseTime: lft(6)}
-	sa.Hard = spi.Limits{Bytes: noInf(lft(1)), Packets: noInf(lft(3)), AddTime: lft(5), UseTime: lft(7)}
-	sa.Current = spi.Current{
+	sa.Soft = sadb.Limits{Bytes: noInf(lft(0)), Packets: noInf(lft(2)), AddTime: lft(4), UseTime: lft(6)}
+	sa.Hard = sadb.Limits{Bytes: noInf(lft(1)), Packets: noInf(lft(3)), AddTime: lft(5), UseTime: lft(7)}
+	sa.Current = sadb.Current{
 		Bytes:   ne.Uint64(b[offSACurBytes:]),
 		Packets: ne.Uint64(b[offSAPackets:]),
 		AddTime: unixTime(ne.Uint64(b[offSACurAdd:])),
 		UseTime: unixTime(ne.Uint64(b[offSACurUse:])),
 	}
-	sa.Stats = spi.Stats{
+	sa.Stats = sadb.Stats{
 		ReplayWindow:    ne.Uint32(b[offSAStats:]),
 		Replay:          ne.Uint32(b[offSAStats+4:]),
 		IntegrityFailed: ne.Uint32(b[offSAStats+8:]),
@@ -215,8 +219,7 @@ func decodeState(b []byte) (spi.SA, error) {
 	if f := b[offSAFlags] &^ stateFlagAFUnspec; f != 0 {
 		unsaid = append(unsaid, fmt.Sprintf("state flags 0x%x", f))
 	}
-	attrs := b[min(sizeSAInfo, len(b)):]
-	err := walkAttrs(attrs, func(typ uint16, v []byte) {
+	err := walkAttrs(b[min(attrs, len(b)):], func(typ uint16, v []byte) {
 		if what, ok := unsaidAttrs[typ]; ok && !allZero(v) {
 			unsaid = append(unsaid, what)
 		}
@@ -267,7 +270,7 @@ func noInf(v uint64) uint64 {
 	return v
 }
 
-func decodeStateAttr(sa *spi.SA, typ uint16, v []byte) {
+func decodeStateAttr(sa *sadb.SA, typ uint16, v []byte) {
 	switch typ {
 	case attrAlgCrypt:
 		sa.Enc = getAlgo(v, false)
@@ -283,15 +286,15 @@ func decodeStateAttr(sa *spi.SA, typ uint16, v []byte) {
 		sa.Comp = getAlgo(v, false)
 	case attrEncap:
 		if len(v) >= 6 {
-			sa.Encap = &spi.Encap{Type: ne.Uint16(v), SrcPort: be.Uint16(v[2:]), DstPort: be.Uint16(v[4:])}
+			sa.Encap = &sadb.Encap{Type: ne.Uint16(v), SrcPort: be.Uint16(v[2:]), DstPort: be.Uint16(v[4:])}
 		}
 	case attrReplayVal:
 		if len(v) >= sizeReplay {
-			sa.Replay = spi.Replay{OSeq: ne.Uint32(v), Seq: ne.Uint32(v[4:]), Bitmap: ne.Uint32(v[8:])}
+			sa.Replay = sadb.Replay{OSeq: ne.Uint32(v), Seq: ne.Uint32(v[4:]), Bitmap: ne.Uint32(v[8:])}
 		}
 	case attrReplayESN:
 		if len(v) >= sizeReplayES {
-			sa.Replay = spi.Replay{OSeq: ne.Uint32(v[4:]), Seq: ne.Uint32(v[8:])}
+			sa.Replay = sadb.Replay{OSeq: ne.Uint32(v[4:]), Seq: ne.Uint32(v[8:])}
 			if w := ne.Uint32(v[20:]); w != 0 {
 				sa.ReplayWindow = w
 			}
@@ -308,7 +311,7 @@ func decodeStateAttr(sa *spi.SA, typ uint16, v []byte) {
 
 // getAlgo reads an xfrm_algo or xfrm_algo_auth; nil when too short. The
 // key is copied: the buffer it came in is reused.
-func getAlgo(v []byte, trunc bool) *spi.Alg {
+func getAlgo(v []byte, trunc bool) *sadb.Alg {
 	head := sizeAlgName + 4
 	if trunc {
 		head += 4
@@ -316,7 +319,7 @@ func getAlgo(v []byte, trunc bool) *spi.Alg {
 	if len(v) < head {
 		return nil
 	}
-	a := &spi.Alg{Name: cString(v[:sizeAlgName])}
+	a := &sadb.Alg{Name: cString(v[:sizeAlgName])}
 	bits := int(ne.Uint32(v[sizeAlgName:]))
 	if trunc {
 		a.TruncBits = int(ne.Uint32(v[sizeAlgName+4:]))

@@ -9,15 +9,15 @@ import (
 	"strings"
 
 	"github.com/eroute/eroute/pkg/eroute"
-	"github.com/eroute/eroute/pkg/spi"
+	"github.com/eroute/eroute/pkg/sadb"
 	"golang.org/x/sys/unix"
 )
 
 // States gives every SA of the namespace (ESP, AH, IPCOMP and whatever
 // else the kernel holds), keys included, in the kernel's order. It is the
 // listing API of the SA side: `ipsec spi` prints it, a saver may write it.
-func (t *Table) States() ([]spi.SA, error) {
-	var sas []spi.SA
+func (t *Table) States() ([]sadb.SA, error) {
+	var sas []sadb.SA
 	var derr error
 	err := t.c.dump(msgGetSA, func(typ uint16, b []byte) {
 		if typ != msgNewSA {
@@ -37,7 +37,7 @@ func (t *Table) States() ([]spi.SA, error) {
 }
 
 // SAs gives the ESP, AH and IPCOMP SAs: the ones the SA commands know.
-func (t *Table) SAs() ([]spi.SA, error) {
+func (t *Table) SAs() ([]sadb.SA, error) {
 	all, err := t.States()
 	if err != nil {
 		return nil, err
@@ -53,7 +53,7 @@ func (t *Table) SAs() ([]spi.SA, error) {
 }
 
 // AddSA adds an SA (XFRM_MSG_NEWSA, which is exclusive).
-func (t *Table) AddSA(sa spi.SA) error {
+func (t *Table) AddSA(sa sadb.SA) error {
 	err := t.c.request(msgNewSA, 0, appendSA(nil, &sa))
 	if err == nil {
 		return nil
@@ -65,7 +65,7 @@ func (t *Table) AddSA(sa spi.SA) error {
 func (t *Table) DeleteSA(id eroute.SAID) error {
 	err := t.c.request(msgDelSA, 0, appendSAID(nil, id))
 	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
-		return sentinel{spi.ErrSANotFound, err}
+		return sentinel{ErrSANotFound, err}
 	}
 	return stateError(err, nil)
 }
@@ -78,26 +78,26 @@ func (t *Table) FlushSAs() error {
 	return stateError(err, nil)
 }
 
-// stateError explains the kernel's refusal of an SA in KLIPS's words, and
-// names the kernel module a missing algorithm or protocol is in.
-func stateError(err error, sa *spi.SA) error {
+// stateError explains the kernel's refusal of an SA, and names the kernel
+// module a missing algorithm or protocol is in.
+func stateError(err error, sa *sadb.SA) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, unix.EEXIST):
-		return sentinel{spi.ErrSAExists, err}
+		return sentinel{ErrSAExists, err}
 	case errors.Is(err, unix.ENOSYS) && sa != nil:
-		return fmt.Errorf("Algorithm support not available in the kernel.  Please compile in support.  %s", missingAlgs(sa))
+		return &SAError{Kind: ErrNoAlgorithm, Detail: missingAlgs(sa), Err: err}
 	case errors.Is(err, unix.EPROTONOSUPPORT) && sa != nil:
 		return fmt.Errorf("the kernel has no %s: load the kernel module %s", protoWords(sa), protoModule(sa))
 	case errors.Is(err, unix.EINVAL):
-		return fmt.Errorf("Invalid argument, check kernel log messages for specifics: %w", err)
+		return &SAError{Kind: ErrInvalidSA, Err: err}
 	}
 	return kernelError(err, 0, nil)
 }
 
 // protoWords names what an SA needs: "ESP for IPv4".
-func protoWords(sa *spi.SA) string {
+func protoWords(sa *sadb.SA) string {
 	name := map[eroute.Proto]string{eroute.ProtoESP: "ESP", eroute.ProtoAH: "AH"}[sa.SAID.Proto]
 	if name == "" {
 		name = "IPCOMP"
@@ -114,7 +114,7 @@ func ipVersion(a netip.Addr) string {
 
 // protoModule gives the module (and the option that builds it) of a
 // protocol for the SA's family.
-func protoModule(sa *spi.SA) string {
+func protoModule(sa *sadb.SA) string {
 	v6 := sa.SAID.Dst.Is6()
 	switch sa.SAID.Proto {
 	case eroute.ProtoESP:
@@ -157,10 +157,10 @@ var algModules = map[string]string{
 // missingAlgs names the SA's algorithms /proc/crypto does not list, with
 // their modules: "cbc(des3_ede) needs the kernel module des3_ede-x86_64 or
 // des_generic (CONFIG_CRYPTO_DES)".
-func missingAlgs(sa *spi.SA) string {
+func missingAlgs(sa *sadb.SA) string {
 	have := cryptoNames()
 	var out []string
-	for _, a := range []*spi.Alg{sa.Enc, sa.Auth, sa.Comp} {
+	for _, a := range []*sadb.Alg{sa.Enc, sa.Auth, sa.Comp} {
 		if a == nil || a.Name == "ecb(cipher_null)" {
 			continue
 		}

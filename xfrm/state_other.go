@@ -6,17 +6,17 @@ import (
 	"net/netip"
 
 	"github.com/eroute/eroute/pkg/eroute"
-	"github.com/eroute/eroute/pkg/spi"
+	"github.com/eroute/eroute/pkg/sadb"
 )
 
 // States implements the Linux API.
-func (t *Table) States() ([]spi.SA, error) { return nil, ErrNoXFRM }
+func (t *Table) States() ([]sadb.SA, error) { return nil, ErrNoXFRM }
 
 // SAs implements the Linux API.
-func (t *Table) SAs() ([]spi.SA, error) { return nil, ErrNoXFRM }
+func (t *Table) SAs() ([]sadb.SA, error) { return nil, ErrNoXFRM }
 
 // AddSA implements the Linux API.
-func (t *Table) AddSA(sa spi.SA) error { return ErrNoXFRM }
+func (t *Table) AddSA(sa sadb.SA) error { return ErrNoXFRM }
 
 // DeleteSA implements the Linux API.
 func (t *Table) DeleteSA(id eroute.SAID) error { return ErrNoXFRM }

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/eroute/eroute/pkg/eroute"
-	"github.com/eroute/eroute/pkg/spi"
+	"github.com/eroute/eroute/pkg/sadb"
 )
 
 func mustSAID(t testing.TB, text string) eroute.SAID {
@@ -21,21 +21,21 @@ func mustSAID(t testing.TB, text string) eroute.SAID {
 }
 
 // testSA is an SA with every field the codec writes.
-func testSA(t testing.TB, text, src string) spi.SA {
-	sa := spi.SA{
+func testSA(t testing.TB, text, src string) sadb.SA {
+	sa := sadb.SA{
 		SAID: mustSAID(t, text), Src: netip.MustParseAddr(src),
-		Soft: spi.Limits{Bytes: 1000, AddTime: 60}, Hard: spi.Limits{Bytes: 2000, Packets: 9, UseTime: 30},
+		Soft: sadb.Limits{Bytes: 1000, AddTime: 60}, Hard: sadb.Limits{Bytes: 2000, Packets: 9, UseTime: 30},
 		ReplayWindow: 32, Reqid: 0x300, Tunnel: true,
 	}
 	switch sa.SAID.Proto {
 	case eroute.ProtoESP:
-		sa.Enc = &spi.Alg{Name: "cbc(aes)", Key: bytes.Repeat([]byte{0x11}, 16)}
-		sa.Auth = &spi.Alg{Name: "hmac(sha256)", Key: bytes.Repeat([]byte{0x22}, 32), TruncBits: 128}
-		sa.Encap = &spi.Encap{Type: spi.EncapNonESP, SrcPort: 4500, DstPort: 4501}
+		sa.Enc = &sadb.Alg{Name: "cbc(aes)", Key: bytes.Repeat([]byte{0x11}, 16)}
+		sa.Auth = &sadb.Alg{Name: "hmac(sha256)", Key: bytes.Repeat([]byte{0x22}, 32), TruncBits: 128}
+		sa.Encap = &sadb.Encap{Type: sadb.EncapNonESP, SrcPort: 4500, DstPort: 4501}
 	case eroute.ProtoAH:
-		sa.Auth = &spi.Alg{Name: "hmac(md5)", Key: bytes.Repeat([]byte{0x33}, 16), TruncBits: 96}
+		sa.Auth = &sadb.Alg{Name: "hmac(md5)", Key: bytes.Repeat([]byte{0x33}, 16), TruncBits: 96}
 	case eroute.ProtoComp:
-		sa.Comp = &spi.Alg{Name: "deflate"}
+		sa.Comp = &sadb.Alg{Name: "deflate"}
 	}
 	return sa
 }
@@ -83,7 +83,7 @@ func TestStateReplayWindow64(t *testing.T) {
 
 // Unset byte and packet limits are XFRM_INF: 0 would expire the SA at once.
 func TestStateNoLimits(t *testing.T) {
-	sa := spi.SA{SAID: mustSAID(t, "esp.300@192.0.2.2"), Enc: &spi.Alg{Name: "cbc(aes)", Key: make([]byte, 16)}}
+	sa := sadb.SA{SAID: mustSAID(t, "esp.300@192.0.2.2"), Enc: &sadb.Alg{Name: "cbc(aes)", Key: make([]byte, 16)}}
 	b := appendSA(nil, &sa)
 	for i := 0; i < 4; i++ {
 		if v := ne.Uint64(b[offSALft+8*i:]); v != xfrmInf {
@@ -118,7 +118,7 @@ func FuzzDecodeState(f *testing.F) {
 
 // groupSAs gives the SAs of the group tun.300@gw (an ESP tunnel and AH in
 // transport mode) and an ESP tunnel of another group, tun.400@198.51.100.1.
-func groupSAs(t *testing.T, gw string) (esp, ah, other spi.SA) {
+func groupSAs(t *testing.T, gw string) (esp, ah, other sadb.SA) {
 	esp = testSA(t, "esp.301@"+gw, "192.0.2.1")
 	ah = testSA(t, "ah.302@"+gw, "192.0.2.1")
 	ah.Tunnel = false
@@ -131,7 +131,7 @@ func groupSAs(t *testing.T, gw string) (esp, ah, other spi.SA) {
 func TestGroupTemplates(t *testing.T) {
 	gw := "192.0.2.2"
 	esp, ah, other := groupSAs(t, gw)
-	sas := []spi.SA{ah, other, esp}
+	sas := []sadb.SA{ah, other, esp}
 	ts, ok := groupTemplates(sas, mustSAID(t, "tun.300@"+gw))
 	if !ok || len(ts) != 2 {
 		t.Fatalf("templates %+v, %v", ts, ok)
@@ -172,7 +172,7 @@ func TestGroupTemplates(t *testing.T) {
 	// No group: a tunnel SA of reqid 0 (ip xfrm's) is no group.
 	plain := testSA(t, "esp.500@"+gw, "192.0.2.1")
 	plain.Reqid = 0
-	if _, ok := groupTemplates([]spi.SA{plain}, mustSAID(t, "tun.500@"+gw)); ok {
+	if _, ok := groupTemplates([]sadb.SA{plain}, mustSAID(t, "tun.500@"+gw)); ok {
 		t.Error("a tunnel SA of reqid 0 made a group")
 	}
 }
@@ -184,7 +184,7 @@ func TestGroupHeads(t *testing.T) {
 	esp, ah, other := groupSAs(t, gw)
 	plain := testSA(t, "esp.500@"+gw, "192.0.2.1")
 	plain.Reqid = 0
-	sas := []spi.SA{ah, plain, other, esp}
+	sas := []sadb.SA{ah, plain, other, esp}
 	heads := groupHeads(sas)
 	if len(heads) != 2 {
 		t.Errorf("heads %v, want tun.300@%s and tun.400@198.51.100.1", heads, gw)
@@ -195,7 +195,7 @@ func TestGroupHeads(t *testing.T) {
 			t.Errorf("heads[%s] = %+v, want %+v", s, got, want)
 		}
 	}
-	if h := groupHeads([]spi.SA{plain}); h != nil {
+	if h := groupHeads([]sadb.SA{plain}); h != nil {
 		t.Errorf("groupHeads of a plain SA: %v", h)
 	}
 }
@@ -224,7 +224,7 @@ func TestStateUnsaid(t *testing.T) {
 	sa := testSA(t, "esp.300@192.0.2.2", "192.0.2.1")
 	tunnel := sa
 	tunnel.Tunnel, tunnel.Reqid = true, 0x300
-	for _, s := range []spi.SA{sa, tunnel} {
+	for _, s := range []sadb.SA{sa, tunnel} {
 		if got, _ := decodeState(appendSA(nil, &s)); got.Unsaid != "" {
 			t.Errorf("tunnel %v: Unsaid %q", s.Tunnel, got.Unsaid)
 		}

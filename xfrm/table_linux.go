@@ -546,12 +546,30 @@ func (t *Table) WriteListing(w io.Writer) error {
 
 // writeText writes the listing's lines formatted straight from the sorted
 // records (appendRecordLine), without building eroutes, into a buffer
-// written a megabyte at a time.
+// written a megabyte at a time. From parallelFrom records on, with more
+// than one core, a goroutine formats the second half meanwhile, into a
+// buffer of its own written after the first half.
 func (l *listing) writeText(w io.Writer) error {
+	if len(l.recs) < parallelFrom || runtime.GOMAXPROCS(0) < 2 {
+		return l.writeLines(w, l.recs)
+	}
+	half := len(l.recs) / 2
+	second := make(chan []byte, 1)
+	go func() { second <- l.appendLines(make([]byte, 0, 80*(len(l.recs)-half)), l.recs[half:]) }()
+	err := l.writeLines(w, l.recs[:half])
+	text := <-second
+	if err == nil {
+		_, err = w.Write(text)
+	}
+	return err
+}
+
+// writeLines writes the lines of rs a megabyte at a time.
+func (l *listing) writeLines(w io.Writer, rs []record) error {
 	const chunk = 1 << 20
-	buf := make([]byte, 0, min(chunk+4096, 128*len(l.recs)+128))
-	for i := range l.recs {
-		r := &l.recs[i]
+	buf := make([]byte, 0, min(chunk+4096, 128*len(rs)+128))
+	for i := range rs {
+		r := &rs[i]
 		buf = append(appendRecordLine(buf, r, l.count(r)), '\n')
 		if len(buf) >= chunk {
 			if _, err := w.Write(buf); err != nil {
@@ -562,6 +580,15 @@ func (l *listing) writeText(w io.Writer) error {
 	}
 	_, err := w.Write(buf)
 	return err
+}
+
+// appendLines appends the lines of rs to b.
+func (l *listing) appendLines(b []byte, rs []record) []byte {
+	for i := range rs {
+		r := &rs[i]
+		b = append(appendRecordLine(b, r, l.count(r)), '\n')
+	}
+	return b
 }
 
 func (l *listing) entry(i int) Entry {
@@ -624,85 +651,111 @@ type recordDump struct {
 // counts when an eroute names an SA.
 func (c *nlConn) records(keepOrder, counts bool) (recordDump, error) {
 	// The kernel's count sizes the records at once: no regrowing.
-	var d recordDump
-	d.recs = make([]record, 0, c.outCount())
+	s := &recordScan{keepOrder: keepOrder}
+	s.d.recs = make([]record, 0, c.outCount())
 	if keepOrder {
-		d.order = make([]uint32, 0, cap(d.recs)+cap(d.recs)/8)
+		s.d.order = make([]uint32, 0, cap(s.d.recs)+cap(s.d.recs)/8)
 	}
-	names, unnamed := false, false
-	var v policyView
 	dump := c.dumpLocked
-	if cap(d.recs) >= overlapFrom {
+	if cap(s.d.recs) >= overlapFrom {
 		dump = c.dumpOverlapped
 	}
-	err := dump(msgGetPolicy, func(typ uint16, b []byte) {
-		if typ != msgNewPolicy || scanPolicy(b, &v) != nil {
-			return
-		}
-		pos := uint32(len(d.recs))
-		if keepOrder {
-			pos = uint32(len(d.order))
-			d.order = append(d.order, v.Index)
-		}
-		if v.Dir != DirOut || v.Type != TypeMain {
-			return
-		}
-		e, own, ok := v.eroute()
-		if !ok {
-			return
-		}
-		var flags uint8
-		if own {
-			flags |= recOwn
-			if v.isMonitorHold() {
-				flags |= recMonitorHold
-			}
-		}
-		// Foreign policies, monitor holds (which have a priority and a
-		// scope of their own) and SA groups (whose templates the record
-		// does not hold) are kept whole: they are few.
-		if !own || v.isMonitorHold() || v.isGroup {
-			if p, err := decodePolicy(b); err == nil {
-				if d.details == nil {
-					d.details = map[uint32]*detail{}
-				}
-				d.details[v.Index] = &detail{p: p, own: own}
-				_, shaped := trapShaped(&p)
-				unnamed = unnamed || shaped && !own
-			}
-		}
-		if v.deletable(e.Selector) {
-			flags |= recDeletable
-		}
-		if own && v.isGroup {
-			flags |= recGroup
-		}
-		r := recordOf(e, flags, pos)
-		r.index = v.Index
-		d.recs = append(d.recs, r)
-		if !names {
-			_, names = saKeyOf(e.SAID)
-		}
-	})
-	if err != nil {
+	if err := dump(msgGetPolicy, s.add); err != nil {
 		return recordDump{}, kernelError(err, 0, nil)
 	}
-	if unnamed || counts && names {
+	d := s.d
+	if s.unnamed || counts && s.names {
+		var err error
 		if d.sas, err = c.saIndex(); err != nil {
 			return recordDump{}, err
 		}
 	}
-	if unnamed {
-		for i := range d.recs {
-			if r := &d.recs[i]; r.flags&recOwn == 0 {
-				if f := d.details[r.index]; f != nil {
-					f.resolve(r, d.sas)
-				}
-			}
-		}
+	if s.unnamed {
+		d.resolveForeign()
 	}
 	sortRecords(d.recs)
 	return d, nil
+}
+
+// recordScan makes the records of one dump, one policy at a time.
+type recordScan struct {
+	d         recordDump
+	keepOrder bool
+	names     bool // an eroute names an SA: its counts are the SA's
+	unnamed   bool // a foreign policy's template names no SPI: only the SAs tell a trap from a tunnel
+	v         policyView
+}
+
+// add makes the record of one policy of the dump, if it is an eroute's
+// or shows as one.
+func (s *recordScan) add(typ uint16, b []byte) {
+	v := &s.v
+	if typ != msgNewPolicy || scanPolicy(b, v) != nil {
+		return
+	}
+	pos := uint32(len(s.d.recs))
+	if s.keepOrder {
+		pos = uint32(len(s.d.order))
+		s.d.order = append(s.d.order, v.Index)
+	}
+	if v.Dir != DirOut || v.Type != TypeMain {
+		return
+	}
+	e, own, ok := v.eroute()
+	if !ok {
+		return
+	}
+	var flags uint8
+	if own {
+		flags |= recOwn
+		if v.isMonitorHold() {
+			flags |= recMonitorHold
+		}
+	}
+	// Foreign policies, monitor holds (which have a priority and a
+	// scope of their own) and SA groups (whose templates the record
+	// does not hold) are kept whole: they are few.
+	if !own || v.isMonitorHold() || v.isGroup {
+		s.keepDetail(b, v.Index, own)
+	}
+	if v.deletable(e.Selector) {
+		flags |= recDeletable
+	}
+	if own && v.isGroup {
+		flags |= recGroup
+	}
+	r := recordOf(e, flags, pos)
+	r.index = v.Index
+	s.d.recs = append(s.d.recs, r)
+	if !s.names {
+		_, s.names = saKeyOf(e.SAID)
+	}
+}
+
+// keepDetail keeps a policy whole, decoded, by its index.
+func (s *recordScan) keepDetail(b []byte, index uint32, own bool) {
+	p, err := decodePolicy(b)
+	if err != nil {
+		return
+	}
+	if s.d.details == nil {
+		s.d.details = map[uint32]*detail{}
+	}
+	s.d.details[index] = &detail{p: p, own: own}
+	_, shaped := trapShaped(&p)
+	s.unnamed = s.unnamed || shaped && !own
+}
+
+// resolveForeign completes the records of the foreign policies from the
+// SAs (d.sas): a template without an SPI is a trap's or a tunnel's.
+func (d *recordDump) resolveForeign() {
+	for i := range d.recs {
+		if r := &d.recs[i]; r.flags&recOwn == 0 {
+			if f := d.details[r.index]; f != nil {
+				f.resolve(r, d.sas)
+			}
+		}
+	}
 }
 
 // saIndex dumps the SAs.

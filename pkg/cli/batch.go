@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,31 +25,14 @@ import (
 // MaxLineLength is the longest line a --batch or --sync file may have.
 const MaxLineLength = 64 * 1024
 
-// Op is one checked line of a batch.
-type Op struct {
-	Kind   eroute.OpKind
-	Eroute eroute.Eroute
-	Line   int // line number in the file, for messages
-	// Force: the line may act on a policy eroute did not make (--del and
-	// --replace with --force, --clear --all).
-	Force bool
-	In    bool // on the inbound policy (a --sync file's --addin line)
-	// Idempotent: the op's effect already in place is success (--sync: a
-	// delete of what is gone, an add of what is there with the same SAID).
-	Idempotent bool
-}
-
-// BatchError says which op the kernel refused; the table is as it was.
-type BatchError struct {
-	Index int
-	Err   error
-}
-
-func (e *BatchError) Error() string { return e.Err.Error() }
-func (e *BatchError) Unwrap() error { return e.Err }
-
-var opOfAction = map[Action]eroute.OpKind{Add: eroute.OpAdd, Replace: eroute.OpReplace, Delete: eroute.OpDelete, Clear: eroute.OpClear,
-	AddInbound: eroute.OpAdd}
+// The batch model is package eroute's, shared with the driver (xfrm): an
+// Op is one checked line of a batch (Line its number in the file, for
+// messages), and a *BatchError says which op the kernel refused, the table
+// as it was.
+type (
+	Op         = eroute.Op
+	BatchError = eroute.BatchError
+)
 
 // A batch file is read by one goroutine, which checks the text and cuts it
 // into chunks of whole lines, and parsed by up to maxParsers others, one
@@ -154,6 +136,16 @@ func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
 		if len(words) == 0 || strings.HasPrefix(words[0], "#") {
 			continue
 		}
+		if !allowed[Add] {
+			// quickAdd is for --add lines only
+		} else if e, ok, err := p.quickAdd(words); ok {
+			if err != nil {
+				c.errLine, c.err = n, err
+				return
+			}
+			c.ops = append(c.ops, Op{Kind: eroute.OpAdd, Eroute: e, Line: n})
+			continue
+		}
 		req, err := p.Parse(words)
 		if err == nil {
 			err = checkBatchRequest(req, allowed)
@@ -171,7 +163,7 @@ func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
 // --del finds it: the policy someone else wrote with those bits (others
 // clear them, as KLIPS did).
 func opOf(req Request, line int) Op {
-	op := Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: line, Force: req.Force || req.All, In: req.Action == AddInbound}
+	op := Op{Kind: commandOf(req.Action).op, Eroute: req.Eroute, Line: line, Force: req.Force || req.All, Inbound: req.Action == AddInbound}
 	if req.Action == Delete && req.Force && req.Exact != (eroute.Selector{}) {
 		op.Eroute.Selector = req.Exact
 	}
@@ -206,17 +198,24 @@ func appendFields(words []string, line string) []string {
 }
 
 // readLine gives one line without its end, refusing one too long to be an
-// eroute command (so a binary file cannot make eroute hold it whole).
+// eroute command (so a binary file cannot make eroute hold it whole). The
+// line is valid until the next read: a line whole in the reader's buffer,
+// the usual case, is not copied (100,000 allocations fewer a 100,000-line
+// file).
 func readLine(br *bufio.Reader) ([]byte, error) {
+	chunk, err := br.ReadSlice('\n')
+	if err == nil && len(chunk) <= MaxLineLength+1 {
+		return bytes.TrimRight(chunk, "\r\n"), nil
+	}
 	var line []byte
 	for {
-		chunk, err := br.ReadSlice('\n')
 		line = append(line, chunk...)
 		if len(line) > MaxLineLength+1 {
 			return nil, fmt.Errorf("line longer than %d bytes", MaxLineLength)
 		}
 		switch {
 		case err == bufio.ErrBufferFull:
+			chunk, err = br.ReadSlice('\n')
 			continue
 		case err == io.EOF && len(line) > 0:
 			return line, nil
@@ -264,23 +263,47 @@ func (p Parser) parseBatch(path string, stdin io.Reader, allowed map[Action]bool
 	}
 	defer closeFile()
 	parsers := min(runtime.GOMAXPROCS(0), maxParsers)
+	pool := newChunkPool(parsers)
 	work := make(chan *batchChunk, parsers)
 	done := make(chan *batchChunk, parsers)
 	var failed atomic.Bool // a chunk has a bad line: reading on is pointless
-	// Chunks come back to the reader once their ops are taken, so that a
-	// large file makes no garbage of text and ops (--sync runs without
-	// the collector).
-	free := make(chan *batchChunk, 2*parsers+2)
-	reuse := func() *batchChunk {
-		select {
-		case c := <-free:
-			return c
-		default:
-			return &batchChunk{text: make([]byte, 0, chunkBytes), ops: make([]Op, 0, chunkLines)}
-		}
+	parsing := p.startParsers(parsers, work, done, allowed, &failed)
+	read := make(chan lineFault, 1)
+	go func() {
+		n, err := readChunks(r, func(c *batchChunk) { work <- c }, pool.get, failed.Load)
+		close(work)
+		parsing.Wait()
+		close(done)
+		read <- lineFault{n, err}
+	}()
+	ops, bad := inFileOrder(done, pool, fileSize(path), budget)
+	bad.keepEarlier(<-read)
+	if bad.err != nil {
+		return nil, lineError(bad.line, bad.err)
 	}
+	return ops, nil
+}
+
+// lineFault is why line stopped a batch; err nil: none did.
+type lineFault struct {
+	line int
+	err  error
+}
+
+// keepEarlier keeps whichever of two faults comes first in the file: the
+// one reported, as if the lines were checked one after the other.
+func (f *lineFault) keepEarlier(g lineFault) {
+	if g.err != nil && (f.err == nil || g.line < f.line) {
+		*f = g
+	}
+}
+
+// startParsers starts n goroutines that check the chunks of work and hand
+// them on to done. The first bad line sets failed, so that the reader
+// stops early.
+func (p Parser) startParsers(n int, work <-chan *batchChunk, done chan<- *batchChunk, allowed map[Action]bool, failed *atomic.Bool) *sync.WaitGroup {
 	var wg sync.WaitGroup
-	for range parsers {
+	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -293,59 +316,66 @@ func (p Parser) parseBatch(path string, stdin io.Reader, allowed map[Action]bool
 			}
 		}()
 	}
-	type readEnd struct {
-		line int
-		err  error
-	}
-	read := make(chan readEnd, 1)
-	go func() {
-		n, err := readChunks(r, func(c *batchChunk) { work <- c }, reuse, failed.Load)
-		close(work)
-		wg.Wait()
-		close(done)
-		read <- readEnd{n, err}
-	}()
+	return &wg
+}
 
-	// The ops go into one slice in the file's order as the chunks come
-	// back; a chunk done early waits in pending for those before it.
+// inFileOrder puts the ops of the chunks into one slice in the file's
+// order as the parsers give the chunks back (a chunk done early waits for
+// those before it), and gives each chunk back to the pool; after a bad
+// line it only drains the chunks. The slice has room from the start for
+// the lines the file is thought to hold, and the memory budget grows with
+// it.
+func inFileOrder(done <-chan *batchChunk, pool chunkPool, size int64, budget *memoryBudget) ([]Op, lineFault) {
 	var ops []Op
-	size := fileSize(path)
+	var bad lineFault
 	pending := map[int]*batchChunk{}
-	next, errLine := 0, 0
-	var firstErr error
+	next := 0
 	for c := range done {
-		if c.err != nil && (errLine == 0 || c.errLine < errLine) {
-			errLine, firstErr = c.errLine, c.err
+		if c.err != nil {
+			bad.keepEarlier(lineFault{c.errLine, c.err})
 		}
 		pending[c.seq] = c
 		for c, ok := pending[next]; ok; c, ok = pending[next] {
 			if next == 0 {
-				// The lines the file is thought to hold have
-				// their room from the start: so has their budget.
 				ops = make([]Op, 0, estimateLines(size, c.text))
 				budget.lines(cap(ops))
 			}
-			if firstErr == nil {
+			if bad.err == nil {
 				ops = append(ops, c.ops...)
 				budget.lines(cap(ops))
 			}
 			delete(pending, next)
 			next++
-			*c = batchChunk{text: c.text[:0], ops: c.ops[:0]}
-			select {
-			case free <- c:
-			default:
-			}
+			pool.put(c)
 		}
 	}
-	end := <-read
-	if end.err != nil && (errLine == 0 || end.line < errLine) {
-		errLine, firstErr = end.line, end.err
+	return ops, bad
+}
+
+// chunkPool holds the chunks whose ops were taken, for the reader to fill
+// again: a large file makes no garbage of text and ops (--sync runs
+// without the collector).
+type chunkPool chan *batchChunk
+
+func newChunkPool(parsers int) chunkPool { return make(chunkPool, 2*parsers+2) }
+
+// get gives a chunk from the pool, or a new one when it is empty.
+func (p chunkPool) get() *batchChunk {
+	select {
+	case c := <-p:
+		return c
+	default:
+		return &batchChunk{text: make([]byte, 0, chunkBytes), ops: make([]Op, 0, chunkLines)}
 	}
-	if firstErr != nil {
-		return nil, lineError(errLine, firstErr)
+}
+
+// put empties a chunk and keeps it, unless the pool is full.
+func (p chunkPool) put(c *batchChunk) {
+	*c = batchChunk{text: c.text[:0], ops: c.ops[:0]}
+	select {
+	case p <- c:
+	default:
 	}
-	return ops, nil
 }
 
 // fileSize is the size of a regular file, or 0.
@@ -422,24 +452,33 @@ func bySelector(ops []Op) ([]keyed, error) {
 
 // findDuplicate reports the first line that repeats the selector of an
 // earlier one. Most batches repeat none, and showing that takes only a
-// hash of each selector: 8 bytes a line sorted, against bySelector's 44
-// (5 ms for 100,000 lines instead of 40). Equal hashes, a repeat or a
-// collision, send the batch through bySelector, which finds the line.
+// hash of each selector in a set (open addressing, 16 bytes a line): 3 ms
+// for 100,000 lines, where sorting the hashes took 8 (7% of a --batch
+// profile) and bySelector's keys 40. An equal hash, a repeat or a
+// collision, sends the batch through bySelector, which finds the line.
 func findDuplicate(ops []Op) error {
 	seed := maphash.MakeSeed()
-	hashes := make([]uint64, 0, len(ops))
-	for i := range ops {
-		if ops[i].Kind != eroute.OpClear {
-			k := ops[i].Eroute.Selector.Key()
-			hashes = append(hashes, maphash.Bytes(seed, k[:]))
-		}
+	size := 16
+	for size < 2*len(ops) {
+		size <<= 1
 	}
-	slices.Sort(hashes)
-	for i := 1; i < len(hashes); i++ {
-		if hashes[i] == hashes[i-1] {
+	seen := make([]uint64, size) // 0 is an empty slot: a hash of 0 counts as 1
+	mask := uint64(size - 1)
+	for i := range ops {
+		if ops[i].Kind == eroute.OpClear {
+			continue
+		}
+		k := ops[i].Eroute.Selector.Key()
+		h := max(maphash.Bytes(seed, k[:]), 1)
+		j := h & mask
+		for seen[j] != 0 && seen[j] != h {
+			j = (j + 1) & mask
+		}
+		if seen[j] == h {
 			_, err := bySelector(ops)
 			return err
 		}
+		seen[j] = h
 	}
 	return nil
 }
@@ -454,28 +493,32 @@ func checkBatchRequest(req Request, allowed map[Action]bool) error {
 	return nil
 }
 
+// allowedText names the commands a line may be, from the table: "a batch
+// line must be an --add, --replace, --del or --clear command".
 func allowedText(allowed map[Action]bool) string {
+	lead := "a batch line"
 	if !allowed[Replace] {
-		return "a --sync line must be an --add or --addin command"
+		lead = "a --sync line"
 	}
-	return "a batch line must be an --add, --replace, --del or --clear command"
+	var names []string
+	for _, c := range commands {
+		if allowed[c.action] {
+			names = append(names, "--"+c.name())
+		}
+	}
+	return lead + " must be an " + joinList(names, "or") + " command"
 }
-
-var (
-	batchActions = map[Action]bool{Add: true, Replace: true, Delete: true, Clear: true}
-	syncActions  = map[Action]bool{Add: true, AddInbound: true}
-)
 
 // A --batch or --sync run has a soft memory limit of a base and so much
 // for each line checked so far, raised as the lines come in: a run of a
 // million lines gets what it needs, and the collector is never held under
 // a limit the work has outgrown (a fixed 32 MiB made it run without pause
-// from about 140,000 lines on). A --batch line holds about 155 bytes once
-// checked (its op, 128 and the slice's 5% slack; its selector's hash, 8;
-// its place in the order of sends, 12) and makes as much garbage while it
-// is read: 384 bytes a line leave the collector room. --sync, whose goal
-// is time, runs with the
-// collector off until its limit, and keeps the table's snapshot too (64
+// from about 140,000 lines on). A --batch line holds about 165 bytes once
+// checked (its op, 128 and the slice's 5% slack; its selector's hash in
+// findDuplicate's set, 16 at most; its place in the order of sends, 12)
+// and makes as much garbage while it is read: 384 bytes a line leave the
+// collector room. --sync, whose goal is time, runs with the collector off
+// until its limit, and keeps the table's snapshot too (64
 // bytes a policy) and the sorted keys (44 a line): 512 bytes a line.
 // GOGC or GOMEMLIMIT, when set, win. See docs/PERFORMANCE.md for the
 // figures.
@@ -634,7 +677,7 @@ func lineRefusal(t Table, op Op, err error) error {
 	}
 	if op.Kind == eroute.OpAdd && t != nil && strings.HasPrefix(err.Error(), msgInUse) {
 		if h, ok, lerr := t.Lookup(op.Eroute.Selector, false); lerr == nil && ok && !h.Own {
-			return fmt.Errorf("%v (the selector belongs to a policy eroute did not make: %s)", err, holderText(h))
+			return fmt.Errorf("%v (the selector belongs to a policy eroute did not make: %s)", err, h.ListingText())
 		}
 	}
 	return err

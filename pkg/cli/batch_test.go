@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -365,5 +367,42 @@ func TestAppendFields(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("appendFields(%q): %q, want %q", line, got, want)
 		}
+	}
+}
+
+// TestFindDuplicate: on batches with and without repeated selectors (and
+// --clear lines, which name none), findDuplicate reports what bySelector
+// reports, the earliest repeat.
+func TestFindDuplicate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	repeats := 0
+	for round := range 300 {
+		n := 1 + rng.IntN(3000)
+		ops := make([]Op, n)
+		for i := range ops {
+			ops[i] = Op{Kind: eroute.OpAdd, Line: i + 1, Eroute: eroute.Eroute{Selector: eroute.Selector{
+				Src: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24),
+				Dst: netip.MustParsePrefix("172.16.0.0/12")}}}
+			if rng.IntN(50) == 0 {
+				ops[i].Kind = eroute.OpClear
+			}
+		}
+		if round%2 == 1 { // repeat a few selectors of earlier lines
+			for range 1 + rng.IntN(3) {
+				i := rng.IntN(n)
+				ops[i].Eroute = ops[rng.IntN(i+1)].Eroute
+			}
+		}
+		_, want := bySelector(ops)
+		got := findDuplicate(ops)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("round %d: findDuplicate gives %v, bySelector %v", round, got, want)
+		}
+		if want != nil {
+			repeats++
+		}
+	}
+	if repeats < 100 {
+		t.Errorf("only %d batches of 300 repeat a selector", repeats)
 	}
 }

@@ -306,13 +306,13 @@ func (t *fakeTable) InboundEntries() ([]Entry, error) {
 	return es, nil
 }
 
-// MonitorHolds gives the %hold eroutes in holds.
-func (t *fakeTable) MonitorHolds() ([]eroute.Selector, error) {
-	var sels []eroute.Selector
+// Holds gives the %hold eroutes in holds.
+func (t *fakeTable) Holds() ([]Hold, error) {
+	var hs []Hold
 	for s := range t.holds {
-		sels = append(sels, s)
+		hs = append(hs, Hold{Selector: s})
 	}
-	return sels, nil
+	return hs, nil
 }
 
 type fakeSnapshot struct {

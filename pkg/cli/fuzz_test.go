@@ -234,7 +234,7 @@ func referenceParseBatch(p Parser, content string, allowed map[Action]bool) ([]O
 		if err != nil {
 			return nil, lineError(n, err)
 		}
-		op := Op{Kind: opOfAction[req.Action], Eroute: req.Eroute, Line: n, Force: req.Force || req.All}
+		op := Op{Kind: commandOf(req.Action).op, Eroute: req.Eroute, Line: n, Force: req.Force || req.All}
 		if req.Action == Delete && req.Force && req.Exact.Src.IsValid() {
 			op.Eroute.Selector = req.Exact // a foreign selector's host bits
 		}

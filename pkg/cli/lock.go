@@ -27,13 +27,7 @@ const (
 // writes tells whether a request changes the table (and so takes the
 // lock). A --sync --dry-run only reads it; the monitor manages its own.
 func writes(req Request) bool {
-	switch req.Action {
-	case Add, Replace, Delete, Clear, AddInbound, ReplaceInbound, DeleteInbound, Batch:
-		return true
-	case Sync:
-		return !req.DryRun
-	}
-	return false
+	return commandOf(req.Action).writes != readsOnly && !req.DryRun
 }
 
 // lockWriters takes the namespace's write lock through env.LockTable (none

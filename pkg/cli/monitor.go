@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -25,43 +27,17 @@ import (
 // would wait for a key manager.
 const DefaultHoldTimeout = 30 * time.Second
 
-// Scope is what narrows a policy besides its selector: the packet mark
-// (mark & Mask == Mark), the XFRM interface id and the output device. The
-// zero Scope, every packet, is an eroute's.
-type Scope struct {
-	Mark, Mask uint32
-	IfID       uint32
-	Ifindex    int32
-}
-
-// String gives the scope as ip xfrm names its parts, "" for none.
-func (s Scope) String() string {
-	var parts []string
-	if s.Mark != 0 || s.Mask != 0 {
-		parts = append(parts, fmt.Sprintf("mark 0x%x/0x%x", s.Mark, s.Mask))
-	}
-	if s.IfID != 0 {
-		parts = append(parts, fmt.Sprintf("if_id 0x%x", s.IfID))
-	}
-	if s.Ifindex != 0 {
-		parts = append(parts, fmt.Sprintf("ifindex %d", s.Ifindex))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// Hold is a monitor's %hold: a selector within a scope (the trapping
-// policy's).
-type Hold struct {
-	Selector eroute.Selector
-	Scope    Scope
-}
-
-func (h Hold) String() string {
-	if sc := h.Scope.String(); sc != "" {
-		return h.Selector.String() + " (" + sc + ")"
-	}
-	return h.Selector.String()
-}
+// The monitor's holds and scopes are package eroute's, shared with the
+// driver (xfrm).
+type (
+	// Scope is what narrows a policy besides its selector: the packet
+	// mark, the XFRM interface id and the output device. The zero Scope,
+	// every packet, is an eroute's.
+	Scope = eroute.Scope
+	// Hold is a monitor's %hold: a selector within a scope (the trapping
+	// policy's); Place names it whatever else the kernel reports of it.
+	Hold = eroute.MonitorHold
+)
 
 // Acquired is an ACQUIRE: a packet of Flow met the trapping policy Eroute.
 type Acquired struct {
@@ -101,14 +77,6 @@ type Note struct {
 	Text string
 }
 
-// ErrOverrun is what Next returns when ACQUIREs were lost because the socket
-// buffer overflowed (ENOBUFS); listening goes on.
-var ErrOverrun = errors.New("socket buffer overrun")
-
-// ErrHoldExists is what AddHold returns when a policy already covers the
-// selector (an earlier hold, or an eroute).
-var ErrHoldExists = errors.New("a policy with this selector exists")
-
 // ErrCannotOutrank is what AddHold returns when the trapping policy's
 // priority is so low a value (under 10) that no hold can win over it.
 var ErrCannotOutrank = errors.New("no priority wins over the trapping policy's")
@@ -117,13 +85,16 @@ var ErrCannotOutrank = errors.New("no priority wins over the trapping policy's")
 // network namespace and the holds it puts in place.
 type MonitorKernel interface {
 	// Next blocks for the next *Acquired, *HoldReaped, *TakenOver,
-	// *Restored or *Note; ErrOverrun when messages were lost; any other
-	// error ends the monitor.
+	// *Restored or *Note; eroute.ErrOverrun when messages were lost, an
+	// error matching net.ErrClosed once StopListening was called; any
+	// other error ends the monitor.
 	Next() (any, error)
 	// StopListening makes a blocked Next return; the holds stay usable.
 	StopListening()
 	// AddHold puts h in place for timeout, with the priority that wins
-	// over a trapping policy of priority trap and nothing else.
+	// over a trapping policy of priority trap and nothing else; an error
+	// matching fs.ErrExist when a policy covers the selector already (an
+	// earlier hold, or an eroute), ErrCannotOutrank when no priority wins.
 	AddHold(h Hold, trap uint32, timeout time.Duration) error
 	// DeleteHold removes h unless it was replaced meanwhile.
 	DeleteHold(h Hold) (bool, error)
@@ -144,9 +115,9 @@ type monitor struct {
 	out    io.Writer
 	errOut io.Writer
 	prog   string
-	mu     sync.Mutex // guards errOut, made, outErr, and the writes to out
-	made   map[Hold]bool
-	outErr error // the error that ended standard output
+	mu     sync.Mutex    // guards errOut, made, outErr, and the writes to out
+	made   map[Hold]bool // the holds it placed, by Place
+	outErr error         // the error that ended standard output
 	hooks  *hooks
 }
 
@@ -237,11 +208,11 @@ func (m *monitor) listen() error {
 	for m.outputErr() == nil {
 		ev, err := m.k.Next()
 		switch {
-		case errors.Is(err, ErrOverrun):
+		case errors.Is(err, eroute.ErrOverrun):
 			overruns++
 			m.note("ACQUIRE messages lost: the socket buffer overflowed (%d overruns so far); listening goes on", overruns)
 			continue
-		case errors.Is(err, ErrStopped):
+		case errors.Is(err, net.ErrClosed):
 			return nil
 		case err != nil:
 			return err
@@ -266,9 +237,6 @@ func (m *monitor) listen() error {
 	}
 	return nil
 }
-
-// ErrStopped is what a Monitor's Next returns after StopListening.
-var ErrStopped = errors.New("monitor stopped")
 
 func (m *monitor) acquired(ev *Acquired) {
 	act := !ev.Foreign || m.req.All
@@ -319,7 +287,7 @@ func (m *monitor) placeHold(ev *Acquired) (Hold, string) {
 	}
 	err := m.k.AddHold(h, ev.Priority, m.req.HoldTimeout)
 	switch {
-	case errors.Is(err, ErrHoldExists):
+	case errors.Is(err, fs.ErrExist):
 		return h, "exists"
 	case errors.Is(err, ErrCannotOutrank):
 		return h, fmt.Sprintf("none: nothing wins over the trapping policy's priority %d", ev.Priority)
@@ -469,8 +437,8 @@ func withProto(s eroute.SAID, proto uint8) string {
 
 func (m *monitor) reaped(ev *HoldReaped) {
 	m.mu.Lock()
-	mine := m.made[ev.Hold]
-	delete(m.made, ev.Hold)
+	mine := m.made[ev.Hold.Place()]
+	delete(m.made, ev.Hold.Place())
 	m.mu.Unlock()
 	if mine {
 		m.note("%%hold %s timed out and was removed; the %%trap fires again", ev.Hold)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"strings"
 
 	"github.com/eroute/eroute/pkg/eroute"
@@ -15,70 +14,19 @@ import (
 // policies only, unless told otherwise (--force, --clear --all, --sync
 // --all): a daemon's policy is changed only on the user's explicit word.
 
-// Entry is one policy of the table as the listing shows it, with who made
-// it and what the kernel holds of it besides the eroute.
-type Entry struct {
-	eroute.Eroute
-	Own       bool // eroute wrote it: --sync may change it
-	Deletable bool // no mark nor if_id: a delete by selector removes it
-	Inbound   bool // direction in (--addin), else out
-	// MonitorHold: a monitor's temporary %hold (Own too). --sync neither
-	// counts it as the file's %hold nor deletes it.
-	MonitorHold bool
-	Priority    uint32
-	Index       uint32 // the kernel's name for the policy
-	Mark        uint32 // the mark and mask it matches; both 0 for none
-	Mask        uint32
-	IfID        uint32
-	Templates   []Template
-	// ShadowedBy is a foreign policy that covers this eroute's selector
-	// with a lower priority value: the kernel takes it first, and this
-	// eroute never matches. Nil when none does.
-	ShadowedBy *Entry
-}
-
-// Template is one template of a policy: the SA a packet must go through.
-type Template struct {
-	Proto    uint8 // 50 ESP, 51 AH, 108 IPComp
-	Mode     uint8 // 0 transport, 1 tunnel, 2 route optimisation, 3 in trigger, 4 BEET
-	SPI      uint32
-	Reqid    uint32
-	Src, Dst netip.Addr
-}
-
-// modeNames are the names ip xfrm gives the template modes.
-var modeNames = []string{"transport", "tunnel", "ro", "in_trigger", "beet"}
-
-// ModeName gives the name of a template's mode.
-func (t Template) ModeName() string {
-	if int(t.Mode) < len(modeNames) {
-		return modeNames[t.Mode]
-	}
-	return fmt.Sprintf("mode(%d)", t.Mode)
-}
-
-// holderText names a policy as the listing shows it (its line without the
-// count and the padding), with its priority.
-func holderText(e Entry) string {
-	e.Count = 0
-	line := strings.Fields(string(e.AppendLine(nil)))
-	return fmt.Sprintf("%s, priority %d", strings.Join(line[1:], " "), e.Priority)
-}
-
-// ForeignError refuses a change to a policy eroute did not make; the table
-// is unchanged.
-type ForeignError struct {
-	Holder Entry
-	Option string // the action refused, for the hint: --del, --replace...
-}
-
-func (e *ForeignError) Error() string {
-	msg := fmt.Sprintf("the selector %s belongs to a policy eroute did not make (%s)", e.Holder.Selector, holderText(e.Holder))
-	if e.Option != "" {
-		msg += "; --force lets " + e.Option + " change it"
-	}
-	return msg
-}
+// The table's entries, their templates and the refusal of a change to a
+// foreign policy are package eroute's, shared with the driver (xfrm).
+type (
+	// Entry is one policy of the table as the listing shows it, with who
+	// made it and what the kernel holds of it besides the eroute.
+	Entry = eroute.Entry
+	// Template is one template of a policy: the SA a packet must go through.
+	Template = eroute.Template
+	// ForeignError refuses a change to a policy eroute did not make; the
+	// table is unchanged. Its Option names the action refused, for the
+	// hint that --force lets it through.
+	ForeignError = eroute.ForeignError
+)
 
 // Messages the table's own errors carry (KLIPS's texts).
 const (
@@ -101,7 +49,7 @@ func addOwn(t Table, req Request, note func(string)) error {
 	if err != nil {
 		if strings.HasPrefix(err.Error(), msgInUse) {
 			if h, ok, lerr := t.Lookup(e.Selector, inbound); lerr == nil && ok && !h.Own {
-				return fmt.Errorf("%v (the selector belongs to a policy eroute did not make: %s)", err, holderText(h))
+				return fmt.Errorf("%v (the selector belongs to a policy eroute did not make: %s)", err, h.ListingText())
 			}
 		}
 		return err
@@ -190,7 +138,7 @@ func noteShadow(t Table, e eroute.Eroute, note func(string)) {
 		return
 	}
 	note(fmt.Sprintf("note: %s => %s will not match while a policy eroute did not make covers it with a lower priority value (%s)",
-		e.Selector, e.SAID, holderText(*h)))
+		e.Selector, e.SAID, h.ListingText()))
 }
 
 // noter gives what writes a note line on w, as messages are written.

@@ -30,25 +30,8 @@ const (
 	Batch
 	Sync
 	Save
+	numActions // not an action: their count
 )
-
-// actionOf gives the action an option chooses; List (the zero Action, which
-// no option chooses) for the options that are not actions.
-var actionOf = [numOptions]Action{
-	optAdd: Add, optReplace: Replace, optDel: Delete, optClear: Clear,
-	optAddin: AddInbound, optReplacein: ReplaceInbound, optDelin: DeleteInbound, optMonitor: Monitor,
-	optBatch: Batch, optSync: Sync, optSave: Save,
-}
-
-// optionOf is the option that chooses an action.
-func optionOf(a Action) (optID, bool) {
-	for id, act := range actionOf {
-		if act == a && a != List {
-			return optID(id), true
-		}
-	}
-	return 0, false
-}
 
 // Request is a checked command line.
 type Request struct {
@@ -117,13 +100,15 @@ func (p Parser) Parse(args []string) (Request, error) {
 	if err := checkModeOptions(&set, &req); err != nil {
 		return req, err
 	}
-	if req.Action == Batch || req.Action == Sync {
-		req.File = fileOf(&set, req.Action)
+	cmd := commandOf(req.Action)
+	switch cmd.form {
+	case formFile:
+		req.File = set.value(cmd.option)
+		return req, onlyGlobal(&set, cmd)
+	case formNone:
+		return req, onlyGlobal(&set, cmd)
 	}
-	if req.Action == List || req.Action == Clear || req.Action == Monitor || req.Action == Batch || req.Action == Sync || req.Action == Save {
-		return req, onlyGlobal(&set, req.Action)
-	}
-	req.Eroute, req.Exact, err = p.erouteOf(&set, req.Action)
+	req.Eroute, req.Exact, err = p.erouteOf(&set, cmd)
 	if req.Exact == req.Eroute.Selector {
 		req.Exact = eroute.Selector{}
 	}
@@ -149,7 +134,7 @@ func collect(opts []given, set *optionSet) (Request, error) {
 				return req, errors.New(msgOneAction)
 			}
 			req.Action = a
-			if a == Batch || a == Sync {
+			if commandOf(a).form == formFile {
 				set.set(o.id, o.value)
 			}
 			continue
@@ -276,35 +261,28 @@ func checkExecOptions(set *optionSet, req *Request) error {
 }
 
 // onlyGlobal refuses eroute options where no eroute is given: the listing,
-// --clear (which clears everything, so a --src there would mislead) and
-// --monitor.
-func onlyGlobal(set *optionSet, a Action) error {
+// --clear (which clears everything, so a --src there would mislead),
+// --monitor, and the commands that read eroutes from a file.
+func onlyGlobal(set *optionSet, cmd *command) error {
 	for _, o := range longOptions {
 		if !set.given(o.id) || actionOf[o.id] != List || globalOptions[o.id] || modeOptions[o.id] != nil {
 			continue
 		}
-		switch a {
-		case Clear:
-			return fmt.Errorf("--clear deletes every eroute and takes no --%s", o.name)
-		case Monitor:
-			return fmt.Errorf("--monitor watches the whole table and takes no --%s", o.name)
-		case Batch, Sync:
-			return fmt.Errorf("--%s takes its eroutes from the file, not --%s", actionName(a), o.name)
-		case Save:
-			return fmt.Errorf("--save writes the whole table and takes no --%s", o.name)
+		if cmd.refusal == "" { // the listing: an eroute option without an action
+			return errors.New(msgNeedAction)
 		}
-		return errors.New(msgNeedAction)
+		return fmt.Errorf(cmd.refusal, o.name)
 	}
 	return nil
 }
 
-func (p Parser) erouteOf(set *optionSet, a Action) (e eroute.Eroute, exact eroute.Selector, err error) {
-	if err := p.checkSAIDForm(set, a); err != nil {
+func (p Parser) erouteOf(set *optionSet, cmd *command) (e eroute.Eroute, exact eroute.Selector, err error) {
+	if err := p.checkSAIDForm(set, cmd); err != nil {
 		return e, exact, err
 	}
 	for _, end := range [...]optID{optSrc, optDst} {
 		if !set.given(end) {
-			return e, exact, fmt.Errorf("Error -- %s option '--%s' is required.", actionWord(a), end)
+			return e, exact, fmt.Errorf("Error -- %s option '--%s' is required.", cmd.option, end)
 		}
 	}
 	family, numeric, err := erouteFamily(set)
@@ -315,19 +293,14 @@ func (p Parser) erouteOf(set *optionSet, a Action) (e eroute.Eroute, exact erout
 		return eroute.Eroute{}, eroute.Selector{}, err
 	}
 	e.SAID, err = p.said(set, e.Selector.Family())
-	if err != nil || a == Delete || a == DeleteInbound {
+	if err != nil || cmd.form == formSelector {
 		return eroute.Eroute{Selector: e.Selector}, exact, err
 	}
 	return e, exact, checkSAIDFamily(e)
 }
 
-func actionWord(a Action) string {
-	return map[Action]string{Add: "add", Replace: "replace", Delete: "del",
-		AddInbound: "addin", ReplaceInbound: "replacein", DeleteInbound: "delin"}[a]
-}
-
 // checkSAIDForm wants one SAID form, whole, for add and replace.
-func (p Parser) checkSAIDForm(set *optionSet, a Action) error {
+func (p Parser) checkSAIDForm(set *optionSet, cmd *command) error {
 	said, hasSAID := set.get(optSaid)
 	var partsBuf [len(saidParts)]optID
 	parts := partsBuf[:0]
@@ -340,7 +313,7 @@ func (p Parser) checkSAIDForm(set *optionSet, a Action) error {
 		return fmt.Errorf("Error, --said %s and --%s %s both given: use either --said or %s",
 			said, parts[0], set.value(parts[0]), saidOptionsGroup)
 	}
-	if a == Delete || a == DeleteInbound || hasSAID || len(parts) == len(saidParts) {
+	if cmd.form == formSelector || hasSAID || len(parts) == len(saidParts) {
 		return nil
 	}
 	if len(parts) == 0 {
@@ -358,12 +331,6 @@ func (p Parser) checkSAIDForm(set *optionSet, a Action) error {
 // saidParts are the options of the second SAID form.
 var saidParts = [...]optID{optAf, optEdst, optSpi, optProto}
 
-// fileOf is the file of --batch or --sync.
-func fileOf(set *optionSet, a Action) string {
-	id, _ := optionOf(a)
-	return set.value(id)
-}
-
 // actionList names actions as options: "--sync and --clear", "the
 // listing and --monitor".
 func actionList(actions []Action) string {
@@ -374,15 +341,17 @@ func actionList(actions []Action) string {
 			names[i] = "the listing"
 		}
 	}
+	return joinList(names, "and")
+}
+
+// joinList joins names as a sentence does: "a, b and c" (conj "and").
+func joinList(names []string, conj string) string {
 	if len(names) == 1 {
 		return names[0]
 	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	return strings.Join(names[:len(names)-1], ", ") + " " + conj + " " + names[len(names)-1]
 }
 
-func actionName(a Action) string {
-	if id, ok := optionOf(a); ok {
-		return id.String()
-	}
-	return ""
-}
+// actionName is the option that chooses an action, without its "--";
+// "list" for List.
+func actionName(a Action) string { return commandOf(a).name() }

@@ -49,8 +49,8 @@ type Table interface {
 	// InboundEntries gives the inbound policies, sorted as the listing
 	// is; Own for those --addin made.
 	InboundEntries() ([]Entry, error)
-	// MonitorHolds gives the selectors of the holds eroute --monitor put.
-	MonitorHolds() ([]eroute.Selector, error)
+	// Holds gives the holds eroute --monitor put.
+	Holds() ([]Hold, error)
 	Close() error
 }
 
@@ -94,24 +94,12 @@ func Run(args []string, env Env) int {
 		report(env.Stderr, prog, err)
 		return 1
 	}
-	switch req.Action {
-	case Help:
-		io.WriteString(env.Stdout, usage)
-		return 0
-	case Version:
-		fmt.Fprintf(env.Stdout, "ipsec eroute %s\n%s\n", VersionString, versionNote)
-		return 0
-	}
 	if req.Debug {
 		// On standard error, so that what standard output carries (the
 		// listing, JSON lines, a --dry-run plan) stays valid.
 		fmt.Fprintf(env.Stderr, "%s: DEBUG: %s\n", Prog, describe(req))
 	}
-	if req.Action == Monitor {
-		err = runMonitor(req, env, prog)
-	} else {
-		err = execute(req, env, noter(env.Stderr, prog))
-	}
+	err = execute(req, env, noter(env.Stderr, prog))
 	if errors.Is(err, ErrChanged) {
 		return ExitChanged
 	}
@@ -130,39 +118,27 @@ func report(w io.Writer, prog string, err error) { errline.Write(w, prog, err) }
 // spigrp): the same one line, the same escapes.
 func Report(w io.Writer, prog string, err error) { errline.Write(w, prog, err) }
 
+// execute runs the request's command (see commands): on the namespace's
+// table, opened for it, and locked first for a writer that does not take
+// the lock itself.
 func execute(req Request, env Env, note func(string)) error {
+	cmd := commandOf(req.Action)
+	if !cmd.opensTable {
+		return cmd.run(req, env, nil, note)
+	}
 	t, err := env.Open(req.Netns)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	if writes(req) && req.Action != Batch { // a batch locks once its file is checked
+	if writes(req) && cmd.writes == writesLocked {
 		unlock, err := lockWriters(req, env)
 		if err != nil {
 			return err
 		}
 		defer unlock()
 	}
-	switch req.Action {
-	case Add, AddInbound:
-		return addOwn(t, req, note)
-	case Replace, ReplaceInbound:
-		return replaceOwn(t, req, note)
-	case Delete, DeleteInbound:
-		return deleteOwn(t, req)
-	case Clear:
-		return t.Clear(req.All)
-	case Batch:
-		return runBatch(req, env, t)
-	case Sync:
-		return runSync(req, env, t)
-	case Save:
-		return runSave(req, env, t)
-	}
-	if req.JSON {
-		return listJSON(t, env.Stdout)
-	}
-	return list(t, env.Stdout)
+	return cmd.run(req, env, t, note)
 }
 
 // listingWriter is a Table that writes the listing's text itself, faster
@@ -255,7 +231,7 @@ func jsonOf(e Entry) entryJSON {
 	if e.Mark != 0 || e.Mask != 0 {
 		j.Mark = &markJSON{e.Mark, e.Mask}
 	}
-	for _, t := range e.Templates {
+	for _, t := range e.Tmpls {
 		j.Templates = append(j.Templates, templateJSON{Proto: t.Proto, Mode: t.ModeName(), SPI: t.SPI, Reqid: t.Reqid,
 			Src: addrJSON(t.Src), Dst: addrJSON(t.Dst)})
 	}
@@ -275,22 +251,10 @@ func addrJSON(a netip.Addr) string {
 
 // describe says what a request will send, for --debug.
 func describe(req Request) string {
-	s := "list"
-	if req.Action != List {
-		s = actionName(req.Action)
-	}
-	switch req.Action {
-	case Add, Replace, AddInbound, ReplaceInbound:
-		s += " " + req.Eroute.Selector.String() + " => " + req.Eroute.SAID.String()
-	case Delete, DeleteInbound:
-		s += " " + req.Eroute.Selector.String()
-	case Batch, Sync:
-		s += " " + req.File
-		if req.DryRun {
-			s += " (dry run)"
-		}
-	case Monitor:
-		s += fmt.Sprintf(" (holds for %v)", req.HoldTimeout)
+	cmd := commandOf(req.Action)
+	s := cmd.name()
+	if cmd.detail != nil {
+		s += cmd.detail(req)
 	}
 	if req.Netns != "" {
 		s += " in network namespace " + req.Netns

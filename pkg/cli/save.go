@@ -21,7 +21,7 @@ func runSave(req Request, env Env, t Table) error {
 		return err
 	}
 	defer snap.Close()
-	holds, err := t.MonitorHolds()
+	holds, err := t.Holds()
 	if err != nil {
 		return err
 	}
@@ -32,7 +32,7 @@ func runSave(req Request, env Env, t Table) error {
 	w := bufio.NewWriterSize(env.Stdout, 64*1024)
 	s := saver{w: w, parser: env.Parser, all: req.All, holds: map[eroute.Selector]bool{}}
 	for _, h := range holds {
-		s.holds[h] = true
+		s.holds[h.Selector] = true
 	}
 	fmt.Fprintf(w, "# eroute --save%s: load with eroute --sync FILE%s\n", allFlag(req.All), allFlag(req.All))
 	for i := range snap.Len() {

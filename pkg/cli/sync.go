@@ -40,74 +40,120 @@ type Entries interface {
 // 100,000 selectors. The adds and replaces come in the file's order, then
 // the deletes in the table's.
 func planSync(want []Op, sorted []keyed, have Entries, all bool) (Plan, error) {
-	const (
-		keep = iota
-		add
-		replace
-	)
-	change := make([]uint8, len(want))
-	var plan Plan
-	var deletes []Op
-	foreign, foreignSAID := -1, eroute.SAID{}
-	// A policy with a mark or an if_id is not in the way of an eroute
-	// with the same selector (the kernel tells them apart), and a delete
-	// by selector would not reach it: only deletable ones take part.
-	j, n := 0, have.Len()
-	next := func() (Entry, eroute.Key, bool) {
-		for ; j < n; j++ {
-			if e := have.Entry(j); e.Deletable {
-				j++
-				return e, e.Selector.Key(), true
-			}
-		}
-		return Entry{}, eroute.Key{}, false
+	m := syncMerge{want: want, have: have, all: all, change: make([]uint8, len(want)), foreign: -1}
+	m.merge(sorted)
+	if m.foreign >= 0 {
+		return Plan{}, m.foreignError()
 	}
-	cur, curKey, ok := next()
+	return Plan{Ops: append(m.changes(), m.deletes...), Unchanged: m.unchanged}, nil
+}
+
+// What planSync does with a line of the file.
+const (
+	syncKeep = iota
+	syncAdd
+	syncReplace
+)
+
+// syncMerge is planSync's walk through the file's eroutes and the table's,
+// both in selector order.
+type syncMerge struct {
+	want   []Op
+	have   Entries
+	all    bool
+	j      int     // the next entry of have to look at
+	change []uint8 // by line of want: syncKeep, syncAdd or syncReplace
+	// deletes are the table's eroutes the file lacks, in the table's order.
+	deletes   []Op
+	unchanged int
+	// foreign is the earliest line that wants the selector of a policy
+	// eroute did not make (without all), -1 for none; foreignSAID is
+	// that policy's SAID.
+	foreign     int
+	foreignSAID eroute.SAID
+}
+
+// next gives the table's next deletable entry and its key. A policy with a
+// mark or an if_id is not in the way of an eroute with the same selector
+// (the kernel tells them apart), and a delete by selector would not reach
+// it: only deletable ones take part.
+func (m *syncMerge) next() (Entry, eroute.Key, bool) {
+	for n := m.have.Len(); m.j < n; m.j++ {
+		if e := m.have.Entry(m.j); e.Deletable {
+			m.j++
+			return e, e.Selector.Key(), true
+		}
+	}
+	return Entry{}, eroute.Key{}, false
+}
+
+// merge walks sorted (the file's lines by selector) and the table side by
+// side, and notes for each line and each entry what becomes of it.
+func (m *syncMerge) merge(sorted []keyed) {
+	cur, curKey, ok := m.next()
 	for _, w := range sorted {
 		for ok && bytes.Compare(curKey[:], w.key[:]) < 0 {
-			if (cur.Own || all) && !cur.MonitorHold { // in the table only
-				deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: cur.Eroute, Force: !cur.Own, Idempotent: true})
-			}
-			cur, curKey, ok = next()
+			m.tableOnly(cur)
+			cur, curKey, ok = m.next()
 		}
-		op := &want[w.i]
 		if !ok || curKey != w.key {
-			change[w.i] = add
+			m.change[w.i] = syncAdd
 			continue
 		}
-		switch {
-		case !cur.Own && !all:
-			if foreign < 0 || op.Line < want[foreign].Line {
-				foreign, foreignSAID = int(w.i), cur.SAID
-			}
-		case cur.SAID == op.Eroute.SAID && cur.Own && !cur.MonitorHold:
-			plan.Unchanged++
-		default:
-			change[w.i] = replace
-			op.Force = !cur.Own
+		m.both(int(w.i), cur)
+		cur, curKey, ok = m.next()
+	}
+	for ; ok; cur, curKey, ok = m.next() {
+		m.tableOnly(cur)
+	}
+}
+
+// tableOnly is an entry no line wants: deleted when it is eroute's (or
+// with all), but never a monitor's hold.
+func (m *syncMerge) tableOnly(e Entry) {
+	if (e.Own || m.all) && !e.MonitorHold {
+		m.deletes = append(m.deletes, Op{Kind: eroute.OpDelete, Eroute: e.Eroute, Force: !e.Own, Idempotent: true})
+	}
+}
+
+// both is line i of want and the entry of the same selector: unchanged
+// when it is eroute's with the same SAID, replaced in place otherwise
+// (a monitor's hold by the file's %hold too), and an error for a policy
+// eroute did not make, unless all.
+func (m *syncMerge) both(i int, e Entry) {
+	op := &m.want[i]
+	switch {
+	case !e.Own && !m.all:
+		if m.foreign < 0 || op.Line < m.want[m.foreign].Line {
+			m.foreign, m.foreignSAID = i, e.SAID
 		}
-		cur, curKey, ok = next()
+	case e.SAID == op.Eroute.SAID && e.Own && !e.MonitorHold:
+		m.unchanged++
+	default:
+		m.change[i] = syncReplace
+		op.Force = !e.Own
 	}
-	for ; ok; cur, curKey, ok = next() {
-		if (cur.Own || all) && !cur.MonitorHold {
-			deletes = append(deletes, Op{Kind: eroute.OpDelete, Eroute: cur.Eroute, Force: !cur.Own, Idempotent: true})
-		}
-	}
-	if foreign >= 0 {
-		op := want[foreign]
-		return Plan{}, lineError(op.Line, fmt.Errorf("the selector %s belongs to a policy eroute did not make (%s); --all lets --sync change it",
-			op.Eroute.Selector, foreignSAID))
-	}
-	for i, c := range change {
+}
+
+func (m *syncMerge) foreignError() error {
+	op := m.want[m.foreign]
+	return lineError(op.Line, fmt.Errorf("the selector %s belongs to a policy eroute did not make (%s); --all lets --sync change it",
+		op.Eroute.Selector, m.foreignSAID))
+}
+
+// changes gives the adds and replaces, in the file's order.
+func (m *syncMerge) changes() []Op {
+	var ops []Op
+	for i, c := range m.change {
+		w := m.want[i]
 		switch c {
-		case add:
-			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpAdd, Eroute: want[i].Eroute, Line: want[i].Line, Idempotent: true})
-		case replace:
-			plan.Ops = append(plan.Ops, Op{Kind: eroute.OpReplace, Eroute: want[i].Eroute, Line: want[i].Line, Force: want[i].Force})
+		case syncAdd:
+			ops = append(ops, Op{Kind: eroute.OpAdd, Eroute: w.Eroute, Line: w.Line, Idempotent: true})
+		case syncReplace:
+			ops = append(ops, Op{Kind: eroute.OpReplace, Eroute: w.Eroute, Line: w.Line, Force: w.Force})
 		}
 	}
-	plan.Ops = append(plan.Ops, deletes...)
-	return plan, nil
+	return ops
 }
 
 // runSync carries out --sync FILE (or prints its plan with --dry-run).
@@ -198,7 +244,7 @@ func printPlan(out io.Writer, plan Plan) error {
 func planLine(op Op) string {
 	e := op.Eroute
 	in := "" // --addin, --replacein, --delin for the inbound policies
-	if op.In {
+	if op.Inbound {
 		in = "in"
 	}
 	var line string

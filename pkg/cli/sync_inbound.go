@@ -24,7 +24,7 @@ const ExitChanged = 2
 func splitInbound(ops []Op) (out, in []Op) {
 	n := 0
 	for _, op := range ops {
-		if op.In {
+		if op.Inbound {
 			in = append(in, op)
 			continue
 		}
@@ -70,7 +70,7 @@ func (l entrySlice) Entry(i int) Entry { return l[i] }
 // marked as inbound.
 func joinPlans(out, in Plan) Plan {
 	for _, op := range in.Ops {
-		op.In = true
+		op.Inbound = true
 		out.Ops = append(out.Ops, op)
 	}
 	out.Unchanged += in.Unchanged
@@ -85,7 +85,7 @@ func joinPlans(out, in Plan) Plan {
 // policies change.)
 func applySync(t Table, snap Snapshot, inbound []Entry, ops []Op, file string) error {
 	n := 0
-	for n < len(ops) && !ops[n].In {
+	for n < len(ops) && !ops[n].Inbound {
 		n++
 	}
 	out, in := ops[:n], ops[n:]
@@ -214,7 +214,7 @@ func printPlanJSON(out io.Writer, plan Plan, applied bool) error {
 	counts := map[eroute.OpKind]*int{eroute.OpAdd: &p.Add, eroute.OpReplace: &p.Replace, eroute.OpDelete: &p.Delete}
 	for _, op := range plan.Ops {
 		dir := "out"
-		if op.In {
+		if op.Inbound {
 			dir = "in"
 		}
 		*counts[op.Kind]++

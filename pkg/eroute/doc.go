@@ -9,4 +9,11 @@
 // numbers, names from /etc/protocols and /etc/services, host names through a
 // Resolver); printing gives the canonical text, and parsing the canonical text
 // of any value gives the value back.
+//
+// It is also the model the driver (package xfrm) and the command line
+// (pkg/cli) share, so that neither translates the other's types: a policy
+// of the table as listed (Entry, Template), a change of a batch (Op,
+// OpKind) and its refusals (BatchError, ForeignError), and the monitor's
+// holds (MonitorHold, Scope, ErrOverrun). xfrm names them too, as aliases
+// (xfrm.Entry is eroute.Entry).
 package eroute

@@ -2,6 +2,7 @@ package eroute
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -317,4 +318,18 @@ type multicastResolver struct{}
 
 func (multicastResolver) LookupHost(string, Family) (netip.Addr, error) {
 	return netip.MustParseAddr("224.0.0.5"), nil
+}
+
+// TestProtoStringNames pins Proto.String's switch to protoNames, which
+// ParseProto reads.
+func TestProtoStringNames(t *testing.T) {
+	for p := range 256 {
+		want, ok := protoNames[Proto(p)]
+		if !ok {
+			want = fmt.Sprintf("proto(%d)", p)
+		}
+		if got := Proto(p).String(); got != want {
+			t.Errorf("Proto(%d).String() = %q, want %q", p, got, want)
+		}
+	}
 }

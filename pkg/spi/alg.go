@@ -6,24 +6,6 @@ import (
 	"strings"
 )
 
-// Alg is one transform of an SA as XFRM names it: a crypto API name
-// ("cbc(aes)", "hmac(sha256)", "deflate"), the key, and for integrity the
-// ICV length on the wire. Key is a secret: it is never printed, logged or
-// put in JSON.
-type Alg struct {
-	Name      string
-	Key       []byte `json:"-"`
-	TruncBits int    // integrity only: ICV bits
-}
-
-// KeyBits is the key length in bits, as KLIPS counted it.
-func (a *Alg) KeyBits() int {
-	if a == nil {
-		return 0
-	}
-	return len(a.Key) * 8
-}
-
 // cipher is one ESP encryption algorithm KLIPS knew.
 type cipher struct {
 	klips   string // the --esp name

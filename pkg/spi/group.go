@@ -1,115 +1,18 @@
 package spi
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 
 	"github.com/eroute/eroute/pkg/eroute"
+	"github.com/eroute/eroute/pkg/sadb"
 )
 
-// A group (KLIPS spigrp) lives in the kernel as its members' reqid and
-// mode, nowhere else:
-//
-//   - every member has the group's handle as reqid: the tun SA's SPI when
-//     the group has one, else the first member's SPI; handles are SPIs, so
-//     never below 0x100, and reqids below that (IKE daemons count from 1)
-//     are never taken for a group;
-//   - the members are applied inner to outer as comp, esp, ah (XFRM's
-//     order); with a tun SA the innermost is in tunnel mode with the tun
-//     SA's addresses, the others in transport mode;
-//   - all members have the destination of the group.
-//
-// An eroute naming the group's head (tun0xHANDLE@DST) gets a policy whose
-// templates name the members by reqid, whatever their SPIs (see
-// xfrm.GroupTemplates). A state in tunnel mode with a reqid below 0x100
-// (made by ip xfrm, say) is a group of its own whose handle is its SPI:
-// that is the SA an eroute to tun0xSPI@DST has always used.
-
-// Group is one group of SAs: its head's SAID, its members inner to outer.
-type Group struct {
-	Head    eroute.SAID // tun0xHANDLE@DST, or the first member's SAID
-	Members []*SA       // comp, esp, ah
-}
-
-// Tunnel reports whether the group has a tun SA (its innermost member is
-// in tunnel mode).
-func (g *Group) Tunnel() bool { return len(g.Members) > 0 && g.Members[0].Tunnel }
-
-// Inbound reports whether the group's destination is this host's.
-func (g *Group) Inbound() bool { return len(g.Members) > 0 && g.Members[0].Inbound }
-
-// Outer is the outermost member: the SA whose packets go on the wire.
-func (g *Group) Outer() *SA { return g.Members[len(g.Members)-1] }
-
-// groupKey identifies a group: destination and handle.
-type groupKey struct {
-	dst    netip.Addr
-	handle uint32
-}
-
-// keyOf gives the group an SA belongs to; false for an ungrouped SA.
-func keyOf(sa *SA) (groupKey, bool) {
-	switch {
-	case sa.Reqid >= eroute.MinSPI:
-		return groupKey{sa.SAID.Dst, sa.Reqid}, true
-	case sa.Tunnel:
-		return groupKey{sa.SAID.Dst, sa.SAID.SPI}, true
-	}
-	return groupKey{}, false
-}
-
-// rank orders members inner to outer: comp, esp, ah.
-func rank(p eroute.Proto) int {
-	switch p {
-	case eroute.ProtoComp:
-		return 0
-	case eroute.ProtoESP:
-		return 1
-	}
-	return 2
-}
-
-func byRank(a, b *SA) int { return cmp.Compare(rank(a.SAID.Proto), rank(b.SAID.Proto)) }
-
-// Groups finds the groups among sas, in the order of their heads' text.
-// Ungrouped SAs are in none.
-func Groups(sas []SA) []Group {
-	byKey := map[groupKey]*Group{}
-	var groups []*Group
-	for i := range sas {
-		k, ok := keyOf(&sas[i])
-		if !ok {
-			continue
-		}
-		g := byKey[k]
-		if g == nil {
-			g = &Group{}
-			byKey[k] = g
-			groups = append(groups, g)
-		}
-		g.Members = append(g.Members, &sas[i])
-	}
-	out := make([]Group, 0, len(groups))
-	for _, g := range groups {
-		slices.SortStableFunc(g.Members, byRank)
-		k, _ := keyOf(g.Members[0])
-		g.Head = eroute.SAID{Proto: eroute.ProtoTun, SPI: k.handle, Dst: k.dst}
-		if !g.Tunnel() {
-			g.Head = g.Members[0].SAID
-		}
-		out = append(out, *g)
-	}
-	slices.SortFunc(out, func(a, b Group) int { return compareSAIDs(a.Head, b.Head) })
-	return out
-}
-
-// compareSAIDs orders SAIDs by destination, protocol, SPI.
-func compareSAIDs(a, b eroute.SAID) int {
-	return cmp.Or(a.Dst.Compare(b.Dst), cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.SPI, b.SPI))
-}
+// How groups live in the kernel, and how they are found among the SAs, is
+// the model's (sadb.Group, sadb.Groups); what spigrp may make of them, and
+// its messages, are here.
 
 // find gives the SA with this SAID (esp, ah or comp), or nil.
 func find(sas []SA, id eroute.SAID) *SA {
@@ -124,21 +27,21 @@ func find(sas []SA, id eroute.SAID) *SA {
 // groupNamed gives the group id names: a tun SAID names the group whose
 // handle it is; an SA names the group it is in. nil when there is none.
 func groupNamed(groups []Group, sas []SA, id eroute.SAID) *Group {
-	var k groupKey
+	var k sadb.GroupKey
 	if id.Proto == eroute.ProtoTun {
-		k = groupKey{id.Dst, id.SPI}
+		k = sadb.GroupKey{Dst: id.Dst, Handle: id.SPI}
 	} else {
 		sa := find(sas, id)
 		if sa == nil {
 			return nil
 		}
 		var ok bool
-		if k, ok = keyOf(sa); !ok {
+		if k, ok = sadb.KeyOf(sa); !ok {
 			return nil
 		}
 	}
 	for i := range groups {
-		if gk, _ := keyOf(groups[i].Members[0]); gk == k {
+		if gk, _ := sadb.KeyOf(groups[i].Members[0]); gk == k {
 			return &groups[i]
 		}
 	}
@@ -150,10 +53,15 @@ type Change struct {
 	Old, New SA
 }
 
-// Errors of grouping.
+// The kernel's refusals of an SA in KLIPS's words (cmd/internal/app gives
+// these for the driver's), and the errors of grouping.
 var (
 	ErrSAExists   = errors.New("SA already in use.  Delete old one first.")
 	ErrSANotFound = errors.New("SA does not exist.  Cannot delete.")
+	// ErrNoAlgorithm: the kernel lacks an algorithm of the SA (ENOSYS).
+	ErrNoAlgorithm = errors.New("Algorithm support not available in the kernel.  Please compile in support.")
+	// ErrInvalid: the kernel refused the SA as invalid (EINVAL).
+	ErrInvalid = errors.New("Invalid argument, check kernel log messages for specifics")
 )
 
 // PlanGroup says how to group the SAs ids names (spigrp with two to four
@@ -164,43 +72,68 @@ var (
 // grows (KLIPS built tun, comp, esp in two pairwise calls); an SA in
 // another group is refused, as KLIPS refused it.
 func PlanGroup(sas []SA, ids []eroute.SAID) ([]Change, error) {
-	groups := Groups(sas)
-	var tun *eroute.SAID
-	var named []*SA
+	hasTun, named, err := namedSAs(sas, ids)
+	if err != nil {
+		return nil, err
+	}
+	handle := ids[0].SPI
+	var members []*SA
+	if g := groupNamed(sadb.Groups(sas), sas, ids[0]); g != nil {
+		gk, _ := sadb.KeyOf(g.Members[0])
+		handle, hasTun = gk.Handle, hasTun || g.Tunnel()
+		members = append(members, g.Members...)
+	}
+	if members, err = joinGroup(members, named); err != nil {
+		return nil, err
+	}
+	if len(members) == 0 {
+		return nil, fmt.Errorf("%s: a group needs an esp, ah or comp SA besides the tun SA", ids[0].AFString())
+	}
+	slices.SortStableFunc(members, sadb.ByRank)
+	if hasTun && !validSrc(members[0].Src) {
+		return nil, fmt.Errorf("%s has no source address: the tunnel's outer source comes from it; add it again with --src", members[0].SAID.AFString())
+	}
+	return groupChanges(members, handle, hasTun), nil
+}
+
+// namedSAs checks the SAIDs of a spigrp and finds their SAs: whether the
+// first is a tun SAID (it may only come first, and names no SA of its
+// own), and the others' SAs, which must exist, share the first's
+// destination and come in the order comp, esp, ah.
+func namedSAs(sas []SA, ids []eroute.SAID) (tun bool, named []*SA, err error) {
 	for i, id := range ids {
 		if id.Proto == eroute.ProtoTun {
 			if i != 0 {
-				return nil, fmt.Errorf("%s must come first: a tun SA is the innermost transform of its group", id.AFString())
+				return false, nil, fmt.Errorf("%s must come first: a tun SA is the innermost transform of its group", id.AFString())
 			}
-			tun = &ids[0]
+			tun = true
 			continue
 		}
 		sa := find(sas, id)
 		if sa == nil {
-			return nil, fmt.Errorf("%s: SA does not exist.  Cannot group.", id.AFString())
+			return false, nil, fmt.Errorf("%s: SA does not exist.  Cannot group.", id.AFString())
 		}
 		if id.Dst != ids[0].Dst {
-			return nil, fmt.Errorf("%s: the SAs of a group must have one destination, %s's", id.AFString(), ids[0].AFString())
+			return false, nil, fmt.Errorf("%s: the SAs of a group must have one destination, %s's", id.AFString(), ids[0].AFString())
 		}
-		if len(named) > 0 && rank(named[len(named)-1].SAID.Proto) >= rank(id.Proto) {
-			return nil, fmt.Errorf("%s after %s: XFRM applies a group's SAs inner to outer as comp, esp, ah; give them in that order",
+		if len(named) > 0 && sadb.Rank(named[len(named)-1].SAID.Proto) >= sadb.Rank(id.Proto) {
+			return false, nil, fmt.Errorf("%s after %s: XFRM applies a group's SAs inner to outer as comp, esp, ah; give them in that order",
 				id.AFString(), named[len(named)-1].SAID.AFString())
 		}
 		named = append(named, sa)
 	}
-	handle := ids[0].SPI
-	var members []*SA
-	hasTun := tun != nil
-	if g := groupNamed(groups, sas, ids[0]); g != nil {
-		gk, _ := keyOf(g.Members[0])
-		handle, hasTun = gk.handle, hasTun || g.Tunnel()
-		members = append(members, g.Members...)
-	}
+	return tun, named, nil
+}
+
+// joinGroup adds the named SAs to the members of the group (none: a new
+// group), refusing an SA of another group and a second SA of one
+// protocol.
+func joinGroup(members, named []*SA) ([]*SA, error) {
 	for _, sa := range named {
 		if slices.Contains(members, sa) {
 			continue
 		}
-		if _, grouped := keyOf(sa); grouped {
+		if _, grouped := sadb.KeyOf(sa); grouped {
 			return nil, fmt.Errorf("%s is in another group: %w", sa.SAID.AFString(), ErrSAExists)
 		}
 		for _, m := range members {
@@ -210,13 +143,13 @@ func PlanGroup(sas []SA, ids []eroute.SAID) ([]Change, error) {
 		}
 		members = append(members, sa)
 	}
-	if len(members) == 0 {
-		return nil, fmt.Errorf("%s: a group needs an esp, ah or comp SA besides the tun SA", ids[0].AFString())
-	}
-	slices.SortStableFunc(members, byRank)
-	if hasTun && !validSrc(members[0].Src) {
-		return nil, fmt.Errorf("%s has no source address: the tunnel's outer source comes from it; add it again with --src", members[0].SAID.AFString())
-	}
+	return members, nil
+}
+
+// groupChanges gives the members, inner to outer, whose reqid or mode
+// changes: every member takes the group's handle as reqid, and the
+// innermost is in tunnel mode when the group has a tun SA.
+func groupChanges(members []*SA, handle uint32, hasTun bool) []Change {
 	var changes []Change
 	for i, m := range members {
 		n := *m
@@ -225,14 +158,14 @@ func PlanGroup(sas []SA, ids []eroute.SAID) ([]Change, error) {
 			changes = append(changes, Change{Old: *m, New: n})
 		}
 	}
-	return changes, nil
+	return changes
 }
 
 // PlanUngroup says how to ungroup (spigrp with one SAID): every member of
 // the group id names goes back to transport mode and reqid 0. An SA that
 // is in no group needs nothing; a SAID that names nothing is an error.
 func PlanUngroup(sas []SA, id eroute.SAID) ([]Change, error) {
-	g := groupNamed(Groups(sas), sas, id)
+	g := groupNamed(sadb.Groups(sas), sas, id)
 	if g == nil {
 		if id.Proto != eroute.ProtoTun && find(sas, id) != nil {
 			return nil, nil
@@ -251,7 +184,7 @@ func PlanUngroup(sas []SA, id eroute.SAID) ([]Change, error) {
 // PlanDelete gives the SAs spi --del deletes: the SA and the rest of its
 // group, or the whole group a tun SAID names.
 func PlanDelete(sas []SA, id eroute.SAID) ([]SA, error) {
-	if g := groupNamed(Groups(sas), sas, id); g != nil {
+	if g := groupNamed(sadb.Groups(sas), sas, id); g != nil {
 		out := make([]SA, len(g.Members))
 		for i, m := range g.Members {
 			out[i] = *m

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eroute/eroute/pkg/eroute"
+	"github.com/eroute/eroute/pkg/sadb"
 )
 
 // The listing of `ipsec spi` is /proc/net/ipsec_spi's, one line an SA,
@@ -109,9 +110,9 @@ func lifeAndNAT(sa *SA, now time.Time) string {
 
 func encapName(t uint16) string {
 	switch t {
-	case EncapNonIKE:
+	case sadb.EncapNonIKE:
 		return "nonike"
-	case EncapNonESP:
+	case sadb.EncapNonESP:
 		return "nonesp"
 	}
 	return "unknown"
@@ -143,7 +144,7 @@ func Listing(sas []SA, inbound []eroute.Eroute, now time.Time) []string {
 	for i := range sas {
 		lines = append(lines, line{sas[i].SAID, Line(&sas[i], now)})
 	}
-	for _, g := range Groups(sas) {
+	for _, g := range sadb.Groups(sas) {
 		if g.Tunnel() {
 			pol := eroute.Selector{}
 			if g.Inbound() {
@@ -152,7 +153,7 @@ func Listing(sas []SA, inbound []eroute.Eroute, now time.Time) []string {
 			lines = append(lines, line{g.Head, TunLine(&g, pol, now)})
 		}
 	}
-	slices.SortStableFunc(lines, func(a, b line) int { return compareSAIDs(a.id, b.id) })
+	slices.SortStableFunc(lines, func(a, b line) int { return sadb.CompareSAIDs(a.id, b.id) })
 	out := make([]string, len(lines))
 	for i, l := range lines {
 		out[i] = l.text
@@ -172,7 +173,7 @@ func GroupListing(sas []SA) []string {
 	}
 	var lines []line
 	inGroup := map[eroute.SAID]bool{}
-	for _, g := range Groups(sas) {
+	for _, g := range sadb.Groups(sas) {
 		chain := []eroute.SAID{}
 		if g.Tunnel() {
 			chain = append(chain, g.Head)
@@ -197,7 +198,7 @@ func GroupListing(sas []SA) []string {
 			lines = append(lines, line{sas[i].SAID, sas[i].SAID.String() + " "})
 		}
 	}
-	slices.SortStableFunc(lines, func(a, b line) int { return compareSAIDs(a.id, b.id) })
+	slices.SortStableFunc(lines, func(a, b line) int { return sadb.CompareSAIDs(a.id, b.id) })
 	out := make([]string, len(lines))
 	for i, l := range lines {
 		out[i] = l.text

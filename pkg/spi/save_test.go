@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/eroute/eroute/pkg/eroute"
+	"github.com/eroute/eroute/pkg/sadb"
 )
 
 // Args gives command lines that make the same SAs again, and GroupArgs the
@@ -35,7 +36,7 @@ func TestArgsRoundTrip(t *testing.T) {
 		}
 		must(t, again, "spi "+strings.Join(args, " "))
 	}
-	for _, g := range Groups(k.sas) {
+	for _, g := range sadb.Groups(k.sas) {
 		must(t, again, "spigrp "+strings.Join(GroupArgs(&g), " "))
 	}
 	if !reflect.DeepEqual(sorted(k.sas), sorted(again.sas)) {

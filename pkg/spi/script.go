@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eroute/eroute/pkg/eroute"
+	"github.com/eroute/eroute/pkg/sadb"
 )
 
 // Script gives the shell script `ipsec spi --save` writes: one `ipsec spi`
@@ -33,11 +34,11 @@ func Script(sas []SA, self string) []string {
 		"IPSEC=${IPSEC:-" + shellQuote(cmp.Or(self, "ipsec")) + "}",
 	}
 	sas = slices.Clone(sas)
-	slices.SortFunc(sas, func(a, b SA) int { return compareSAIDs(a.SAID, b.SAID) })
+	slices.SortFunc(sas, func(a, b SA) int { return sadb.CompareSAIDs(a.SAID, b.SAID) })
 	var spigrps []string
 	spiLine, refused := map[eroute.SAID]string{}, map[eroute.SAID]string{}
 	grouped := map[eroute.SAID]bool{}
-	for _, g := range Groups(sas) {
+	for _, g := range sadb.Groups(sas) {
 		members := make([]SA, len(g.Members))
 		for i, m := range g.Members {
 			members[i] = *m

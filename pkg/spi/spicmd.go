@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/eroute/eroute/pkg/eroute"
+	"github.com/eroute/eroute/pkg/sadb"
 )
 
 // SpiProg is the name `ipsec spi` messages start with, as KLIPS's did.
@@ -298,64 +299,99 @@ func checkTun(req *Request, set map[string]string) error {
 	return onlyFor(set, req.Action, "af", "edst", "spi", "proto", "said", "src", "dst")
 }
 
-// parseAdd reads --ah, --esp and --comp with their keys and options.
+// parseAdd reads --ah, --esp and --comp with their keys and options. The
+// keys are decoded first, whatever the SA: a malformed key is the error
+// reported before the SA's other faults.
 func parseAdd(req *Request, set map[string]string) error {
-	sa := &req.SA
-	enckey, hasEnc, err := key(set, "enckey", "Encryption Key")
-	if err != nil {
+	var keys saKeys
+	var err error
+	if keys.enc, keys.hasEnc, err = key(set, "enckey", "Encryption Key"); err != nil {
 		return err
 	}
-	authkey, hasAuth, err := key(set, "authkey", "Authentication Key")
-	if err != nil {
+	if keys.auth, keys.hasAuth, err = key(set, "authkey", "Authentication Key"); err != nil {
 		return err
 	}
-	common := []string{"af", "edst", "spi", "proto", "said", "src", "dst", "iv", "replay_window", "life"}
 	switch req.Action {
 	case AddESP:
-		if err := wantProto(sa.SAID, req.Action, eroute.ProtoESP); err != nil {
-			return err
-		}
-		alg, err := ParseESP(set["esp"])
-		if err != nil {
-			return err
-		}
-		if sa.Enc, sa.Auth, err = alg.Transforms(enckey, authkey, hasEnc, hasAuth); err != nil {
-			return err
-		}
-		if err := onlyFor(set, req.Action, append(common, "enckey", "authkey", "natt", "sport", "dport")...); err != nil {
-			return err
-		}
-		if sa.Encap, err = natt(set); err != nil {
-			return err
-		}
+		err = parseESPAdd(req, set, keys)
 	case AddAH:
-		if err := wantProto(sa.SAID, req.Action, eroute.ProtoAH); err != nil {
-			return err
-		}
-		alg, err := ParseAH(set["ah"])
-		if err != nil {
-			return err
-		}
-		if sa.Auth, err = alg.Transform(authkey, hasAuth); err != nil {
-			return err
-		}
-		if err := onlyFor(set, req.Action, append(common, "authkey")...); err != nil {
-			return err
-		}
+		err = parseAHAdd(req, set, keys)
 	case AddComp:
-		if err := wantProto(sa.SAID, req.Action, eroute.ProtoComp); err != nil {
-			return err
-		}
-		if sa.SAID.SPI > MaxCPI {
-			return fmt.Errorf("Invalid CPI 0x%x of %s: an IPCOMP CPI has 16 bits, so it must be below 0x10000", sa.SAID.SPI, sa.SAID.AFString())
-		}
-		if sa.Comp, err = ParseComp(set["comp"]); err != nil {
-			return err
-		}
-		if err := onlyFor(set, req.Action, "af", "edst", "spi", "proto", "said", "src", "dst", "iv", "life"); err != nil {
-			return err
-		}
+		err = parseCompAdd(req, set)
 	}
+	if err != nil {
+		return err
+	}
+	return parseSAOptions(req, set)
+}
+
+// saKeys are the decoded --enckey and --authkey, and whether each was given.
+type saKeys struct {
+	enc, auth       []byte
+	hasEnc, hasAuth bool
+}
+
+// addOptions are the options every --ah, --esp and --comp add takes; each
+// adds its own.
+var addOptions = []string{"af", "edst", "spi", "proto", "said", "src", "dst", "iv", "replay_window", "life"}
+
+// parseESPAdd reads --esp: the algorithms, their keys, and NAT-T's UDP
+// encapsulation.
+func parseESPAdd(req *Request, set map[string]string, keys saKeys) error {
+	sa := &req.SA
+	if err := wantProto(sa.SAID, req.Action, eroute.ProtoESP); err != nil {
+		return err
+	}
+	alg, err := ParseESP(set["esp"])
+	if err != nil {
+		return err
+	}
+	if sa.Enc, sa.Auth, err = alg.Transforms(keys.enc, keys.auth, keys.hasEnc, keys.hasAuth); err != nil {
+		return err
+	}
+	if err := onlyFor(set, req.Action, append(addOptions[:len(addOptions):len(addOptions)], "enckey", "authkey", "natt", "sport", "dport")...); err != nil {
+		return err
+	}
+	sa.Encap, err = natt(set)
+	return err
+}
+
+// parseAHAdd reads --ah: the algorithm and its key.
+func parseAHAdd(req *Request, set map[string]string, keys saKeys) error {
+	sa := &req.SA
+	if err := wantProto(sa.SAID, req.Action, eroute.ProtoAH); err != nil {
+		return err
+	}
+	alg, err := ParseAH(set["ah"])
+	if err != nil {
+		return err
+	}
+	if sa.Auth, err = alg.Transform(keys.auth, keys.hasAuth); err != nil {
+		return err
+	}
+	return onlyFor(set, req.Action, append(addOptions[:len(addOptions):len(addOptions)], "authkey")...)
+}
+
+// parseCompAdd reads --comp: the algorithm, for a CPI of 16 bits. An
+// IPCOMP SA has no replay window.
+func parseCompAdd(req *Request, set map[string]string) error {
+	sa := &req.SA
+	if err := wantProto(sa.SAID, req.Action, eroute.ProtoComp); err != nil {
+		return err
+	}
+	if sa.SAID.SPI > MaxCPI {
+		return fmt.Errorf("Invalid CPI 0x%x of %s: an IPCOMP CPI has 16 bits, so it must be below 0x10000", sa.SAID.SPI, sa.SAID.AFString())
+	}
+	var err error
+	if sa.Comp, err = ParseComp(set["comp"]); err != nil {
+		return err
+	}
+	return onlyFor(set, req.Action, "af", "edst", "spi", "proto", "said", "src", "dst", "iv", "life")
+}
+
+// parseSAOptions reads what any SA may have: --replay_window and --life.
+func parseSAOptions(req *Request, set map[string]string) error {
+	sa := &req.SA
 	if v, ok := set["replay_window"]; ok {
 		n, err := eroute.ParseNumber(v, 1<<32-1)
 		if err != nil {
@@ -367,6 +403,7 @@ func parseAdd(req *Request, set map[string]string) error {
 		sa.ReplayWindow = uint32(n)
 	}
 	if v, ok := set["life"]; ok {
+		var err error
 		if sa.Soft, sa.Hard, req.Note, err = ParseLife(v); err != nil {
 			return err
 		}
@@ -405,9 +442,9 @@ func natt(set map[string]string) (*Encap, error) {
 	case "none":
 		return nil, nil
 	case "nonesp":
-		e.Type = EncapNonESP
+		e.Type = sadb.EncapNonESP
 	case "nonike":
-		e.Type = EncapNonIKE
+		e.Type = sadb.EncapNonIKE
 	default:
 		n, err := eroute.ParseNumber(v, 2)
 		if err != nil || n == 0 {
@@ -509,7 +546,7 @@ func listSAs(k Kernel, env Env, sas []SA, asJSON bool) error {
 		return writeLines(env.Stdout, Listing(sas, inbound, env.Now()))
 	}
 	heads := map[eroute.SAID]eroute.SAID{}
-	for _, g := range Groups(sas) {
+	for _, g := range sadb.Groups(sas) {
 		for _, m := range g.Members {
 			heads[m.SAID] = g.Head
 		}
@@ -531,7 +568,7 @@ func listSAs(k Kernel, env Env, sas []SA, asJSON bool) error {
 // refused a second tun SA with the same SAID.
 func addTun(k Kernel, id eroute.SAID, debug bool, out io.Writer, prog string) error {
 	return withSAs(k, func(sas []SA) error {
-		for _, g := range Groups(sas) {
+		for _, g := range sadb.Groups(sas) {
 			if g.Tunnel() && g.Head == id {
 				return fmt.Errorf("%s: %w", id.AFString(), ErrSAExists)
 			}
@@ -568,7 +605,7 @@ func getSA(k Kernel, id eroute.SAID, out io.Writer, prog string) error {
 	return withSAs(k, func(sas []SA) error {
 		sa := find(sas, id)
 		if id.Proto == eroute.ProtoTun {
-			if g := groupNamed(Groups(sas), sas, id); g != nil && g.Tunnel() {
+			if g := groupNamed(sadb.Groups(sas), sas, id); g != nil && g.Tunnel() {
 				sa = g.Members[0]
 			}
 		}

@@ -89,6 +89,9 @@ trap 'exit 130' INT TERM
 mkdir -p "$run/payload/bin" "$run/payload/out"
 cp "$eroute" "$run/payload/bin/eroute"
 [ ! -x "$ipsec" ] || cp "$ipsec" "$run/payload/bin/ipsec"
+# The xfrm package's tests that need ESP (suite.d/xfrmlib.sh), when built.
+xfrmtest=${XFRM_TEST:-$repo/bin/xfrm.test}
+[ ! -x "$xfrmtest" ] || cp "$xfrmtest" "$run/payload/bin/xfrm.test"
 cp "${VM_SUITE:-$here/suite.sh}" "$run/payload/suite.sh"
 # The package: the suite runs eroute from where apt installed it.
 deb=${VM_DEB:-}

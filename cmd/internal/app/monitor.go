@@ -75,37 +75,24 @@ func (m *kernelMonitor) send(ev any, err error) bool {
 	}
 }
 
-// pumpAcquires translates the listener's events; policy expiries other
-// than a monitor hold's are skipped.
+// pumpAcquires hands on the listener's events (listenerEvent).
 func (m *kernelMonitor) pumpAcquires() {
 	for {
 		ev, err := m.listener.Next()
 		switch {
-		case errors.Is(err, xfrm.ErrOverrun):
-			err = cli.ErrOverrun
-		case errors.Is(err, xfrm.ErrClosed):
-			m.send(nil, cli.ErrStopped)
-			return
-		case err != nil:
+		case errors.Is(err, xfrm.ErrOverrun): // pkg/cli's too
+		case err != nil: // xfrm.ErrClosed is net.ErrClosed, as pkg/cli wants
 			m.send(nil, cliError(err))
 			return
 		}
-		var out any
-		switch ev := ev.(type) {
-		case *xfrm.Acquire:
-			out = acquired(ev)
-		case *xfrm.PolicyExpire:
-			if h, ok := xfrm.HoldOf(ev.Policy); ok && ev.Hard {
-				out = &cli.HoldReaped{Hold: cliHold(h)}
-			}
-		}
+		out := listenerEvent(ev)
 		if (out != nil || err != nil) && !m.send(out, err) {
 			return
 		}
 	}
 }
 
-// pumpGuard reports what the guard did.
+// pumpGuard reports what the guard did (guardEvent).
 func (m *kernelMonitor) pumpGuard() {
 	for {
 		ev, err := m.guard.Next()
@@ -115,16 +102,7 @@ func (m *kernelMonitor) pumpGuard() {
 			}
 			return
 		}
-		var out any
-		switch ev := ev.(type) {
-		case *xfrm.TakenOver:
-			out = &cli.TakenOver{Eroute: ev.Eroute, By: ev.By}
-		case *xfrm.Restored:
-			out = &cli.Restored{Eroute: ev.Eroute, Err: cliError(ev.Err)}
-		case *xfrm.GuardNote:
-			out = &cli.Note{Text: ev.Text}
-		}
-		if out != nil && !m.send(out, nil) {
+		if out := guardEvent(ev); out != nil && !m.send(out, nil) {
 			return
 		}
 	}
@@ -135,13 +113,35 @@ func (m *kernelMonitor) Next() (any, error) {
 	return it.ev, it.err
 }
 
-func acquired(ev *xfrm.Acquire) *cli.Acquired {
-	return &cli.Acquired{Flow: ev.Flow, Eroute: ev.Eroute, Foreign: !ev.Own,
-		Scope: cli.Scope(xfrm.ScopeOf(ev.Policy)), Priority: ev.Policy.Priority}
+// listenerEvent gives pkg/cli what the listener saw: an ACQUIRE, or a
+// monitor hold the kernel deleted when its time was up; nil for the rest
+// (other expiries, policy changes). xfrm's events are a closed set of its
+// own, so they are handed on as pkg/cli's.
+func listenerEvent(ev xfrm.Event) any {
+	switch ev := ev.(type) {
+	case *xfrm.Acquire:
+		return &cli.Acquired{Flow: ev.Flow, Eroute: ev.Eroute, Foreign: !ev.Own,
+			Scope: xfrm.ScopeOf(ev.Policy), Priority: ev.Policy.Priority}
+	case *xfrm.PolicyExpire:
+		if h, ok := xfrm.HoldOf(ev.Policy); ok && ev.Hard {
+			return &cli.HoldReaped{Hold: h}
+		}
+	}
+	return nil
 }
 
-func cliHold(h xfrm.Hold) cli.Hold {
-	return cli.Hold{Selector: h.Selector, Scope: cli.Scope(h.Scope)}
+// guardEvent gives pkg/cli what the guard did, its errors in the command's
+// words; nil for what pkg/cli does not report.
+func guardEvent(ev xfrm.Event) any {
+	switch ev := ev.(type) {
+	case *xfrm.TakenOver:
+		return &cli.TakenOver{Eroute: ev.Eroute, By: ev.By}
+	case *xfrm.Restored:
+		return &cli.Restored{Eroute: ev.Eroute, Err: cliError(ev.Err)}
+	case *xfrm.GuardNote:
+		return &cli.Note{Text: ev.Text}
+	}
+	return nil
 }
 
 func (m *kernelMonitor) StopListening() { m.listener.Close() }
@@ -151,27 +151,19 @@ func (m *kernelMonitor) AddHold(h cli.Hold, trap uint32, timeout time.Duration) 
 	if !ok {
 		return cli.ErrCannotOutrank
 	}
-	err := m.table.AddHold(xfrm.Hold{Selector: h.Selector, Scope: xfrm.Scope(h.Scope), Priority: prio}, timeout)
-	if errors.Is(err, xfrm.ErrExists) {
-		return cli.ErrHoldExists
-	}
-	return cliError(err)
+	h.Priority = prio
+	return cliError(m.table.AddHold(h, timeout)) // xfrm.ErrExists is fs.ErrExist, as pkg/cli wants
 }
 
 func (m *kernelMonitor) DeleteHold(h cli.Hold) (bool, error) {
-	ok, err := m.table.DeleteHold(xfrm.Hold{Selector: h.Selector, Scope: xfrm.Scope(h.Scope)})
+	ok, err := m.table.DeleteHold(h)
 	return ok, cliError(err)
 }
 
 // StaleHolds gives the holds the guard's reading of the table found: the
 // table is read once at start, for both.
 func (m *kernelMonitor) StaleHolds() ([]cli.Hold, error) {
-	holds := m.guard.StaleHolds()
-	hs := make([]cli.Hold, len(holds))
-	for i, h := range holds {
-		hs[i] = cliHold(h)
-	}
-	return hs, nil
+	return m.guard.StaleHolds(), nil
 }
 
 func (m *kernelMonitor) Tracked() int { return m.guard.Own() }

@@ -41,37 +41,37 @@ func self() string {
 func openSAs(netns string) (spi.Kernel, error) {
 	t, err := xfrm.Open(netns)
 	if err != nil {
-		return nil, cliError(err)
+		return nil, saError(err)
 	}
 	return saTable{t}, nil
 }
 
 // saTable gives pkg/spi the SA table, with the driver's errors in the
-// command's words (cliError).
+// commands' words (saError).
 type saTable struct {
 	Table *xfrm.Table
 }
 
 var _ spi.Kernel = saTable{}
 
-func (t saTable) AddSA(sa spi.SA) error         { return cliError(t.Table.AddSA(sa)) }
-func (t saTable) DeleteSA(id eroute.SAID) error { return cliError(t.Table.DeleteSA(id)) }
-func (t saTable) FlushSAs() error               { return cliError(t.Table.FlushSAs()) }
-func (t saTable) Close() error                  { return cliError(t.Table.Close()) }
+func (t saTable) AddSA(sa spi.SA) error         { return saError(t.Table.AddSA(sa)) }
+func (t saTable) DeleteSA(id eroute.SAID) error { return saError(t.Table.DeleteSA(id)) }
+func (t saTable) FlushSAs() error               { return saError(t.Table.FlushSAs()) }
+func (t saTable) Close() error                  { return saError(t.Table.Close()) }
 
 func (t saTable) SAs() ([]spi.SA, error) {
 	sas, err := t.Table.SAs()
-	return sas, cliError(err)
+	return sas, saError(err)
 }
 
 func (t saTable) InboundPolicies() ([]eroute.Eroute, error) {
 	es, err := t.Table.InboundPolicies()
-	return es, cliError(err)
+	return es, saError(err)
 }
 
 func (t saTable) LocalAddrs() ([]netip.Addr, error) {
 	as, err := t.Table.LocalAddrs()
-	return as, cliError(err)
+	return as, saError(err)
 }
 
 // lockSAs serialises the SA commands that change a namespace: a regroup

@@ -9,7 +9,9 @@ import (
 	"github.com/eroute/eroute/xfrm"
 )
 
-// table gives pkg/cli the XFRM table, translating the batch and entry types.
+// table gives pkg/cli the XFRM table with the driver's errors in the
+// command's words; the entries and ops are the same types on both sides
+// (package eroute's), handed on as they are.
 //
 // The driver's table is a named field, not embedded: a method of the
 // driver's that pkg/cli looks for (an optional interface such as
@@ -68,14 +70,14 @@ func (t table) WriteListing(w io.Writer) error {
 	return cliError(t.Table.WriteListing(w))
 }
 
-// Apply hands the ops to the driver without copying them.
+// Apply hands the ops to the driver: pkg/cli's ops are the driver's.
 func (t table) Apply(ops []cli.Op) error {
-	return batchError(t.Table.ApplyFunc(len(ops), opFunc(ops)))
+	return batchError(t.Table.Apply(ops))
 }
 
 // ApplyUntil is Apply that stops, and undoes, once stop is closed.
 func (t table) ApplyUntil(stop <-chan struct{}, ops []cli.Op) error {
-	return batchError(t.Table.ApplyFuncUntil(stop, len(ops), opFunc(ops)))
+	return batchError(t.Table.ApplyFuncUntil(stop, len(ops), func(i int) cli.Op { return ops[i] }))
 }
 
 func (t table) Snapshot() (cli.Snapshot, error) {
@@ -87,65 +89,38 @@ func (t table) Snapshot() (cli.Snapshot, error) {
 }
 
 func (t table) WalkEntries(fn func(cli.Entry) error) error {
-	return cliError(t.Table.WalkEntries(func(e xfrm.Entry) error { return fn(entry(e)) }))
+	return cliError(t.Table.WalkEntries(fn))
 }
 
 func (t table) Lookup(sel eroute.Selector, inbound bool) (cli.Entry, bool, error) {
 	e, ok, err := t.Table.Lookup(sel, inbound)
-	return entry(e), ok, cliError(err)
+	return e, ok, cliError(err)
 }
 
 func (t table) Find(sel eroute.Selector, inbound bool) ([]cli.Entry, error) {
 	es, err := t.Table.Find(sel, inbound)
-	out := make([]cli.Entry, len(es))
-	for i, e := range es {
-		out[i] = entry(e)
-	}
-	return out, cliError(err)
+	return es, cliError(err)
 }
 
 func (t table) DeleteEntries(es []cli.Entry) error {
-	xs := make([]xfrm.Entry, len(es))
-	for i, e := range es {
-		xs[i] = xfrm.Entry{Eroute: e.Eroute, Own: e.Own, Inbound: e.Inbound, Index: e.Index,
-			Mark: e.Mark, Mask: e.Mask, IfID: e.IfID}
-	}
-	return cliError(t.Table.DeleteEntries(xs))
+	return cliError(t.Table.DeleteEntries(es))
 }
 
 func (t table) Shadow(e eroute.Eroute) (*cli.Entry, error) {
 	h, err := t.Table.Shadow(e)
-	if h == nil || err != nil {
-		return nil, cliError(err)
-	}
-	c := entry(*h)
-	return &c, nil
+	return h, cliError(err)
 }
 
 // InboundEntries gives pkg/cli the inbound policies.
 func (t table) InboundEntries() ([]cli.Entry, error) {
 	es, err := t.Table.Inbound()
-	if err != nil {
-		return nil, cliError(err)
-	}
-	out := make([]cli.Entry, len(es))
-	for i, e := range es {
-		out[i] = entry(e)
-	}
-	return out, nil
+	return es, cliError(err)
 }
 
-// MonitorHolds gives pkg/cli the selectors of the monitor's holds.
-func (t table) MonitorHolds() ([]eroute.Selector, error) {
+// Holds gives pkg/cli the monitor's holds.
+func (t table) Holds() ([]cli.Hold, error) {
 	hs, err := t.Table.Holds()
-	if err != nil {
-		return nil, cliError(err)
-	}
-	sels := make([]eroute.Selector, len(hs))
-	for i, h := range hs {
-		sels[i] = h.Selector
-	}
-	return sels, nil
+	return hs, cliError(err)
 }
 
 // snapshot gives pkg/cli a snapshot of the XFRM table.
@@ -155,51 +130,26 @@ type snapshot struct {
 
 func (s snapshot) Len() int { return s.Snapshot.Len() }
 
-func (s snapshot) Entry(i int) cli.Entry {
-	return entry(s.Snapshot.Entry(i))
-}
+func (s snapshot) Entry(i int) cli.Entry { return s.Snapshot.Entry(i) }
 
 func (s snapshot) Close() error { return cliError(s.Snapshot.Close()) }
 
 func (s snapshot) Apply(ops []cli.Op) error {
-	return batchError(s.Snapshot.ApplyFunc(len(ops), opFunc(ops)))
+	return batchError(s.Snapshot.Apply(ops))
 }
 
 // ApplyUntil is Apply that stops, and undoes, once stop is closed.
 func (s snapshot) ApplyUntil(stop <-chan struct{}, ops []cli.Op) error {
-	return batchError(s.Snapshot.ApplyFuncUntil(stop, len(ops), opFunc(ops)))
+	return batchError(s.Snapshot.ApplyFuncUntil(stop, len(ops), func(i int) cli.Op { return ops[i] }))
 }
 
-func opFunc(ops []cli.Op) func(i int) xfrm.Op {
-	return func(i int) xfrm.Op {
-		return xfrm.Op{Kind: ops[i].Kind, Eroute: ops[i].Eroute, Force: ops[i].Force, Idempotent: ops[i].Idempotent}
-	}
-}
-
-// entry gives pkg/cli an entry of the driver's.
-func entry(e xfrm.Entry) cli.Entry {
-	c := cli.Entry{Eroute: e.Eroute, Own: e.Own, Deletable: e.Deletable, Inbound: e.Inbound, MonitorHold: e.MonitorHold,
-		Priority: e.Priority, Index: e.Index, Mark: e.Mark, Mask: e.Mask, IfID: e.IfID}
-	for _, t := range e.Tmpls {
-		c.Templates = append(c.Templates, cli.Template{Proto: t.Proto, Mode: t.Mode, SPI: t.SPI, Reqid: t.Reqid, Src: t.Src, Dst: t.Dst})
-	}
-	if e.ShadowedBy != nil {
-		s := entry(*e.ShadowedBy)
-		c.ShadowedBy = &s
-	}
-	return c
-}
-
-// batchError gives pkg/cli the op the kernel refused, or the op refused
-// because its policy is not eroute's.
+// batchError words the refusal of one op of a batch for pkg/cli; a
+// *ForeignError passes as it is (its words are the model's), and an
+// *xfrm.UndoError (the table is NOT as it was) is no *BatchError.
 func batchError(err error) error {
-	var be *xfrm.BatchError
+	var be *cli.BatchError
 	if errors.As(err, &be) {
-		var fe *xfrm.ForeignError
-		if errors.As(be.Err, &fe) {
-			return &cli.BatchError{Index: be.Index, Err: &cli.ForeignError{Holder: entry(fe.Holder)}}
-		}
 		return &cli.BatchError{Index: be.Index, Err: cliError(be.Err)}
 	}
-	return cliError(err) // *xfrm.UndoError: the table is NOT as it was
+	return cliError(err)
 }
