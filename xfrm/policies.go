@@ -13,7 +13,8 @@ const AnyAlgorithms = anyAlgos
 
 // completePolicy fills in what a caller may leave out of a policy to write
 // (a zero Family: the family of the addresses; a template's: its
-// addresses', else the selector's) and refuses what the kernel could only
+// addresses', else the selector's), clears the mark's bits outside its
+// mask (see completeID), and refuses what the kernel could only
 // misread: an address of another family than the one it is read with.
 // The caller's templates are not changed.
 func completePolicy(p Policy) (Policy, error) {
@@ -24,6 +25,7 @@ func completePolicy(p Policy) (Policy, error) {
 	if f != AFInet && f != AFInet6 {
 		return Policy{}, fmt.Errorf("policy selector %s -> %s: family %d, want AFInet or AFInet6", p.Sel.Src, p.Sel.Dst, f)
 	}
+	p.Mark &= p.Mask
 	p.Tmpls = slices.Clone(p.Tmpls)
 	for i := range p.Tmpls {
 		t := &p.Tmpls[i]
@@ -43,6 +45,16 @@ func completePolicy(p Policy) (Policy, error) {
 		}
 	}
 	return p, nil
+}
+
+// completeID completes a policy's name for a delete or a get: its
+// selector, and its mark. The kernel keeps a policy's mark as mark & mask
+// (0x11/0xf reads back 0x1/0xf) and finds one by the mark it keeps, so
+// that the bits of the mark outside the mask are cleared, as they are for
+// a policy written.
+func completeID(id *Policy) error {
+	id.Mark &= id.Mask
+	return completeSelector(&id.Sel)
 }
 
 // completeSelector takes a zero Family from the addresses, and refuses an

@@ -36,7 +36,7 @@ func (t *Table) UpdatePolicy(p Policy) error {
 // else by id.Sel; either way with id's direction, type, mark and if_id.
 // ErrNotFound when there is none.
 func (t *Table) DeletePolicy(id Policy) error {
-	if err := completeSelector(&id.Sel); err != nil {
+	if err := completeID(&id); err != nil {
 		return err
 	}
 	err := t.c.request(msgDelPolicy, 0, encodePolicyID(id))
@@ -46,7 +46,7 @@ func (t *Table) DeletePolicy(id Policy) error {
 // GetPolicy reads the policy id names, as DeletePolicy finds it; false
 // when there is none.
 func (t *Table) GetPolicy(id Policy) (Policy, bool, error) {
-	if err := completeSelector(&id.Sel); err != nil {
+	if err := completeID(&id); err != nil {
 		return Policy{}, false, err
 	}
 	var p Policy

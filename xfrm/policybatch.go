@@ -2,6 +2,7 @@ package xfrm
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 )
 
@@ -94,8 +95,21 @@ type policyKey struct {
 	hasSecCtx  bool
 }
 
+// keyOf gives the place of p. A missing prefix of its selector is the
+// family's /0, as the kernel reads it back: the same place.
 func keyOf(p *Policy) policyKey {
-	return policyKey{sel: p.Sel, dir: p.Dir, typ: p.Type, mark: p.Mark, mask: p.Mask, ifID: p.IfID, hasSecCtx: p.SecCtx}
+	sel := p.Sel
+	sel.Src, sel.Dst = anyIfMissing(sel.Src, sel.Family), anyIfMissing(sel.Dst, sel.Family)
+	return policyKey{sel: sel, dir: p.Dir, typ: p.Type, mark: p.Mark, mask: p.Mask, ifID: p.IfID, hasSecCtx: p.SecCtx}
+}
+
+// anyIfMissing gives a missing (invalid) prefix of a selector as the
+// kernel reads it back: every address of the family, /0.
+func anyIfMissing(p netip.Prefix, family uint16) netip.Prefix {
+	if a := unspecified(family); !p.IsValid() && a.IsValid() {
+		return netip.PrefixFrom(a, 0)
+	}
+	return p
 }
 
 // idOf names the policy p for a delete: by its index, with what else the

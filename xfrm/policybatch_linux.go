@@ -81,7 +81,7 @@ func newPolicyBatch(ops []PolicyOp) (*policyBatch, error) {
 			op.Policy, err = completePolicy(op.Policy)
 		case PolicyDelete:
 			op.Policy.Tmpls = nil
-			err = completeSelector(&op.Policy.Sel)
+			err = completeID(&op.Policy)
 		default:
 			err = fmt.Errorf("unknown kind of policy op %d", op.Kind)
 		}
