@@ -51,6 +51,7 @@ type nlConn struct {
 	batchBufs bool
 	rcvbuf    int
 	dumps     int           // dumps asked for: tests count them
+	lost      bool          // queued took an ENOBUFS the next read gives
 	timeout   time.Duration // bounds each wait for a datagram; 0: none (a listener)
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -296,10 +297,15 @@ func (c *nlConn) close() error {
 }
 
 // queued tells whether a datagram waits to be read (or messages were
-// lost: the next read says so).
+// lost: the next read says so). The kernel hands a socket's error to the
+// first receive and clears it, a peek too: an ENOBUFS the peek took is
+// kept for the next read.
 func (c *nlConn) queued() bool {
 	var one [1]byte
 	_, _, err := c.sock.recv(one[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if err == unix.ENOBUFS {
+		c.lost = true
+	}
 	return err != unix.EAGAIN
 }
 
@@ -431,6 +437,10 @@ func (c *nlConn) readInto(buf []byte) ([]byte, error) { return c.recv(buf, 0) }
 // answer there, and a deadline set for every read costs the runtime's
 // timers a third of a small batch's time (see PERFORMANCE.md).
 func (c *nlConn) recv(buf []byte, flags int) ([]byte, error) {
+	if c.lost {
+		c.lost = false
+		return nil, c.opError("receive", 0, unix.ENOBUFS)
+	}
 	waited := false
 	for {
 		n, fromKernel, err := c.sock.recv(buf, flags|unix.MSG_DONTWAIT)
