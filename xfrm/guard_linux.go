@@ -89,9 +89,11 @@ func OpenGuard(netnsName, path string) (*Guard, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var cerr error
-	l.rc.Control(func(fd uintptr) {
-		g.cookie, cerr = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
-	})
+	if err := l.c.sock.control(func(fd int) {
+		g.cookie, cerr = unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	}); err != nil {
+		cerr = err
+	}
 	if cerr != nil && path != "" {
 		g.path = ""
 		g.notef("take-overs are not kept across a restart: the kernel cannot name this namespace (SO_NETNS_COOKIE: %v)", cerr)
@@ -387,6 +389,7 @@ func (g *Guard) notePolicy(scan *guardScan, v *policyView) {
 		if _, ok := g.taken[v.Index]; ok {
 			scan.seen[v.Index] = true
 		} else if said, ok := g.own.getSafe(v.Index); ok && unscoped(v) {
+			scan.seen[v.Index] = true // in place: not to be put back yet
 			scan.missed = append(scan.missed, takeover{Eroute: eroute.Eroute{Selector: e.Selector, SAID: said}, By: e})
 			scan.missedAt = append(scan.missedAt, v.Index)
 		}
