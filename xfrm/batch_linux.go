@@ -100,7 +100,7 @@ func (t *Table) apply(snap *Snapshot, stop <-chan struct{}, n int, op func(i int
 
 // batch is one Apply.
 type batch struct {
-	c   *conn
+	c   *nlConn
 	n   int
 	op  func(i int) Op
 	r   *run

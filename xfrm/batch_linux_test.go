@@ -41,22 +41,20 @@ func tableText(t *testing.T, ns string) string {
 // (XFRMNLGRP_POLICY): what a batch and its undo wrote, the independent
 // way.
 type policyWatch struct {
-	t  *testing.T
-	fd int
+	t *testing.T
+	c *nlConn
 }
 
 func watchPolicies(t *testing.T, ns string) *policyWatch {
 	t.Helper()
-	fd, err := inNamespace(ns, watchSocket)
+	cfg := watchConfig
+	cfg.rcvbuf = 64 << 20 // room for the notifications of a few thousand changes
+	c, err := dialIn(ns, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { unix.Close(fd) })
-	// Room for the notifications of a few thousand changes.
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 64<<20); err != nil {
-		t.Fatal(err)
-	}
-	return &policyWatch{t, fd}
+	t.Cleanup(func() { c.close() })
+	return &policyWatch{t, c}
 }
 
 // touched gives the indexes of the policies made, replaced or deleted
@@ -64,16 +62,15 @@ func watchPolicies(t *testing.T, ns string) *policyWatch {
 func (w *policyWatch) touched() map[uint32]bool {
 	w.t.Helper()
 	got := map[uint32]bool{}
-	buf := make([]byte, recvBufSize)
 	for {
-		n, _, err := unix.Recvfrom(w.fd, buf, unix.MSG_DONTWAIT)
-		if err == unix.EAGAIN {
-			return got
-		}
+		b, err := w.c.read(true)
 		if err != nil {
 			w.t.Fatalf("watching the policies: %v", err)
 		}
-		for m, rest, ok := nextMessage(buf[:n]); ok; m, rest, ok = nextMessage(rest) {
+		if b == nil {
+			return got
+		}
+		for m, rest, ok := nextMessage(b); ok; m, rest, ok = nextMessage(rest) {
 			var v policyView
 			switch {
 			case (m.typ == msgNewPolicy || m.typ == msgUpdPolicy) && scanPolicy(m.data, &v) == nil:
@@ -701,8 +698,7 @@ func TestKernelApplyUntil(t *testing.T) {
 		op := func(i int) Op {
 			// Stop once the kernel has some of the batch (the passes
 			// over the ops before sending send nothing).
-			peek := make([]byte, 16)
-			if n, _, _ := unix.Recvfrom(w.fd, peek, unix.MSG_PEEK|unix.MSG_DONTWAIT); i >= 2100 && n > 0 && !closed {
+			if i >= 2100 && w.c.queued() && !closed {
 				close(stop)
 				closed = true
 				asked = i
@@ -861,8 +857,7 @@ func TestKernelApplyClearGoneMeanwhile(t *testing.T) {
 	ops = append(ops, Op{Kind: eroute.OpClear}, Op{Kind: eroute.OpAdd, Eroute: genEroute(12)})
 	removed := false
 	op := func(i int) Op {
-		peek := make([]byte, 16)
-		if n, _, _ := unix.Recvfrom(w.fd, peek, unix.MSG_PEEK|unix.MSG_DONTWAIT); i == clearAt && n > 0 && !removed {
+		if i == clearAt && w.c.queued() && !removed {
 			ipn(t, ns, append(append([]string{"xfrm", "policy", "delete"}, ipSelector(genEroute(4))...), "dir", "out")...)
 			removed = true
 		}

@@ -62,7 +62,7 @@ func rawMessage(t *testing.T, l *Listener, typ uint16) []byte {
 	timer := time.AfterFunc(10*time.Second, func() { l.Close() })
 	defer timer.Stop()
 	for {
-		b, err := l.receive()
+		b, err := l.c.read(false)
 		if err != nil {
 			t.Fatalf("waiting for message type %#x: %v", typ, err)
 		}

@@ -197,21 +197,15 @@ func decodeEvent(typ uint16, payload []byte) (Event, error) {
 	return decodeSAEvent(typ, payload)
 }
 
-// appendEvents decodes the messages of one datagram (nlmsghdr, payload,
-// padding; the kernel multicasts one per datagram), checking every length
-// itself, and leaves out the message types skip has a bit for (1<<type).
+// appendEvents decodes the messages of one datagram (the kernel
+// multicasts one per datagram; nextMessage checks every length), and
+// leaves out the message types skip has a bit for (1<<type).
 func appendEvents(evs []Event, b []byte, skip uint64) []Event {
-	for len(b) >= sizeNlmsghdr {
-		n := int(ne.Uint32(b))
-		if n < sizeNlmsghdr || n > len(b) {
-			break
-		}
-		typ := ne.Uint16(b[4:])
-		wanted := typ >= 64 || skip&(1<<typ) == 0
-		if ev, err := decodeEvent(typ, b[sizeNlmsghdr:n]); wanted && err == nil && ev != nil {
+	for m, rest, ok := nextMessage(b); ok; m, rest, ok = nextMessage(rest) {
+		wanted := m.typ >= 64 || skip&(1<<m.typ) == 0
+		if ev, err := decodeEvent(m.typ, m.data); wanted && err == nil && ev != nil {
 			evs = append(evs, ev)
 		}
-		b = b[min(align4(n), len(b)):]
 	}
 	return evs
 }

@@ -1,7 +1,10 @@
 package xfrm
 
 import (
+	"os"
 	"slices"
+	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,12 +39,18 @@ type fakeKernel struct {
 	requests []message // every request, in order (data not kept)
 }
 
-// fakeSocket is one socket to a fakeKernel, with its own receive queue.
+// fakeSocket is one socket to a fakeKernel, with its own receive queue. A
+// recv that waits is woken by a datagram, the deadline or close, as the
+// runtime poller wakes a pollSocket's; the queue may be filled from
+// another goroutine (deliver), as the kernel multicasts.
 type fakeSocket struct {
-	k      *fakeKernel
-	pid    uint32
-	queue  [][]byte
-	queued int
+	k        *fakeKernel
+	pid      uint32
+	mu       sync.Mutex
+	wake     chan struct{} // a datagram came, or the socket closed
+	deadline time.Time
+	queue    [][]byte
+	queued   int
 	// capacity, when not 0, is the receive buffer in bytes: an answer
 	// that does not fit is dropped, and the next recv fails with ENOBUFS.
 	capacity int
@@ -55,38 +64,95 @@ func newFakeKernel() *fakeKernel { return &fakeKernel{nextIndex: 8, perDatagram:
 func (k *fakeKernel) table() (*Table, *fakeSocket) {
 	s := k.socket(1000)
 	pid := uint32(2000)
-	return &Table{c: &conn{sock: s, pid: s.pid}, dial: func() (*conn, error) {
+	return &Table{c: k.conn(s), dial: func() (*nlConn, error) {
 		pid++
-		return &conn{sock: k.socket(pid), pid: pid}, nil
+		return k.conn(k.socket(pid)), nil
 	}}, s
 }
 
-func (k *fakeKernel) socket(pid uint32) *fakeSocket { return &fakeSocket{k: k, pid: pid} }
+// fakeTimeout bounds the waits of the fake kernel's sockets: it answers
+// within the send, so only a test of a silent kernel waits that long.
+const fakeTimeout = 100 * time.Millisecond
+
+func (k *fakeKernel) conn(s *fakeSocket) *nlConn {
+	return &nlConn{sock: s, pid: s.pid, timeout: fakeTimeout}
+}
+
+func (k *fakeKernel) socket(pid uint32) *fakeSocket {
+	return &fakeSocket{k: k, pid: pid, wake: make(chan struct{}, 1)}
+}
 
 func (s *fakeSocket) growBuffers(size int) int { return 2 * size }
 
-func (s *fakeSocket) close() error {
-	if s.closed {
-		return unix.EBADF
-	}
-	s.closed = true
+func (s *fakeSocket) control(func(fd int)) error { return unix.EBADF }
+
+func (s *fakeSocket) setReadDeadline(t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deadline = t
 	return nil
 }
 
+func (s *fakeSocket) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return os.ErrClosed
+	}
+	s.closed = true
+	s.signal()
+	return nil
+}
+
+// signal wakes a waiting recv; the caller holds s.mu.
+func (s *fakeSocket) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
 func (s *fakeSocket) recv(buf []byte, flags int) (int, bool, error) {
+	for {
+		n, fromKernel, wait, err := s.tryRecv(buf, flags)
+		if wait == nil {
+			return n, fromKernel, err
+		}
+		select {
+		case <-s.wake:
+		case <-wait:
+		}
+	}
+}
+
+// tryRecv is one attempt of recv; wait, when not nil, says to wait for
+// s.wake or for the deadline's channel.
+func (s *fakeSocket) tryRecv(buf []byte, flags int) (n int, fromKernel bool, wait <-chan time.Time, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch {
 	case s.closed:
-		return 0, false, unix.EBADF
+		return 0, false, nil, os.ErrClosed // the poller's "use of closed file"
 	case s.overrun:
 		s.overrun = false
-		return 0, false, unix.ENOBUFS
-	case len(s.queue) == 0:
-		return 0, false, unix.EAGAIN // MSG_DONTWAIT, or SO_RCVTIMEO ran out
+		return 0, false, nil, unix.ENOBUFS
+	case len(s.queue) > 0:
+	case flags&unix.MSG_DONTWAIT != 0:
+		return 0, false, nil, unix.EAGAIN
+	case s.deadline.IsZero():
+		return 0, false, make(chan time.Time), nil
+	case !time.Now().Before(s.deadline):
+		return 0, false, nil, os.ErrDeadlineExceeded
+	default:
+		return 0, false, time.After(time.Until(s.deadline)), nil
 	}
 	d := s.queue[0]
-	s.queue = s.queue[1:]
-	s.queued -= len(d)
-	return copy(buf, d), true, nil
+	if flags&unix.MSG_PEEK == 0 {
+		s.queue = s.queue[1:]
+		s.queued -= len(d)
+	}
+	copy(buf, d)
+	return len(d), true, nil, nil
 }
 
 // deliver queues one datagram for the driver, unless it does not fit.
@@ -94,19 +160,26 @@ func (s *fakeSocket) deliver(d []byte) {
 	if s.k.silent {
 		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.capacity > 0 && s.queued+len(d) > s.capacity {
 		s.overrun = true
+		s.signal()
 		return
 	}
 	s.queue = append(s.queue, d)
 	s.queued += len(d)
+	s.signal()
 }
 
 // send handles every request of a datagram, in order, before it returns,
 // as the kernel does.
 func (s *fakeSocket) send(b []byte) error {
-	if s.closed {
-		return unix.EBADF
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return os.ErrClosed
 	}
 	s.k.sends++
 	for m, rest, ok := nextMessage(b); ok; m, rest, ok = nextMessage(rest) {

@@ -11,7 +11,7 @@ import (
 // from one dump of the SAs (none when no op names an SA). For one SAID the
 // kernel dumps only the SAs to its destination (XFRMA_ADDRESS_FILTER), so
 // that an --add next to an IKE daemon's thousands of SAs stays cheap.
-func (c *conn) groupsFor(saids []eroute.SAID) (map[eroute.SAID][]Template, error) {
+func (c *nlConn) groupsFor(saids []eroute.SAID) (map[eroute.SAID][]Template, error) {
 	if len(saids) == 0 {
 		return nil, nil
 	}
@@ -34,7 +34,7 @@ func (c *conn) groupsFor(saids []eroute.SAID) (map[eroute.SAID][]Template, error
 
 // groupHeadsIn dumps the SAs (only those the filter lets through, when
 // there is one) and gives their groups' templates by head (groupHeads).
-func (c *conn) groupHeadsIn(filter []byte) (map[eroute.SAID][]Template, error) {
+func (c *nlConn) groupHeadsIn(filter []byte) (map[eroute.SAID][]Template, error) {
 	var sas []sadb.SA
 	keep := func(typ uint16, b []byte) {
 		if sa, err := decodeState(b); typ == msgNewSA && err == nil {

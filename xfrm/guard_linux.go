@@ -89,9 +89,11 @@ func OpenGuard(netnsName, path string) (*Guard, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var cerr error
-	l.rc.Control(func(fd uintptr) {
-		g.cookie, cerr = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
-	})
+	if err := l.c.sock.control(func(fd int) {
+		g.cookie, cerr = unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	}); err != nil {
+		cerr = err
+	}
 	if cerr != nil && path != "" {
 		g.path = ""
 		g.notef("take-overs are not kept across a restart: the kernel cannot name this namespace (SO_NETNS_COOKIE: %v)", cerr)

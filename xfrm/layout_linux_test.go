@@ -3,7 +3,6 @@ package xfrm
 import (
 	"errors"
 	"net/netip"
-	"strings"
 	"testing"
 	"unsafe"
 
@@ -146,11 +145,13 @@ func TestExtAckText(t *testing.T) {
 	data := ne.AppendUint32(nil, uint32(einval))
 	data = append(data, make([]byte, unix.NLMSG_HDRLEN)...)
 	data = appendAttr(data, unix.NLMSGERR_ATTR_MSG, []byte("Invalid selector family\x00"))
-	err := ackError(unix.NLM_F_CAPPED|unix.NLM_F_ACK_TLVS, data)
-	if !errors.Is(err, unix.EINVAL) || !strings.Contains(err.Error(), "(Invalid selector family)") {
+	err := ackError(message{flags: unix.NLM_F_CAPPED | unix.NLM_F_ACK_TLVS, seq: 9, data: data})
+	var oe *OpError
+	if !errors.Is(err, unix.EINVAL) || !errors.As(err, &oe) || oe.Seq != 9 || oe.ExtAck != "Invalid selector family" ||
+		err.Error() != "invalid argument (Invalid selector family)" {
 		t.Errorf("ackError = %v", err)
 	}
-	if err := ackError(0, make([]byte, 4+unix.NLMSG_HDRLEN)); err != nil {
+	if err := ackError(message{data: make([]byte, 4+unix.NLMSG_HDRLEN)}); err != nil {
 		t.Errorf("acknowledgement read as %v", err)
 	}
 }

@@ -52,8 +52,9 @@ func (o ListenOptions) groups() uint32 {
 type OpenOptions struct {
 	// Netns names the network namespace as Open does; "" is the caller's.
 	Netns string
-	// Timeout bounds each send to the kernel and each wait for its answer
-	// (SO_SNDTIMEO, SO_RCVTIMEO); 0 is 10 seconds. A wait that runs out
-	// fails with an error that matches os.ErrDeadlineExceeded.
+	// Timeout bounds each wait for the kernel's answer (a read deadline in
+	// the runtime's poller; the kernel handles a send within the call); 0
+	// is 10 seconds. A wait that runs out fails with an *OpError that
+	// matches os.ErrDeadlineExceeded and EAGAIN.
 	Timeout time.Duration
 }

@@ -398,7 +398,7 @@ func TestKernelOverrun(t *testing.T) {
 	}
 	l := listenT(t, ns, 1)
 	rcvbuf := 0
-	l.rc.Control(func(fd uintptr) { rcvbuf, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) })
+	l.c.sock.control(func(fd int) { rcvbuf, _ = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF) })
 	t.Logf("receive buffer asked 1 byte, got %d", rcvbuf)
 	for i := range 200 {
 		send(t, ns, eroute.UDP, addrPort("10.55.0.1:40001"), netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 56, 1, byte(i)}), 9))
@@ -430,8 +430,13 @@ func TestKernelOverrun(t *testing.T) {
 }
 
 func TestListenerCloseUnblocksNext(t *testing.T) {
-	ns := newNetns(t)
-	l := listenT(t, ns, 0)
+	closeEndsNext(t, listenT(t, newNetns(t), 0))
+}
+
+// closeEndsNext checks that Close ends a Next that waits, with ErrClosed,
+// and that Next and Close may be called again.
+func closeEndsNext(t *testing.T, l *Listener) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() {
 		_, err := l.Next()

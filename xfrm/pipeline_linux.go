@@ -35,7 +35,7 @@ const (
 
 // run is one pipelined run on a conn whose lock the caller holds.
 type run struct {
-	c        *conn
+	c        *nlConn
 	buf      []byte // the datagram being built
 	first    uint32 // sequence number of the run's first request
 	n        int    // requests so far
@@ -71,7 +71,7 @@ type failure struct {
 // batchBuffers enlarges the socket's buffers once for runs (SO_RCVBUFFORCE
 // passes net.core.rmem_max, root only; else SO_RCVBUF up to it), and
 // records the receive buffer granted.
-func (c *conn) batchBuffers() {
+func (c *nlConn) batchBuffers() {
 	if c.batchBufs {
 		return
 	}
@@ -82,7 +82,7 @@ func (c *conn) batchBuffers() {
 // newRun starts a run whose requests each take at most room bytes of the
 // receive buffer with their answer: ackRoom for requests answered only when
 // refused.
-func (c *conn) newRun(room int) *run {
+func (c *nlConn) newRun(room int) *run {
 	c.batchBuffers()
 	if c.seq > 1<<31 { // a run numbers its requests without wrapping
 		c.seq = 0
@@ -183,7 +183,7 @@ func (r *run) answers(b []byte, barrier uint32) bool {
 			}
 			continue
 		}
-		if err := ackError(m.flags, m.data); err != nil {
+		if err := ackError(m); err != nil {
 			if r.tolerate != nil && r.tolerate(tag, err) {
 				r.tolerated = append(r.tolerated, failure{msg: int(d), tag: tag, err: err})
 				continue

@@ -48,7 +48,7 @@ func (t *Table) ApplyPolicies(ops []PolicyOp) error {
 
 // policyBatch is one ApplyPolicies, or the changes of one SyncPolicies.
 type policyBatch struct {
-	c   *conn
+	c   *nlConn
 	ops []PolicyOp // completed (families filled in), as sent
 	r   *run
 	err error // the run could not be completed (sending or reading)

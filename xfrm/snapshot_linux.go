@@ -1,7 +1,6 @@
 package xfrm
 
 import (
-	"os"
 	"sort"
 
 	"github.com/eroute/eroute/pkg/eroute"
@@ -22,17 +21,17 @@ type Snapshot struct {
 	recs    []record           // the listed policies, sorted as List
 	order   []uint32           // every policy's index, in the kernel's order
 	details map[uint32]*detail // the listed policies eroute did not make, monitor holds
-	watch   int                // subscribed to policy changes; -1 when closed or refused
-	// closeErr is what Close gave.
-	closeErr error
+	watch   *nlConn            // subscribed to policy changes; nil when refused
 }
 
 // Snapshot dumps the table. It listens for changes to the policies before
 // it dumps, so that none can fall between the dump and the listening.
 func (t *Table) Snapshot() (*Snapshot, error) {
-	s := &Snapshot{t: t, watch: -1}
-	if fd, err := inNamespace(t.netns, watchSocket); err == nil {
-		s.watch = fd
+	s := &Snapshot{t: t}
+	if t.dial != nil { // the tests' fake kernel
+		s.watch, _ = t.dial()
+	} else {
+		s.watch, _ = dialIn(t.netns, watchConfig)
 	}
 	c := t.c
 	c.mu.Lock()
@@ -46,54 +45,37 @@ func (t *Table) Snapshot() (*Snapshot, error) {
 	return s, nil
 }
 
-// watchSocket makes, in the calling thread's namespace, a non-blocking
-// socket subscribed to the policy notifications: made, changed, deleted,
-// flushed (XFRMNLGRP_POLICY) and expired (XFRMNLGRP_EXPIRE).
-func watchSocket() (int, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_XFRM)
-	if err != nil {
-		return -1, err
-	}
-	groups := uint32(1<<(grpPolicy-1) | 1<<(grpExpire-1))
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	return fd, nil
-}
+// watchConfig is a socket subscribed to the policy notifications: made,
+// changed, deleted, flushed (XFRMNLGRP_POLICY) and expired
+// (XFRMNLGRP_EXPIRE).
+var watchConfig = dialConfig{proto: unix.NETLINK_XFRM, groups: 1<<(grpPolicy-1) | 1<<(grpExpire-1)}
 
 // Close releases the snapshot's socket; the snapshot can still be read,
 // and Apply then dumps the table as Table.Apply does.
 // Only the first call does; later ones give what it gave.
 func (s *Snapshot) Close() error {
-	if s.watch >= 0 {
-		if err := unix.Close(s.watch); err != nil {
-			s.closeErr = os.NewSyscallError("close", err)
-		}
-		s.watch = -1
+	if s.watch == nil {
+		return nil
 	}
-	return s.closeErr
+	return s.watch.close()
 }
 
 // current tells whether no policy changed since the dump: the socket has
 // no notification of a policy queued, and lost none (ENOBUFS). SA
-// notifications (SA expiries) are passed over.
-func (s *Snapshot) current() bool {
-	if s.watch < 0 {
+// notifications (SA expiries) are passed over. The reads go to buf.
+func (s *Snapshot) current(buf []byte) bool {
+	if s.watch == nil || s.watch.closed.Load() {
 		return false
 	}
-	buf := make([]byte, recvBufSize)
 	for {
-		n, _, err := unix.Recvfrom(s.watch, buf, unix.MSG_DONTWAIT)
+		b, err := s.watch.recv(buf, unix.MSG_DONTWAIT)
 		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return true
-		case err != nil || n == 0:
+		case err != nil:
 			return false
+		case b == nil:
+			return true
 		}
-		for m, rest, ok := nextMessage(buf[:n]); ok; m, rest, ok = nextMessage(rest) {
+		for m, rest, ok := nextMessage(b); ok; m, rest, ok = nextMessage(rest) {
 			switch m.typ {
 			case msgNewPolicy, msgDelPolicy, msgUpdPolicy, msgPolExpire, msgFlushPol:
 				return false
@@ -170,7 +152,7 @@ const replyRoom = 16 << 10
 // Anything unexpected (a change since the snapshot, a target gone or not
 // the same, answers lost) and it dumps instead.
 func (b *batch) fromSnapshot(s *Snapshot) error {
-	if !s.current() {
+	if !s.current(b.c.buffer()) {
 		return b.snapshot()
 	}
 	b.snap = true
@@ -186,7 +168,7 @@ func (b *batch) fromSnapshot(s *Snapshot) error {
 	if err != nil {
 		return err
 	}
-	if got != len(fetch) || !s.current() {
+	if got != len(fetch) || !s.current(b.c.buffer()) {
 		*b = batch{c: b.c, n: b.n, op: b.op}
 		return b.snapshot()
 	}

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/eroute/eroute/pkg/eroute"
-	"golang.org/x/sys/unix"
 )
 
 // TestKernelSnapshotEntries: a snapshot lists what Entries and List give,
@@ -131,7 +130,7 @@ func TestKernelBatchDeleteByIndex(t *testing.T) {
 		if via == "snapshot" {
 			apply = mustSnapshot(t, tb).Apply
 		}
-		watch, err := inNamespace(ns, watchSocket)
+		watch, err := dialIn(ns, watchConfig)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +140,7 @@ func TestKernelBatchDeleteByIndex(t *testing.T) {
 		// The kernel's own word: a delete by index is announced with the
 		// index and no selector (km_policy_notify's byid).
 		byIndex, bySelector := deletions(t, watch)
-		unix.Close(watch)
+		watch.close()
 		if byIndex != len(deleted) || bySelector != 0 {
 			t.Errorf("via the %s: the kernel announced %d deletes by index and %d by selector, want %d and 0",
 				via, byIndex, bySelector, len(deleted))
@@ -161,19 +160,18 @@ func TestKernelBatchDeleteByIndex(t *testing.T) {
 }
 
 // deletions counts the XFRM_MSG_DELPOLICY notifications queued on a
-// watchSocket, by how the policy was named.
-func deletions(t *testing.T, fd int) (byIndex, bySelector int) {
+// socket of watchConfig, by how the policy was named.
+func deletions(t *testing.T, c *nlConn) (byIndex, bySelector int) {
 	t.Helper()
-	buf := make([]byte, recvBufSize)
 	for {
-		n, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
-		if err == unix.EAGAIN {
-			return byIndex, bySelector
-		}
+		b, err := c.read(true)
 		if err != nil {
 			t.Fatalf("reading the notifications: %v", err)
 		}
-		for m, rest, ok := nextMessage(buf[:n]); ok; m, rest, ok = nextMessage(rest) {
+		if b == nil {
+			return byIndex, bySelector
+		}
+		for m, rest, ok := nextMessage(b); ok; m, rest, ok = nextMessage(rest) {
 			if m.typ != msgDelPolicy || len(m.data) < sizePolicyID {
 				continue
 			}

@@ -219,17 +219,11 @@ func cryptoNames() map[string]bool {
 // RTM_GETADDR dump on a NETLINK_ROUTE socket made in the namespace): an SA
 // to one of them is inbound, as KLIPS decided.
 func (t *Table) LocalAddrs() ([]netip.Addr, error) {
-	fd, err := inNamespace(t.netns, func() (int, error) {
-		return unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
-	})
+	c, err := dialIn(t.netns, dialConfig{proto: unix.NETLINK_ROUTE, timeout: defaultTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("cannot list the addresses of the network namespace: %w", err)
 	}
-	c := &conn{sock: fdSocket(fd)}
 	defer c.close()
-	if c.pid, err = setup(fd, defaultTimeout); err != nil {
-		return nil, err
-	}
 	var addrs []netip.Addr
 	seq, err := c.send(unix.RTM_GETADDR, unix.NLM_F_DUMP, make([]byte, unix.SizeofIfAddrmsg))
 	if err != nil {

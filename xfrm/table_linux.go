@@ -19,11 +19,11 @@ import (
 // Table is the XFRM policy table of one network namespace, seen as a table
 // of eroutes. Its methods may be called from several goroutines.
 type Table struct {
-	c     *conn
+	c     *nlConn
 	netns string // as given to Open
 	// dial, when set, makes another socket to the same kernel in place
 	// of one made in netns: the tests' fake kernel.
-	dial    func() (*conn, error)
+	dial    func() (*nlConn, error)
 	timeout time.Duration // of every socket it makes
 }
 
@@ -39,7 +39,7 @@ func Open(netnsName string) (*Table, error) {
 // OpenWith is Open with options.
 func OpenWith(o OpenOptions) (*Table, error) {
 	timeout := cmp.Or(o.Timeout, defaultTimeout)
-	c, err := inNamespace(o.Netns, newSocketWith(timeout))
+	c, err := dialIn(o.Netns, xfrmConfig(timeout))
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +210,7 @@ func (t *Table) Lookup(sel eroute.Selector, inbound bool) (Entry, bool, error) {
 // resolveEntry lists a foreign policy whose template names no SPI as the
 // listing does: %trap when no SA answers it, else with the SAs' packets.
 // The caller holds c.mu.
-func (c *conn) resolveEntry(e *Entry, p *Policy) {
+func (c *nlConn) resolveEntry(e *Entry, p *Policy) {
 	if e.Own {
 		return
 	}
@@ -423,11 +423,11 @@ func (t *Table) Clear(all bool) error {
 }
 
 // newConn makes another socket to the table's kernel.
-func (t *Table) newConn() (*conn, error) {
+func (t *Table) newConn() (*nlConn, error) {
 	if t.dial != nil {
 		return t.dial()
 	}
-	return inNamespace(t.netns, newSocketWith(cmp.Or(t.timeout, defaultTimeout)))
+	return dialIn(t.netns, xfrmConfig(cmp.Or(t.timeout, defaultTimeout)))
 }
 
 // errStop ends a dump whose deletes the kernel refused.
@@ -649,7 +649,7 @@ type recordDump struct {
 // in the kernel's order. The SAs are dumped too when a foreign policy's
 // template names no SPI (only they tell a trap from a tunnel), and with
 // counts when an eroute names an SA.
-func (c *conn) records(keepOrder, counts bool) (recordDump, error) {
+func (c *nlConn) records(keepOrder, counts bool) (recordDump, error) {
 	// The kernel's count sizes the records at once: no regrowing.
 	s := &recordScan{keepOrder: keepOrder}
 	s.d.recs = make([]record, 0, c.outCount())
@@ -759,7 +759,7 @@ func (d *recordDump) resolveForeign() {
 }
 
 // saIndex dumps the SAs.
-func (c *conn) saIndex() (*saIndex, error) {
+func (c *nlConn) saIndex() (*saIndex, error) {
 	x := newSAIndex()
 	err := c.dumpLocked(msgGetSA, func(typ uint16, b []byte) {
 		if sa, err := decodeSAInfo(b); typ == msgNewSA && err == nil {
