@@ -389,6 +389,7 @@ func (g *Guard) notePolicy(scan *guardScan, v *policyView) {
 		if _, ok := g.taken[v.Index]; ok {
 			scan.seen[v.Index] = true
 		} else if said, ok := g.own.getSafe(v.Index); ok && unscoped(v) {
+			scan.seen[v.Index] = true // in place: not to be put back yet
 			scan.missed = append(scan.missed, takeover{Eroute: eroute.Eroute{Selector: e.Selector, SAID: said}, By: e})
 			scan.missedAt = append(scan.missedAt, v.Index)
 		}

@@ -28,7 +28,8 @@ var (
 )
 
 // KernelError is one of the errors above (Msg, whose text it has) standing
-// for the driver's error Err.
+// for the driver's error Err. ipsec spi's words for the driver's SA errors
+// (pkg/spi's ErrSAExists...) come in one too.
 type KernelError struct {
 	Msg error
 	Err error
