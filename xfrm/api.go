@@ -66,6 +66,7 @@ type (
 	listenerAPI interface {
 		io.Closer
 		Next() (Event, error)
+		SetDeadline(time.Time) error
 	}
 	guardAPI interface {
 		io.Closer

@@ -136,7 +136,8 @@
 // what it is about decoded (a Policy, a sadb.SA with its mark and if_id).
 // When the socket's buffer overflowed the kernel dropped messages: Next
 // says so once with ErrOverrun and goes on. Close, from any goroutine,
-// makes a waiting Next return ErrClosed.
+// makes a waiting Next return ErrClosed; SetDeadline bounds its waits (an
+// error that matches os.ErrDeadlineExceeded, and the listener goes on).
 //
 // # Errors
 //
@@ -146,7 +147,8 @@
 // ErrClosed; a *ConflictError is ErrExists), the standard error of their kind (fs.ErrExist,
 // fs.ErrNotExist, fs.ErrPermission, errors.ErrUnsupported, net.ErrClosed)
 // and the kernel's errno (unix.EEXIST, unix.EPERM...); a request the kernel
-// never answered matches os.ErrDeadlineExceeded. A refusal of no kind
+// never answered, and a Listener's wait past its deadline, match
+// os.ErrDeadlineExceeded. A refusal of no kind
 // above reads "kernel refused the request: " and the errno, with the
 // kernel's own words (its extended ack) when it gave some.
 //

@@ -3,6 +3,7 @@ package xfrm
 import (
 	"errors"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -83,5 +84,33 @@ func TestKernelListenerOverrunGoesOn(t *testing.T) {
 	pc, ok := ev.(*PolicyChange)
 	if err != nil || !ok || pc.Policy.Sel.Src != last.Sel.Src || pc.Deleted {
 		t.Errorf("Next after the overrun: %+v, %v", ev, err)
+	}
+}
+
+// On the real kernel: a listener's deadline ends a Next that waits with an
+// error that matches os.ErrDeadlineExceeded; with the deadline lifted, the
+// same listener reports the next policy change.
+func TestKernelListenerDeadline(t *testing.T) {
+	tab, ns := openTable(t)
+	l, err := ListenWith(ListenOptions{Netns: ns, Policies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.SetDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := l.Next(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Next with nothing to read: %v, %v; want a deadline error", ev, err)
+	}
+	if err := l.SetDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.AddPolicy(edgePolicy(1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := l.Next()
+	if _, ok := ev.(*PolicyChange); err != nil || !ok {
+		t.Fatalf("Next after an add: %T %v, want a *PolicyChange", ev, err)
 	}
 }

@@ -66,6 +66,8 @@ func (l *Listener) Next() (Event, error) {
 		case errors.Is(err, errTruncated):
 		case errors.Is(err, ErrOverrun): // reported once; the queue goes on
 			return nil, err
+		case errors.Is(err, os.ErrDeadlineExceeded): // SetDeadline's; the listener goes on
+			return nil, err
 		case err != nil:
 			return nil, fmt.Errorf("cannot read the XFRM netlink socket: %w", err)
 		default:
@@ -87,6 +89,13 @@ func (l *Listener) drained() bool {
 // makes a pending Next return ErrClosed at once.
 // Only the first call does; later ones give what it gave.
 func (l *Listener) Close() error { return l.c.close() }
+
+// SetDeadline bounds the waits of Next: once t has passed with nothing to
+// return, Next gives an error that matches os.ErrDeadlineExceeded, and the
+// listener stays usable (a later deadline, or the zero time for none, lets
+// it wait again). Events already received are returned first. It may be
+// called from another goroutine while Next waits.
+func (l *Listener) SetDeadline(t time.Time) error { return l.c.sock.setReadDeadline(t) }
 
 // ClaimMonitor makes sure one monitor runs per namespace: it takes the
 // namespace's "monitor" lock (internal/nslock: a flock on a file in the

@@ -182,3 +182,26 @@ func TestFakeListenerSkips(t *testing.T) {
 		t.Fatalf("Next: %T", ev)
 	}
 }
+
+// A listener's deadline ends a Next that has nothing to return with an
+// error that matches os.ErrDeadlineExceeded, not before the deadline; the
+// listener goes on (Close still ends the next wait with ErrClosed).
+func TestFakeListenerDeadline(t *testing.T) {
+	l := &Listener{c: &nlConn{sock: newFakeKernel().socket(0)}}
+	const wait = 50 * time.Millisecond
+	start := time.Now()
+	if err := l.SetDeadline(start.Add(wait)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.Next()
+	if !errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ErrClosed) {
+		t.Fatalf("Next past the deadline: %v", err)
+	}
+	if waited := time.Since(start); waited < wait {
+		t.Errorf("Next gave up after %v, before the deadline of %v", waited, wait)
+	}
+	if err := l.SetDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	closeEndsNext(t, l)
+}

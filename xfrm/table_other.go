@@ -112,6 +112,9 @@ func (l *Listener) Next() (Event, error) { return nil, ErrClosed }
 // Close implements the Linux API.
 func (l *Listener) Close() error { return nil }
 
+// SetDeadline: no XFRM here.
+func (l *Listener) SetDeadline(t time.Time) error { return ErrNoXFRM }
+
 // ClaimMonitor always fails outside Linux: there is nothing to monitor.
 func ClaimMonitor(netnsName string) (io.Closer, error) { return nil, ErrNoXFRM }
 
