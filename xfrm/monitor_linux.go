@@ -67,7 +67,7 @@ func (l *Listener) Next() (Event, error) {
 		case errors.Is(err, ErrOverrun): // reported once; the queue goes on
 			return nil, err
 		case errors.Is(err, os.ErrDeadlineExceeded): // SetDeadline's; the listener goes on
-			return nil, err
+			return nil, errListenDeadline
 		case err != nil:
 			return nil, fmt.Errorf("cannot read the XFRM netlink socket: %w", err)
 		default:
@@ -89,6 +89,9 @@ func (l *Listener) drained() bool {
 // makes a pending Next return ErrClosed at once.
 // Only the first call does; later ones give what it gave.
 func (l *Listener) Close() error { return l.c.close() }
+
+// errListenDeadline is Next's wait past the Listener's deadline.
+var errListenDeadline = &timeoutError{"no event before the listener's deadline", unix.EAGAIN}
 
 // SetDeadline bounds the waits of Next: once t has passed with nothing to
 // return, Next gives an error that matches os.ErrDeadlineExceeded, and the

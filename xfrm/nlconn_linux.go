@@ -482,9 +482,6 @@ func (c *nlConn) opError(op string, seq uint32, err error) error {
 	switch {
 	case c.closed.Load():
 		e.Err = errClosed
-	case errors.Is(err, os.ErrDeadlineExceeded) && c.timeout == 0: // a Listener's own deadline
-		e.Errno = unix.EAGAIN
-		e.Err = &timeoutError{"nothing from the kernel before the deadline", unix.EAGAIN}
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		e.Errno = unix.EAGAIN
 		e.Err = &timeoutError{fmt.Sprintf("no answer from the kernel within %v", cmp.Or(c.timeout, defaultTimeout)), unix.EAGAIN}

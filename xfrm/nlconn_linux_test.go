@@ -194,7 +194,7 @@ func TestFakeListenerDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := l.Next()
-	if !errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ErrClosed) {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ErrClosed) || err.Error() != "no event before the listener's deadline" {
 		t.Fatalf("Next past the deadline: %v", err)
 	}
 	if waited := time.Since(start); waited < wait {
