@@ -77,8 +77,21 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("wanted policy %d (%s -> %s, dir %d): its place is held by a policy the sync does not own (index %d, priority %d)",
-		e.Index, e.Holder.Sel.Src, e.Holder.Sel.Dst, e.Holder.Dir, e.Holder.Index, e.Holder.Priority)
+	return fmt.Sprintf("wanted policy %d (%s -> %s, dir %s): its place is held by a policy the sync does not own (index %d, priority %d)",
+		e.Index, e.Holder.Sel.Src, e.Holder.Sel.Dst, dirName(e.Holder.Dir), e.Holder.Index, e.Holder.Priority)
+}
+
+// dirName gives a direction as ip xfrm writes it.
+func dirName(d uint8) string {
+	switch d {
+	case DirIn:
+		return "in"
+	case DirOut:
+		return "out"
+	case DirFwd:
+		return "fwd"
+	}
+	return fmt.Sprint(d)
 }
 
 func (e *ConflictError) Unwrap() error { return ErrExists }

@@ -302,12 +302,16 @@ func TestFakeSyncPoliciesRefusals(t *testing.T) {
 		want []Policy
 		o    SyncOptions
 	}{
-		{"no Owns", nil, SyncOptions{}},
-		{"outside the band", []Policy{genPolicy(1, 10)}, band},
-		{"twice one place", []Policy{genPolicy(1, 150), genPolicy(1, 160)}, band},
+		{"SyncOptions.Owns is nil: the sync must be told which policies are its own", nil, SyncOptions{}},
+		{"wanted policy 0 (10.1.0.2/32 -> 10.2.0.0/16, dir fwd, priority 10) is not one SyncOptions.Owns takes: a later sync would not see it",
+			[]Policy{genPolicy(2, 10)}, band},
+		{"wanted policies 0 and 1 have the same selector, direction, type, mark and if_id: the kernel holds one",
+			[]Policy{genPolicy(1, 150), genPolicy(1, 160)}, band},
+		{"wanted policy 0: policy template 0: 192.0.2.1 is not of the template's family 10",
+			[]Policy{func() Policy { p := genPolicy(1, 150); p.Tmpls[0].Dst = netip.MustParseAddr("2001:db8::1"); return p }()}, band},
 	} {
-		if _, err := tab.SyncPolicies(c.want, c.o); err == nil {
-			t.Errorf("%s: no error", c.name)
+		if _, err := tab.SyncPolicies(c.want, c.o); err == nil || err.Error() != c.name {
+			t.Errorf("%v, want %s", err, c.name)
 		}
 	}
 	if k.sends != sends {
@@ -315,7 +319,8 @@ func TestFakeSyncPoliciesRefusals(t *testing.T) {
 	}
 	_, err := tab.SyncPolicies([]Policy{genPolicy(0, 150), genPolicy(40, 150)}, band)
 	var ce *ConflictError
-	if !errors.As(err, &ce) || ce.Index != 1 || ce.Holder.Priority != 50 || !errors.Is(err, os.ErrExist) {
+	if !errors.As(err, &ce) || ce.Index != 1 || ce.Holder.Priority != 50 || !errors.Is(err, os.ErrExist) ||
+		!strings.HasPrefix(err.Error(), "wanted policy 1 (10.1.0.40/32 -> 10.2.0.0/16, dir in): its place is held by a policy the sync does not own (index 32, priority 50)") {
 		t.Errorf("a wanted place held by a foreign policy: %v", err)
 	}
 	if after := k.policyTable(); after != before {

@@ -55,8 +55,8 @@ func checkWanted(want []Policy, owns func(Policy) bool) ([]Policy, error) {
 			return nil, fmt.Errorf("wanted policy %d: %w", i, err)
 		}
 		if !owns(p) {
-			return nil, fmt.Errorf("wanted policy %d (%s -> %s, dir %d, priority %d) is not one SyncOptions.Owns takes: a later sync would not see it",
-				i, p.Sel.Src, p.Sel.Dst, p.Dir, p.Priority)
+			return nil, fmt.Errorf("wanted policy %d (%s -> %s, dir %s, priority %d) is not one SyncOptions.Owns takes: a later sync would not see it",
+				i, p.Sel.Src, p.Sel.Dst, dirName(p.Dir), p.Priority)
 		}
 		k := keyOf(&p)
 		if j, dup := seen[k]; dup {
