@@ -333,8 +333,14 @@ func TestMonitorHooksBounded(t *testing.T) {
 		t.Fatalf("SIGTERM: %v\n%s", st, mon.Stderr())
 	}
 	t.Logf("ended %v after SIGTERM", time.Since(start))
-	if left := inGroups(shells); len(left) > 0 {
-		t.Errorf("processes of the hooks' groups %v left after the monitor ended: %v", shells, left)
+	// SIGKILL returns before its targets are gone, and a loaded machine
+	// may not run them to their end at once: poll, bounded.
+	left := inGroups(shells)
+	for end := time.Now().Add(5 * time.Second); len(left) > 0 && time.Now().Before(end); left = inGroups(shells) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(left) > 0 {
+		t.Errorf("processes of the hooks' groups %v left 5 s after the monitor ended: %v", shells, left)
 	}
 	for _, w := range []string{want, "--exec: 10 queued hooks not run: the monitor is ending", "--exec: ending 4 hooks still running after 2s"} {
 		if !strings.Contains(mon.Stderr(), w) {
