@@ -3,6 +3,8 @@ package spi
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io/fs"
 	"net/netip"
 	"strings"
 	"testing"
@@ -106,4 +108,31 @@ func must(t *testing.T, k *fakeKernel, line string) string {
 		t.Fatalf("%s: exit %d: %s", line, code, errs)
 	}
 	return out
+}
+
+// A caller that may not take the SA lock (not root: the lock directory is
+// root's) goes on without it, and the kernel decides, as eroute's writers
+// do; any other failure of the lock stops the change.
+func TestLockRefusedForNonRoot(t *testing.T) {
+	for _, c := range []struct {
+		lockErr  error
+		code     int
+		inStderr string
+	}{
+		{fmt.Errorf("nslock: /run/eroute/x.sa.lock: %w", fs.ErrPermission), 0, ""},
+		{errors.New("nslock: busy"), 1, "nslock: busy"},
+	} {
+		k := &fakeKernel{}
+		var out, errb bytes.Buffer
+		env := Env{
+			Stdout: &out, Stderr: &errb,
+			Open: func(string) (Kernel, error) { return k, nil },
+			Now:  func() time.Time { return testNow },
+			Lock: func(string) (func(), error) { return nil, c.lockErr },
+		}
+		code := RunSpi(strings.Fields("--clear"), env)
+		if code != c.code || !strings.Contains(errb.String(), c.inStderr) {
+			t.Errorf("lock %v: exit %d, stderr %q; want %d with %q", c.lockErr, code, errb.String(), c.code, c.inStderr)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"time"
 
@@ -48,12 +49,19 @@ type Env struct {
 	Self string
 }
 
-// lock takes env's lock for a change, if there is one.
+// lock takes env's lock for a change, if there is one. A caller that may
+// not take it (not root: the lock directory is root's) goes on without
+// it, as eroute's writers do: the kernel then decides whether it may
+// change the SAs at all, and says so in the command's words.
 func (env Env) lock(netns string) (func(), error) {
 	if env.Lock == nil {
 		return func() {}, nil
 	}
-	return env.Lock(netns)
+	release, err := env.Lock(netns)
+	if errors.Is(err, fs.ErrPermission) {
+		return func() {}, nil
+	}
+	return release, err
 }
 
 // VersionString is the release; the Makefile sets it with -ldflags -X.
