@@ -29,35 +29,30 @@ func BenchmarkParseBatchLine(b *testing.B) {
 // BenchmarkParseChunk is the cost of checking a chunk of 1,024 --batch
 // lines as parseBatch cuts them, per line.
 func BenchmarkParseChunk(b *testing.B) {
-	p := Parser{Resolver: eroute.NoResolver{}, Names: eroute.SystemNames}
 	var text []byte
 	for i := 0; i < chunkLines; i++ {
 		text = fmt.Appendf(text, "--add --eraf inet --src 10.%d.%d.0/24 --dst 172.16.%d.%d/32 --said tun0x%x@192.168.%d.1\n",
 			i>>8, i&255, i>>8, i&255, 0x100+i, i&255)
 	}
-	c := &batchChunk{ops: make([]Op, 0, chunkLines)}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.text, c.ops, c.first = text, c.ops[:0], 1
-		p.parseChunk(c, batchActions)
-		if c.err != nil || len(c.ops) != chunkLines {
-			b.Fatalf("%d ops, %v", len(c.ops), c.err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*chunkLines), "ns/line")
+	benchParseChunk(b, text)
 }
 
 // BenchmarkParseChunkMix is BenchmarkParseChunk on the lines of make
 // bench's mix table: IPv4 and IPv6, hosts and subnets, tun SAIDs, %pass
 // and %drop, one line in twenty with TCP and a port.
 func BenchmarkParseChunkMix(b *testing.B) {
-	p := Parser{Resolver: eroute.NoResolver{}, Names: eroute.SystemNames}
 	var text []byte
 	for i := 0; i < chunkLines; i++ {
 		text = append(text, mixLine(i)...)
 		text = append(text, '\n')
 	}
+	benchParseChunk(b, text)
+}
+
+// benchParseChunk checks text, chunkLines lines, as parseBatch's parsers
+// check a chunk, b.N times, and reports the time per line.
+func benchParseChunk(b *testing.B, text []byte) {
+	p := Parser{Resolver: eroute.NoResolver{}, Names: eroute.SystemNames}
 	c := &batchChunk{ops: make([]Op, 0, chunkLines)}
 	b.ReportAllocs()
 	b.ResetTimer()
