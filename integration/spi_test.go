@@ -85,3 +85,26 @@ func TestSpiAgainstKernel(t *testing.T) {
 		t.Errorf("--del of the group: %d %q", r.Code, r.Stderr)
 	}
 }
+
+// Without CAP_NET_ADMIN, ipsec spi and spigrp changes say so in the
+// command's words, not with the permission error of the lock file only
+// root may take, and change nothing.
+func TestSpiWithoutPrivilege(t *testing.T) {
+	ns := newNS(t, "")
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("skipped: needs setpriv(1) from util-linux to drop privileges")
+	}
+	ns.Ipsec("spi", "--version") // builds bin/ipsec
+	for _, args := range [][]string{
+		{"spi", "--clear"},
+		{"spigrp", "inet", "192.0.2.1", "0x200", "esp", "inet", "192.0.2.1", "0x201", "ah"},
+	} {
+		r := ns.Exec("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", ipsecPath}, args...)...)
+		if want := args[0] + ": access denied.  You must be root (CAP_NET_ADMIN) to change the IPsec policy table.\n"; r.Code != 1 || r.Stderr != want {
+			t.Errorf("unprivileged ipsec %v: exit %d, stderr %q, want %q", args, r.Code, r.Stderr, want)
+		}
+	}
+	if got := ns.IP("xfrm", "state"); got != "" {
+		t.Errorf("an unprivileged command changed the SAs:\n%s", got)
+	}
+}
