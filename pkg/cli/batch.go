@@ -128,15 +128,23 @@ func readChunks(r io.Reader, send func(*batchChunk), reuse func() *batchChunk, s
 // none of it).
 func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
 	text := string(c.text)
+	quick := allowed[Add]
 	var words []string
 	for n := c.first; len(text) > 0; n++ {
 		i := strings.IndexByte(text, '\n')
-		words = appendFields(words[:0], text[:i])
+		line := text[:i]
 		text = text[i+1:]
+		if quick {
+			if e, ok := p.quickEroute(line); ok {
+				c.ops = append(c.ops, Op{Kind: eroute.OpAdd, Eroute: e, Line: n})
+				continue
+			}
+		}
+		words = appendFields(words[:0], line)
 		if len(words) == 0 || strings.HasPrefix(words[0], "#") {
 			continue
 		}
-		if !allowed[Add] {
+		if !quick {
 			// quickAdd is for --add lines only
 		} else if e, ok, err := p.quickAdd(words); ok {
 			if err != nil {

@@ -1,6 +1,10 @@
 package cli
 
-import "github.com/eroute/eroute/pkg/eroute"
+import (
+	"slices"
+
+	"github.com/eroute/eroute/pkg/eroute"
+)
 
 // Most lines of a batch or --sync file are --add and then the eroute's
 // options, each once by its whole name: --add --src A --dst B --said S.
@@ -47,4 +51,139 @@ func (p Parser) quickAdd(words []string) (e eroute.Eroute, ok bool, err error) {
 	}
 	e, _, err = p.erouteOf(&set, commandOf(Add))
 	return e, true, err
+}
+
+// quickEroute goes further for the lines a generated file holds: --add,
+// then --eraf, --src, --dst, --said, --transport-proto, --src-port and
+// --dst-port, each once by its whole name, with its value, between single
+// spaces or runs of them, the addresses and SAIDs in the forms
+// eroute.QuickSubnet and eroute.QuickSAID read. It reads the line's text
+// once, with no optionSet and no words, and gives the eroute quickAdd
+// would give; ok is false for any other line, and for one quickAdd would
+// refuse, which quickAdd or Parse then checks and reports in its own
+// words (FuzzQuickEroute compares the three). A tab or any other space
+// than ' ' stays inside a word, which then reads as nothing quick.
+func (p Parser) quickEroute(line string) (e eroute.Eroute, ok bool) {
+	word, rest := nextWord(line)
+	if word != "--add" {
+		return e, false
+	}
+	var values [len(quickNames)]string
+	for {
+		var name, value string
+		if name, rest = nextWord(rest); name == "" {
+			break
+		}
+		if value, rest = nextWord(rest); value == "" {
+			return e, false
+		}
+		k := slices.Index(quickNames[:], name)
+		if k < 0 || values[k] != "" {
+			return e, false
+		}
+		values[k] = value
+	}
+	family := eroute.Unspec
+	if values[quickEraf] != "" {
+		if family, ok = quickFamily(values[quickEraf]); !ok {
+			return e, false
+		}
+	}
+	// An option not given is "", which no quick reader takes.
+	if e.Selector, ok = p.quickSelector(family, values); !ok {
+		return eroute.Eroute{}, false
+	}
+	if said := values[quickSaid]; said == "%passthrough" {
+		e.SAID = eroute.PassthroughFor(e.Family())
+	} else if e.SAID, ok = eroute.QuickSAID(said); !ok {
+		return eroute.Eroute{}, false
+	}
+	if checkSAIDFamily(e) != nil {
+		return eroute.Eroute{}, false
+	}
+	return e, true
+}
+
+// quickNames are the options quickEroute reads, by the index of their
+// values.
+var quickNames = [...]string{quickEraf: "--eraf", quickSrc: "--src", quickDst: "--dst", quickSaid: "--said",
+	quickProto: "--transport-proto", quickSrcPort: "--src-port", quickDstPort: "--dst-port"}
+
+const (
+	quickEraf = iota
+	quickSrc
+	quickDst
+	quickSaid
+	quickProto
+	quickSrcPort
+	quickDstPort
+)
+
+// quickSelector is selector of quickEroute's values ("" for an option not
+// given), the addresses numeric and of one family, family's when given.
+func (p Parser) quickSelector(family eroute.Family, values [len(quickNames)]string) (s eroute.Selector, ok bool) {
+	proto, srcPort, dstPort := values[quickProto], values[quickSrcPort], values[quickDstPort]
+	if s.Src, ok = eroute.QuickSubnet(values[quickSrc]); !ok {
+		return s, false
+	}
+	if s.Dst, ok = eroute.QuickSubnet(values[quickDst]); !ok {
+		return s, false
+	}
+	if family == eroute.Unspec {
+		family = eroute.FamilyOf(s.Src.Addr())
+	}
+	if eroute.FamilyOf(s.Src.Addr()) != family || eroute.FamilyOf(s.Dst.Addr()) != family {
+		return s, false
+	}
+	s.Src, s.Dst = s.Src.Masked(), s.Dst.Masked()
+	var err error
+	if proto != "" {
+		if s.Proto, err = p.Names.ParseTransportProto(proto); err != nil {
+			return s, false
+		}
+	}
+	if srcPort == "" && dstPort == "" {
+		return s, true
+	}
+	if eroute.FieldsOf(s.Proto) != eroute.PortFields {
+		return s, false
+	}
+	if srcPort != "" {
+		if s.SrcPort, err = p.Names.ParsePort(srcPort); err != nil {
+			return s, false
+		}
+	}
+	if dstPort != "" {
+		if s.DstPort, err = p.Names.ParsePort(dstPort); err != nil {
+			return s, false
+		}
+	}
+	return s, true
+}
+
+// quickFamily reads --eraf as eroute.ParseFamily does, without an error.
+func quickFamily(v string) (eroute.Family, bool) {
+	switch v {
+	case "inet":
+		return eroute.Inet, true
+	case "inet6":
+		return eroute.Inet6, true
+	}
+	return eroute.Unspec, false
+}
+
+// nextWord cuts the first word off s, words being separated by spaces
+// (' ' only): "" when s holds no more.
+func nextWord(s string) (word, rest string) {
+	for len(s) > 0 && s[0] == ' ' {
+		s = s[1:]
+	}
+	// A loop, not strings.IndexByte: words are short, and the call cost
+	// more than the search (a fifth of the time).
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' {
+			return s[:i], s[i+1:]
+		}
+	}
+	return s, ""
 }

@@ -271,3 +271,43 @@ func internalSAID(spi uint32, addr string, family Family) (SAID, error) {
 	}
 	return s, nil
 }
+
+// QuickSAID is ParseSAID(s, r) of a magic name or of PROTO0xSPI@ADDR:
+// tun, esp, ah or comp, one to eight hexadecimal digits from 0x100, and
+// ADDR in QuickAddr's forms; ok is false for any other text, and where
+// ParseSAID refuses (see QuickAddr).
+func QuickSAID(s string) (SAID, bool) {
+	if strings.HasPrefix(s, "%") {
+		m, ok := magicByName[s]
+		return m, ok
+	}
+	var said SAID
+	switch {
+	case strings.HasPrefix(s, "tun0x"):
+		said.Proto, s = ProtoTun, s[5:]
+	case strings.HasPrefix(s, "esp0x"):
+		said.Proto, s = ProtoESP, s[5:]
+	case strings.HasPrefix(s, "ah0x"):
+		said.Proto, s = ProtoAH, s[4:]
+	case strings.HasPrefix(s, "comp0x"):
+		said.Proto, s = ProtoComp, s[6:]
+	default:
+		return SAID{}, false
+	}
+	at := strings.IndexByte(s, '@')
+	if at > 8 {
+		return SAID{}, false
+	}
+	for i := 0; i < at; i++ {
+		d := digitValue(s[i])
+		if d >= 16 {
+			return SAID{}, false
+		}
+		said.SPI = said.SPI<<4 | uint32(d)
+	}
+	var ok bool
+	if said.Dst, ok = QuickAddr(s[at+1:]); !ok || said.SPI < MinSPI || CheckSADst(said.Dst) != nil {
+		return SAID{}, false
+	}
+	return said, true
+}
