@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"slices"
+	"strings"
 
 	"github.com/eroute/eroute/pkg/eroute"
 )
@@ -64,24 +64,19 @@ func (p Parser) quickAdd(words []string) (e eroute.Eroute, ok bool, err error) {
 // words (FuzzQuickEroute compares the three). A tab or any other space
 // than ' ' stays inside a word, which then reads as nothing quick.
 func (p Parser) quickEroute(line string) (e eroute.Eroute, ok bool) {
-	word, rest := nextWord(line)
-	if word != "--add" {
+	rest := skipSpaces(line)
+	if !strings.HasPrefix(rest, "--add ") {
 		return e, false
 	}
 	var values [len(quickNames)]string
-	for {
-		var name, value string
-		if name, rest = nextWord(rest); name == "" {
-			break
-		}
-		if value, rest = nextWord(rest); value == "" {
-			return e, false
-		}
-		k := slices.Index(quickNames[:], name)
+	for rest = skipSpaces(rest[len("--add "):]); rest != ""; rest = skipSpaces(rest) {
+		k, after := quickOption(rest)
 		if k < 0 || values[k] != "" {
 			return e, false
 		}
-		values[k] = value
+		if values[k], rest = nextWord(after); values[k] == "" {
+			return e, false
+		}
 	}
 	family := eroute.Unspec
 	if values[quickEraf] != "" {
@@ -104,10 +99,10 @@ func (p Parser) quickEroute(line string) (e eroute.Eroute, ok bool) {
 	return e, true
 }
 
-// quickNames are the options quickEroute reads, by the index of their
-// values.
-var quickNames = [...]string{quickEraf: "--eraf", quickSrc: "--src", quickDst: "--dst", quickSaid: "--said",
-	quickProto: "--transport-proto", quickSrcPort: "--src-port", quickDstPort: "--dst-port"}
+// quickNames are the options quickEroute reads, each with the space after
+// it, by the index of their values.
+var quickNames = [...]string{quickEraf: "--eraf ", quickSrc: "--src ", quickDst: "--dst ", quickSaid: "--said ",
+	quickProto: "--transport-proto ", quickSrcPort: "--src-port ", quickDstPort: "--dst-port "}
 
 const (
 	quickEraf = iota
@@ -118,6 +113,38 @@ const (
 	quickSrcPort
 	quickDstPort
 )
+
+// quickOption reads one of quickNames at the start of s: its index (-1
+// for none) and the text after it. Two bytes tell which it can be, and
+// one comparison whether it is.
+func quickOption(s string) (int, string) {
+	if len(s) < len("--src ") {
+		return -1, s
+	}
+	k := -1
+	switch s[2] {
+	case 'e':
+		k = quickEraf
+	case 's':
+		k = quickSrc
+		if s[3] == 'a' {
+			k = quickSaid
+		} else if s[5] == '-' {
+			k = quickSrcPort
+		}
+	case 'd':
+		k = quickDst
+		if s[5] == '-' {
+			k = quickDstPort
+		}
+	case 't':
+		k = quickProto
+	}
+	if k < 0 || !strings.HasPrefix(s, quickNames[k]) {
+		return -1, s
+	}
+	return k, s[len(quickNames[k]):]
+}
 
 // quickSelector is selector of quickEroute's values ("" for an option not
 // given), the addresses numeric and of one family, family's when given.
@@ -172,14 +199,20 @@ func quickFamily(v string) (eroute.Family, bool) {
 	return eroute.Unspec, false
 }
 
-// nextWord cuts the first word off s, words being separated by spaces
-// (' ' only): "" when s holds no more.
-func nextWord(s string) (word, rest string) {
+// skipSpaces cuts the spaces (' ' only) off the start of s.
+func skipSpaces(s string) string {
 	for len(s) > 0 && s[0] == ' ' {
 		s = s[1:]
 	}
+	return s
+}
+
+// nextWord cuts the first word off s, words being separated by spaces
+// (' ' only): "" when s holds no more.
+func nextWord(s string) (word, rest string) {
+	s = skipSpaces(s)
 	// A loop, not strings.IndexByte: words are short, and the call cost
-	// more than the search (a fifth of the time).
+	// more than the search.
 	for i := 0; i < len(s); i++ {
 		if s[i] == ' ' {
 			return s[:i], s[i+1:]

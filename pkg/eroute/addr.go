@@ -255,19 +255,27 @@ func onlyDigits(s string, extra byte) bool {
 
 // QuickAddr is ParseAddr(s, Unspec, r) of an address in the quick forms.
 func QuickAddr(s string) (netip.Addr, bool) {
-	if strings.IndexByte(s, ':') >= 0 {
-		return quickIPv6(s)
+	a, rest, ok := quickAddr(s)
+	return a, ok && rest == ""
+}
+
+// quickAddr reads an address in the quick forms at the start of s, up to
+// the first byte that cannot go on with it, and gives the rest of s.
+// Either reader fails on the other family's text within a few bytes.
+func quickAddr(s string) (netip.Addr, string, bool) {
+	if a, rest, ok := quickIPv4(s); ok {
+		return a, rest, true
 	}
-	return quickIPv4(s)
+	return quickIPv6(s)
 }
 
 // quickIPv4 reads A.B.C.D, each part one to three decimal digits up to 255.
-func quickIPv4(s string) (netip.Addr, bool) {
+func quickIPv4(s string) (netip.Addr, string, bool) {
 	var b [4]byte
 	for part := range 4 {
 		if part > 0 {
 			if s == "" || s[0] != '.' {
-				return netip.Addr{}, false
+				return netip.Addr{}, s, false
 			}
 			s = s[1:]
 		}
@@ -277,40 +285,85 @@ func quickIPv4(s string) (netip.Addr, bool) {
 			digits++
 		}
 		if digits == 0 || value > 255 {
-			return netip.Addr{}, false
+			return netip.Addr{}, s, false
 		}
 		b[part] = byte(value)
 		s = s[digits:]
 	}
-	return netip.AddrFrom4(b), s == ""
+	return netip.AddrFrom4(b), s, true
 }
 
-// quickIPv6 reads IPv6 text of hexadecimal digits and colons only: no
-// zone, no IPv4 part, which parseIPv6 would read or refuse.
-func quickIPv6(s string) (netip.Addr, bool) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c != ':' && digitValue(c) >= 16 {
-			return netip.Addr{}, false
+// quickIPv6 reads IPv6 text of hexadecimal digits and colons, as
+// netip.ParseAddr does (groups of one to four digits, one "::" for one or
+// more groups of zeros), without a zone or an IPv4 part, which parseIPv6
+// would read or refuse.
+func quickIPv6(s string) (netip.Addr, string, bool) {
+	var ip [16]byte
+	i, ellipsis := 0, -1
+	if len(s) >= 2 && s[0] == ':' && s[1] == ':' {
+		ellipsis, s = 0, s[2:]
+	}
+	for len(s) > 0 && (ellipsis != i || hexValue[s[0]] < 16) {
+		if i == 16 {
+			return netip.Addr{}, s, false
+		}
+		group, digits := 0, 0
+		for ; digits < len(s) && digits < 5; digits++ {
+			d := hexValue[s[digits]]
+			if d >= 16 {
+				break
+			}
+			group = group<<4 | int(d)
+		}
+		if digits == 0 || digits > 4 {
+			return netip.Addr{}, s, false
+		}
+		ip[i], ip[i+1] = byte(group>>8), byte(group)
+		i += 2
+		s = s[digits:]
+		if len(s) == 0 || s[0] != ':' {
+			break
+		}
+		if len(s) == 1 {
+			return netip.Addr{}, s, false
+		}
+		s = s[1:]
+		if s[0] == ':' {
+			if ellipsis >= 0 {
+				return netip.Addr{}, s, false
+			}
+			ellipsis, s = i, s[1:]
 		}
 	}
-	a, err := netip.ParseAddr(s)
-	return a, err == nil && a.Is6()
+	switch {
+	case i < 16 && ellipsis < 0, i == 16 && ellipsis >= 0:
+		return netip.Addr{}, s, false
+	case i < 16:
+		n := 16 - i
+		copy(ip[ellipsis+n:], ip[ellipsis:i])
+		clear(ip[ellipsis : ellipsis+n])
+	}
+	return netip.AddrFrom16(ip), s, true
 }
+
+// hexValue is the value of each hexadecimal digit, and 255 for any other
+// byte: digitValue without its branches, for quickIPv6's inner loop.
+var hexValue = func() (t [256]byte) {
+	for c := range t {
+		t[c] = byte(min(digitValue(byte(c)), 255))
+	}
+	return t
+}()
 
 // QuickSubnet is ParseSubnetExact(s, Unspec, r) of ADDR/BITS in the quick
 // forms: the prefix with its host bits as given.
 func QuickSubnet(s string) (netip.Prefix, bool) {
-	slash := strings.IndexByte(s, '/')
-	if slash < 0 {
-		return netip.Prefix{}, false
-	}
-	a, ok := QuickAddr(s[:slash])
-	mask := s[slash+1:]
-	if !ok || mask == "" || len(mask) > 3 {
+	a, mask, ok := quickAddr(s)
+	if !ok || len(mask) < 2 || len(mask) > 4 || mask[0] != '/' {
 		return netip.Prefix{}, false
 	}
 	bits := 0
-	for i := 0; i < len(mask); i++ {
+	for i := 1; i < len(mask); i++ {
 		if mask[i] < '0' || mask[i] > '9' {
 			return netip.Prefix{}, false
 		}

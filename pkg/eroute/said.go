@@ -294,16 +294,12 @@ func QuickSAID(s string) (SAID, bool) {
 	default:
 		return SAID{}, false
 	}
-	at := strings.IndexByte(s, '@')
-	if at > 8 {
-		return SAID{}, false
+	at := 0
+	for ; at < len(s) && at < 9 && hexValue[s[at]] < 16; at++ {
+		said.SPI = said.SPI<<4 | uint32(hexValue[s[at]])
 	}
-	for i := 0; i < at; i++ {
-		d := digitValue(s[i])
-		if d >= 16 {
-			return SAID{}, false
-		}
-		said.SPI = said.SPI<<4 | uint32(d)
+	if at > 8 || at == len(s) || s[at] != '@' {
+		return SAID{}, false
 	}
 	var ok bool
 	if said.Dst, ok = QuickAddr(s[at+1:]); !ok || said.SPI < MinSPI || CheckSADst(said.Dst) != nil {
