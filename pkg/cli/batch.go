@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/eroute/eroute/pkg/eroute"
 )
@@ -109,8 +110,17 @@ func readChunks(r io.Reader, send func(*batchChunk), reuse func() *batchChunk, s
 			flush(n)
 			return n, err
 		}
+		// A chunk ends before the line that would make its text grow (a
+		// line longer than a whole chunk's text makes its own), or after
+		// chunkLines lines.
+		if len(c.text) > 0 && len(c.text)+len(line)+1 > cap(c.text) {
+			flush(n)
+			if stop() {
+				return 0, nil
+			}
+		}
 		c.text = append(append(c.text, line...), '\n')
-		if n+1-c.first >= chunkLines || len(c.text) >= chunkBytes {
+		if n+1-c.first >= chunkLines {
 			flush(n + 1)
 			if stop() {
 				return 0, nil
@@ -123,23 +133,28 @@ func readChunks(r io.Reader, send func(*batchChunk), reuse func() *batchChunk, s
 // allowed actions, up to the first that is not. Blank lines and lines
 // starting with # are skipped.
 //
-// The chunk becomes one string, which the words of every line are cut
-// from, into one slice: no allocation per line for the text (ops keep
-// none of it).
+// quickEroute reads a line in place, from the chunk's bytes: it keeps
+// nothing of the text (no string of it lives on in the eroute, and it
+// makes no error), so the lines it takes, most of a large file, are never
+// copied: 28 MB less garbage for 300,000 lines. A line it leaves is
+// copied into a string of its own, which the general path may keep (a
+// name being looked up after its time is up, an error): the chunk's
+// bytes are read again as soon as the chunk is done.
 func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
-	text := string(c.text)
 	quick := allowed[Add]
+	text := c.text
 	var words []string
 	for n := c.first; len(text) > 0; n++ {
-		i := strings.IndexByte(text, '\n')
-		line := text[:i]
+		i := bytes.IndexByte(text, '\n')
+		raw := text[:i]
 		text = text[i+1:]
-		if quick {
-			if e, ok := p.quickEroute(line); ok {
+		if quick && len(raw) > 0 {
+			if e, ok := p.quickEroute(unsafe.String(&raw[0], len(raw))); ok {
 				c.ops = append(c.ops, Op{Kind: eroute.OpAdd, Eroute: e, Line: n})
 				continue
 			}
 		}
+		line := string(raw)
 		words = appendFields(words[:0], line)
 		if len(words) == 0 || strings.HasPrefix(words[0], "#") {
 			continue
@@ -333,7 +348,7 @@ func (p Parser) startParsers(n int, work <-chan *batchChunk, done chan<- *batchC
 // line it only drains the chunks. The slice has room from the start for
 // the lines the file is thought to hold, and the memory budget grows with
 // it.
-func inFileOrder(done <-chan *batchChunk, pool chunkPool, size int64, budget *memoryBudget) ([]Op, lineFault) {
+func inFileOrder(done <-chan *batchChunk, pool *chunkPool, size int64, budget *memoryBudget) ([]Op, lineFault) {
 	var ops []Op
 	var bad lineFault
 	pending := map[int]*batchChunk{}
@@ -360,30 +375,47 @@ func inFileOrder(done <-chan *batchChunk, pool chunkPool, size int64, budget *me
 	return ops, bad
 }
 
-// chunkPool holds the chunks whose ops were taken, for the reader to fill
-// again: a large file makes no garbage of text and ops (--sync runs
-// without the collector).
-type chunkPool chan *batchChunk
-
-func newChunkPool(parsers int) chunkPool { return make(chunkPool, 2*parsers+2) }
-
-// get gives a chunk from the pool, or a new one when it is empty.
-func (p chunkPool) get() *batchChunk {
-	select {
-	case c := <-p:
-		return c
-	default:
-		return &batchChunk{text: make([]byte, 0, chunkBytes), ops: make([]Op, 0, chunkLines)}
-	}
+// chunkPool holds the chunks of a file: a fixed number, made as the
+// reader first needs them and filled again once their ops were taken, so
+// that a large file makes no garbage of text and ops (--sync runs without
+// the collector). When all are in use the reader waits for one: a parser
+// held up (descheduled, or on a slow line) while the other goes on used
+// to leave the reader a new chunk for each one the other finished, and
+// the pool too small to keep them when they came back (131 chunks made,
+// 25 MB, for 300,000 lines).
+type chunkPool struct {
+	free chan *batchChunk
+	made int // only the reader gets chunks
 }
 
-// put empties a chunk and keeps it, unless the pool is full.
-func (p chunkPool) put(c *batchChunk) {
-	*c = batchChunk{text: c.text[:0], ops: c.ops[:0]}
+func newChunkPool(parsers int) *chunkPool {
+	return &chunkPool{free: make(chan *batchChunk, chunksPerParser*parsers+2)}
+}
+
+// chunksPerParser is how many chunks a parser may be ahead by, all told,
+// of the one the ops wait for.
+const chunksPerParser = 4
+
+// get gives a free chunk, a new one while fewer than the pool holds were
+// made, or else the next one given back.
+func (p *chunkPool) get() *batchChunk {
 	select {
-	case p <- c:
+	case c := <-p.free:
+		return c
 	default:
 	}
+	if p.made < cap(p.free) {
+		p.made++
+		return &batchChunk{text: make([]byte, 0, chunkBytes), ops: make([]Op, 0, chunkLines)}
+	}
+	return <-p.free
+}
+
+// put empties a chunk and gives it back (never more than were made: it
+// never waits).
+func (p *chunkPool) put(c *batchChunk) {
+	*c = batchChunk{text: c.text[:0], ops: c.ops[:0]}
+	p.free <- c
 }
 
 // fileSize is the size of a regular file, or 0.

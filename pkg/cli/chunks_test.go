@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestReadChunks: the chunks hold the file's lines in order, numbered
+// from 1, each whole; none holds more than chunkLines lines, and a
+// chunk's text grows past the room it came with only for a first line
+// that does not fit in it alone.
+func TestReadChunks(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var lines []string
+	for i := range 20000 {
+		n := 1 + r.IntN(200)
+		switch {
+		case i >= 10000 && i < 14000:
+			n = r.IntN(4) // blank lines too: chunkLines fills first
+		case i%997 == 0:
+			n = chunkBytes - 1 + r.IntN(2) // a chunk of its own, or more
+		case i%50 == 0:
+			n = r.IntN(4000)
+		}
+		lines = append(lines, strings.Repeat(string(rune('a'+i%26)), n))
+	}
+	pool := newChunkPool(2)
+	room := map[*batchChunk]int{}
+	get := func() *batchChunk {
+		c := pool.get()
+		room[c] = cap(c.text)
+		return c
+	}
+	var got []string
+	next := 1
+	_, err := readChunks(strings.NewReader(strings.Join(lines, "\n")+"\n"), func(c *batchChunk) {
+		text := strings.TrimSuffix(string(c.text), "\n")
+		chunkLinesRead := strings.Split(text, "\n")
+		switch {
+		case c.first != next:
+			t.Fatalf("chunk %d starts at line %d, want %d", c.seq, c.first, next)
+		case len(chunkLinesRead) > chunkLines:
+			t.Fatalf("chunk %d holds %d lines", c.seq, len(chunkLinesRead))
+		case cap(c.text) > room[c] && len(chunkLinesRead[0]) < room[c]:
+			t.Fatalf("chunk %d grew from %d bytes to %d, its first line %d long", c.seq, room[c], cap(c.text), len(chunkLinesRead[0]))
+		}
+		next += len(chunkLinesRead)
+		got = append(got, chunkLinesRead...)
+		pool.put(c)
+	}, get, func() bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, "\n") != strings.Join(lines, "\n") {
+		t.Fatalf("the chunks hold %d lines, not the file's %d as they were", len(got), len(lines))
+	}
+}
+
+// TestChunkPoolBounded: however long the chunks are kept (by a parser
+// held up, and the ops waiting for its chunk), the reader makes no more
+// than the pool holds, and waits for one given back.
+func TestChunkPoolBounded(t *testing.T) {
+	pool := newChunkPool(2)
+	var text strings.Builder
+	for i := range 50000 {
+		text.WriteString(mixLine(i) + "\n")
+	}
+	sent := make(chan *batchChunk)
+	lines := make(chan int)
+	go func() {
+		// All the chunks are kept, then given back a little later,
+		// when the reader has asked for another.
+		n := 0
+		var held []*batchChunk
+		for c := range sent {
+			n += strings.Count(string(c.text), "\n")
+			if held = append(held, c); len(held) == cap(pool.free) {
+				time.Sleep(time.Millisecond)
+				for _, c := range held {
+					pool.put(c)
+				}
+				held = held[:0]
+			}
+		}
+		lines <- n
+	}()
+	_, err := readChunks(strings.NewReader(text.String()), func(c *batchChunk) { sent <- c }, pool.get, func() bool { return false })
+	close(sent)
+	switch n := <-lines; {
+	case err != nil:
+		t.Fatal(err)
+	case n != 50000:
+		t.Fatalf("the chunks hold %d lines, not 50000", n)
+	case pool.made > cap(pool.free):
+		t.Fatalf("the reader made %d chunks; the pool holds %d", pool.made, cap(pool.free))
+	}
+}
