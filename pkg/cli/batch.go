@@ -149,10 +149,11 @@ func (p Parser) parseChunk(c *batchChunk, allowed map[Action]bool) {
 		raw := text[:i]
 		text = text[i+1:]
 		if quick && len(raw) > 0 {
-			if e, ok := p.quickEroute(unsafe.String(&raw[0], len(raw))); ok {
-				c.ops = append(c.ops, Op{Kind: eroute.OpAdd, Eroute: e, Line: n})
+			c.ops = append(c.ops, Op{Kind: eroute.OpAdd, Line: n})
+			if p.quickEroute(unsafe.String(&raw[0], len(raw)), &c.ops[len(c.ops)-1].Eroute) {
 				continue
 			}
+			c.ops = c.ops[:len(c.ops)-1]
 		}
 		line := string(raw)
 		words = appendFields(words[:0], line)

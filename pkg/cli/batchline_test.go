@@ -188,8 +188,8 @@ func mutateByte(r *rand.Rand, word string) string {
 // checkQuickEroute fails when quickEroute takes a line and Parse, as a
 // batch checks it, gives another op or refuses the line.
 func checkQuickEroute(t *testing.T, p Parser, line string) (taken bool) {
-	e, ok := p.quickEroute(line)
-	if !ok {
+	var e eroute.Eroute
+	if !p.quickEroute(line, &e) {
 		return false
 	}
 	req, err := p.Parse(strings.Fields(line))

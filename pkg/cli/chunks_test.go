@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eroute/eroute/pkg/eroute"
 )
 
 // TestReadChunks: the chunks hold the file's lines in order, numbered
@@ -95,5 +99,54 @@ func TestChunkPoolBounded(t *testing.T) {
 		t.Fatalf("the chunks hold %d lines, not 50000", n)
 	case pool.made > cap(pool.free):
 		t.Fatalf("the reader made %d chunks; the pool holds %d", pool.made, cap(pool.free))
+	}
+}
+
+// TestParseChunkQuick: a chunk of lines that quickEroute takes, lines it
+// leaves to the general path, comments and blank lines gives the ops
+// that Parse gives line by line, numbered as the file is, even in a
+// chunk whose ops were filled before with other lines' (the pool's).
+func TestParseChunkQuick(t *testing.T) {
+	p := Parser{Resolver: eroute.NoResolver{}, Names: eroute.SystemNames}
+	var text, other []byte
+	var want []Op
+	for i := range 600 {
+		line := mixLine(i)
+		switch i % 6 {
+		case 1:
+			line = strings.Replace(line, "--dst ", "--dst\t", 1)
+		case 3:
+			line = strings.Replace(line, "--src ", "--src=", 1)
+		case 4:
+			text = append(text, "# a comment\n\n"...)
+		}
+		text = append(append(text, line...), '\n')
+		req, err := p.Parse(strings.Fields(line))
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		want = append(want, opOf(req, bytes.Count(text, []byte{'\n'})))
+		other = append(append(other, mixLine(i*7+5)...), '\n')
+	}
+	c := &batchChunk{text: other, first: 1, ops: make([]Op, 0, chunkLines)}
+	p.parseChunk(c, batchActions)
+	*c = batchChunk{text: text, first: 1, ops: c.ops[:0]}
+	p.parseChunk(c, batchActions)
+	if c.err != nil {
+		t.Fatalf("line %d: %v", c.errLine, c.err)
+	}
+	if !slices.Equal(c.ops, want) {
+		for i := range min(len(c.ops), len(want)) {
+			if c.ops[i] != want[i] {
+				t.Fatalf("op %d is %+v, Parse gives %+v", i, c.ops[i], want[i])
+			}
+		}
+		t.Fatalf("%d ops, Parse gives %d", len(c.ops), len(want))
+	}
+	// Where --add is not allowed, quickEroute takes no line.
+	*c = batchChunk{text: text, first: 1, ops: c.ops[:0]}
+	p.parseChunk(c, map[Action]bool{Delete: true})
+	if c.errLine != 1 || c.err == nil || len(c.ops) != 0 {
+		t.Fatalf("a chunk of --add lines where only --del is allowed: %d ops, line %d: %v", len(c.ops), c.errLine, c.err)
 	}
 }

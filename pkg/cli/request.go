@@ -296,7 +296,7 @@ func (p Parser) erouteOf(set *optionSet, cmd *command) (e eroute.Eroute, exact e
 	if err != nil || cmd.form == formSelector {
 		return eroute.Eroute{Selector: e.Selector}, exact, err
 	}
-	return e, exact, checkSAIDFamily(e)
+	return e, exact, checkSAIDFamily(&e)
 }
 
 // checkSAIDForm wants one SAID form, whole, for add and replace.

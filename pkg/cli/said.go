@@ -70,7 +70,7 @@ func parseSPI(v string) (uint32, error) {
 
 // checkSAIDFamily lets only tunnels cross families: a transport SA protects
 // the packet itself, so its address must be of the packet's family.
-func checkSAIDFamily(e eroute.Eroute) error {
+func checkSAIDFamily(e *eroute.Eroute) error {
 	s := e.SAID
 	if s.Proto == eroute.ProtoInt || s.IsPassthrough() || s.Proto == eroute.ProtoTun {
 		return nil
