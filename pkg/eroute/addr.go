@@ -1,6 +1,7 @@
 package eroute
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -296,30 +297,34 @@ func quickIPv4(s string) (netip.Addr, string, bool) {
 // quickIPv6 reads IPv6 text of hexadecimal digits and colons, as
 // netip.ParseAddr does (groups of one to four digits, one "::" for one or
 // more groups of zeros), without a zone or an IPv4 part, which parseIPv6
-// would read or refuse.
+// would read or refuse. The groups go into two 64-bit halves as they are
+// read, and those before the "::" move up at the end: no 16-byte array
+// moved about (a third of its time).
 func quickIPv6(s string) (netip.Addr, string, bool) {
-	var ip [16]byte
-	i, ellipsis := 0, -1
+	// The groups read (since the "::", once read), the last lowest; the
+	// groups before the "::" and how many.
+	var hi, lo, beforeHi, beforeLo uint64
+	groups, before := 0, -1
 	if len(s) >= 2 && s[0] == ':' && s[1] == ':' {
-		ellipsis, s = 0, s[2:]
+		before, s = 0, s[2:]
 	}
-	for len(s) > 0 && (ellipsis != i || hexValue[s[0]] < 16) {
-		if i == 16 {
+	for len(s) > 0 && (before != groups || hexValue[s[0]] < 16) {
+		if groups == 8 {
 			return netip.Addr{}, s, false
 		}
-		group, digits := 0, 0
+		group, digits := uint64(0), 0
 		for ; digits < len(s) && digits < 5; digits++ {
 			d := hexValue[s[digits]]
 			if d >= 16 {
 				break
 			}
-			group = group<<4 | int(d)
+			group = group<<4 | uint64(d)
 		}
 		if digits == 0 || digits > 4 {
 			return netip.Addr{}, s, false
 		}
-		ip[i], ip[i+1] = byte(group>>8), byte(group)
-		i += 2
+		hi, lo = hi<<16|lo>>48, lo<<16|group
+		groups++
 		s = s[digits:]
 		if len(s) == 0 || s[0] != ':' {
 			break
@@ -329,21 +334,30 @@ func quickIPv6(s string) (netip.Addr, string, bool) {
 		}
 		s = s[1:]
 		if s[0] == ':' {
-			if ellipsis >= 0 {
+			if before >= 0 {
 				return netip.Addr{}, s, false
 			}
-			ellipsis, s = i, s[1:]
+			before, beforeHi, beforeLo, hi, lo = groups, hi, lo, 0, 0
+			s = s[1:]
 		}
 	}
 	switch {
-	case i < 16 && ellipsis < 0, i == 16 && ellipsis >= 0:
+	case groups < 8 && before < 0, groups == 8 && before >= 0:
 		return netip.Addr{}, s, false
-	case i < 16:
-		n := 16 - i
-		copy(ip[ellipsis+n:], ip[ellipsis:i])
-		clear(ip[ellipsis : ellipsis+n])
+	case before >= 0:
+		// The groups before the "::" go to the top: 8-before groups up.
+		switch n := uint(16 * (8 - before)); {
+		case n >= 64:
+			hi |= beforeLo << (n - 64)
+		default:
+			hi |= beforeHi<<n | beforeLo>>(64-n)
+			lo |= beforeLo << n
+		}
 	}
-	return netip.AddrFrom16(ip), s, true
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], hi)
+	binary.BigEndian.PutUint64(b[8:], lo)
+	return netip.AddrFrom16(b), s, true
 }
 
 // hexValue is the value of each hexadecimal digit, and 255 for any other
