@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -96,4 +97,23 @@ func mixLine(i int) string {
 		said = "%pass"
 	}
 	return fmt.Sprintf("--add --eraf %s --src %s --dst %s%s --said %s", fam, src, dst, opt, said)
+}
+
+// BenchmarkReadChunks is the cost of reading a --batch file of the mix
+// into chunks, per line: what the reading goroutine does while the
+// parsers check the chunks.
+func BenchmarkReadChunks(b *testing.B) {
+	var text []byte
+	for i := range 100000 {
+		text = append(append(text, mixLine(i)...), '\n')
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pool := newChunkPool(2) // the reader keeps the last chunk it got
+		if _, err := readChunks(bytes.NewReader(text), pool.put, pool.get, func() bool { return false }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100000), "ns/line")
 }
