@@ -150,3 +150,12 @@ func TestParseChunkQuick(t *testing.T) {
 		t.Fatalf("a chunk of --add lines where only --del is allowed: %d ops, line %d: %v", len(c.ops), c.errLine, c.err)
 	}
 }
+
+// TestTrimLineEnd: trimLineEnd is bytes.TrimRight(line, "\r\n").
+func TestTrimLineEnd(t *testing.T) {
+	for _, line := range []string{"", "\n", "\r\n", "a\r\r\n", "a\n\r\n", "\ra", "a \r", "a\rb\n"} {
+		if got, want := trimLineEnd([]byte(line)), bytes.TrimRight([]byte(line), "\r\n"); !bytes.Equal(got, want) {
+			t.Errorf("trimLineEnd(%q) = %q, want %q", line, got, want)
+		}
+	}
+}
