@@ -15,10 +15,12 @@ const (
 
 // Op is one change of a batch: the command line reads it from a file, and
 // the driver (package xfrm, as xfrm.Op) carries it out. Delete uses the
-// Eroute's Selector only; Clear uses nothing.
+// Eroute's Selector only; Clear uses nothing. The Eroute comes first and
+// Kind with the flags, so that an Op is 128 bytes, not 136: a batch holds
+// one for each line.
 type Op struct {
-	Kind   OpKind
 	Eroute Eroute
+	Kind   OpKind
 	// Force lets a Replace or a Delete act on a policy eroute did not
 	// make, and a Clear delete those too (--force, --clear --all).
 	// Without it such an op is refused with a *ForeignError and the
