@@ -687,10 +687,33 @@ type recordScan struct {
 }
 
 // add makes the record of one policy of the dump, if it is an eroute's
-// or shows as one.
+// or shows as one: eroute's own plain policies straight from the bytes
+// (ownRecord), the others by addGeneral.
 func (s *recordScan) add(typ uint16, b []byte) {
+	if typ != msgNewPolicy {
+		return
+	}
+	s.d.recs = append(s.d.recs, record{})
+	r := &s.d.recs[len(s.d.recs)-1]
+	k, ok := ownRecord(b, r)
+	if !ok {
+		s.d.recs = s.d.recs[:len(s.d.recs)-1]
+		s.addGeneral(b)
+		return
+	}
+	r.pos = uint32(len(s.d.recs) - 1)
+	if s.keepOrder {
+		r.pos = uint32(len(s.d.order))
+		s.d.order = append(s.d.order, r.index)
+	}
+	s.names = s.names || k == kindSA
+}
+
+// addGeneral is add for any policy: decoded (scanPolicy), read back as an
+// eroute (policyView.eroute) and packed (recordOf).
+func (s *recordScan) addGeneral(b []byte) {
 	v := &s.v
-	if typ != msgNewPolicy || scanPolicy(b, v) != nil {
+	if scanPolicy(b, v) != nil {
 		return
 	}
 	pos := uint32(len(s.d.recs))
