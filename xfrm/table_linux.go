@@ -519,7 +519,7 @@ func (l *listing) count(r *record) uint64 {
 			return d.count
 		}
 	}
-	if l.sas == nil {
+	if l.sas == nil || len(l.sas.packets) == 0 { // no SA at all: no count
 		return 0
 	}
 	s := r.said()
