@@ -453,7 +453,7 @@ func (t *Table) List() ([]eroute.Eroute, error) {
 		return nil, err
 	}
 	list := make([]eroute.Eroute, len(l.recs))
-	for i := range l.recs {
+	for i := range list {
 		list[i] = l.eroute(i)
 	}
 	return list, nil
@@ -468,7 +468,7 @@ func (t *Table) Walk(fn func(eroute.Eroute) error) error {
 	if err != nil {
 		return err
 	}
-	for i := range l.recs {
+	for i := range len(l.recs) {
 		if err := fn(l.eroute(i)); err != nil {
 			return err
 		}
@@ -486,7 +486,7 @@ func (t *Table) WalkEntries(fn func(Entry) error) error {
 		return err
 	}
 	sh := newShadows(l.details)
-	for i := range l.recs {
+	for i := range len(l.recs) {
 		e := l.entry(i)
 		if e.Own {
 			e.ShadowedBy = sh.of(&e)
@@ -500,13 +500,24 @@ func (t *Table) WalkEntries(fn func(Entry) error) error {
 
 // listing is the table as List gives it, sorted, in compact records.
 type listing struct {
-	recs    []record
+	recs []record
+	// order, when set, is the records' sorted order (recs[order[i]] is
+	// the ith); else recs is sorted.
+	order   []uint32
 	details map[uint32]*detail // by index (see recordDump)
 	sas     *saIndex           // nil when no SA was needed
 }
 
+// at gives the ith record in the listing's order.
+func (l *listing) at(i int) *record {
+	if l.order != nil {
+		return &l.recs[l.order[i]]
+	}
+	return &l.recs[i]
+}
+
 func (l *listing) eroute(i int) eroute.Eroute {
-	r := &l.recs[i]
+	r := l.at(i)
 	e := r.eroute()
 	e.Count = l.count(r)
 	return e
@@ -553,7 +564,7 @@ func (t *Table) WriteListing(w io.Writer) error {
 // to touch 12 MB for its second half, some 3,000 page faults).
 func (l *listing) writeText(w io.Writer) error {
 	if len(l.recs) < parallelFrom || runtime.GOMAXPROCS(0) < 2 {
-		return l.writeLines(w, l.recs)
+		return l.writeLines(w)
 	}
 	chunks := (len(l.recs) + chunkLines - 1) / chunkLines
 	odd := make(chan []byte, 2) // the helper's chunks, formatted
@@ -600,37 +611,39 @@ const (
 	chunkBytes = chunkLines * 96
 )
 
-// chunk gives the records of chunk c.
-func (l *listing) chunk(c int) []record {
-	return l.recs[c*chunkLines : min((c+1)*chunkLines, len(l.recs))]
+// lineRange is a range of the listing's lines.
+type lineRange struct{ from, to int }
+
+// chunk gives the lines of chunk c.
+func (l *listing) chunk(c int) lineRange {
+	return lineRange{c * chunkLines, min((c+1)*chunkLines, len(l.recs))}
 }
 
-// writeLines writes the lines of rs a chunk at a time.
-func (l *listing) writeLines(w io.Writer, rs []record) error {
-	buf := make([]byte, 0, min(chunkBytes, 96*len(rs)+192))
-	for {
-		n := min(chunkLines, len(rs))
-		buf = l.appendLines(buf[:0], rs[:n])
+// writeLines writes the lines a chunk at a time.
+func (l *listing) writeLines(w io.Writer) error {
+	buf := make([]byte, 0, min(chunkBytes, 96*len(l.recs)+192))
+	for c := 0; ; c++ {
+		buf = l.appendLines(buf[:0], l.chunk(c))
 		if _, err := w.Write(buf); err != nil { // once even when empty, as always
 			return err
 		}
-		if rs = rs[n:]; len(rs) == 0 {
+		if (c+1)*chunkLines >= len(l.recs) {
 			return nil
 		}
 	}
 }
 
-// appendLines appends the lines of rs to b.
-func (l *listing) appendLines(b []byte, rs []record) []byte {
-	for i := range rs {
-		r := &rs[i]
+// appendLines appends the lines ls to b.
+func (l *listing) appendLines(b []byte, ls lineRange) []byte {
+	for i := ls.from; i < ls.to; i++ {
+		r := l.at(i)
 		b = append(appendRecordLine(b, r, l.count(r)), '\n')
 	}
 	return b
 }
 
 func (l *listing) entry(i int) Entry {
-	return entryOfRecord(&l.recs[i], l.eroute(i), l.details, true)
+	return entryOfRecord(l.at(i), l.eroute(i), l.details, true)
 }
 
 // entryOfRecord gives the Entry of a listed record: the facts of a policy
@@ -664,11 +677,17 @@ func (t *Table) listing() (*listing, error) {
 	c := t.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d, err := c.records(false, true)
+	d, ends, err := c.scanRecords(false, true, true)
 	if err != nil {
 		return nil, forReading(err)
 	}
-	return &listing{recs: d.recs, details: d.details, sas: d.sas}, nil
+	l := &listing{recs: d.recs, details: d.details, sas: d.sas}
+	if ends != nil {
+		l.order = mergeOrder(d.recs, ends)
+	} else {
+		sortRecords(l.recs)
+	}
+	return l, nil
 }
 
 // recordDump is one dump of the policy table as records.
@@ -688,6 +707,19 @@ type recordDump struct {
 // template names no SPI (only they tell a trap from a tunnel), and with
 // counts when an eroute names an SA.
 func (c *nlConn) records(keepOrder, counts bool) (recordDump, error) {
+	d, _, err := c.scanRecords(keepOrder, counts, false)
+	if err != nil {
+		return recordDump{}, err
+	}
+	sortRecords(d.recs)
+	return d, nil
+}
+
+// scanRecords is records without the final sort. With chunked, on a large
+// table, it sorts chunks of the records as the dump comes in (see
+// chunkSorter) and gives where the sorted chunks end (the last at
+// len(d.recs)); nil ends mean the records are to be sorted.
+func (c *nlConn) scanRecords(keepOrder, counts, chunked bool) (recordDump, []int, error) {
 	// The kernel's count sizes the records at once: no regrowing.
 	s := &recordScan{keepOrder: keepOrder}
 	s.d.recs = make([]record, 0, c.outCount())
@@ -698,21 +730,26 @@ func (c *nlConn) records(keepOrder, counts bool) (recordDump, error) {
 	if cap(s.d.recs) >= overlapFrom {
 		dump = c.dumpOverlapped
 	}
-	if err := dump(msgGetPolicy, s.add); err != nil {
-		return recordDump{}, kernelError(err, 0, nil)
+	if chunked && cap(s.d.recs) >= chunkSortFrom && runtime.GOMAXPROCS(0) >= 2 {
+		s.sorter = newChunkSorter()
+	}
+	err := dump(msgGetPolicy, s.add)
+	ends := s.sorted()
+	if err != nil {
+		return recordDump{}, nil, kernelError(err, 0, nil)
 	}
 	d := s.d
 	if s.unnamed || counts && s.names {
 		var err error
 		if d.sas, err = c.saIndex(); err != nil {
-			return recordDump{}, err
+			return recordDump{}, nil, err
 		}
 	}
 	if s.unnamed {
-		d.resolveForeign()
+		d.resolveForeign() // a SAID may change: the chunks' order with it
+		ends = nil
 	}
-	sortRecords(d.recs)
-	return d, nil
+	return d, ends, nil
 }
 
 // recordScan makes the records of one dump, one policy at a time.
@@ -722,6 +759,41 @@ type recordScan struct {
 	names     bool // an eroute names an SA: its counts are the SA's
 	unnamed   bool // a foreign policy's template names no SPI: only the SAs tell a trap from a tunnel
 	v         policyView
+	// sorter, when set, sorts each chunk of sortChunk records as the
+	// dump goes on (see chunkSorter).
+	sorter *chunkSorter
+}
+
+// grow makes room for one more record. When the table has grown since
+// the kernel counted it, the chunks are sorted no more (the slice moves).
+func (s *recordScan) grow() {
+	if len(s.d.recs) == cap(s.d.recs) && s.sorter != nil {
+		s.sorter.wait()
+		s.sorter = nil
+	}
+	s.d.recs = append(s.d.recs, record{})
+}
+
+// added hands the chunk the last record completed to the sorter.
+func (s *recordScan) added() {
+	if n := len(s.d.recs); s.sorter != nil && n%sortChunk == 0 {
+		s.sorter.handOver(s.d.recs, n-sortChunk, n)
+	}
+}
+
+// sorted ends the sorting of chunks; it gives where the sorted chunks end
+// (the last at len(s.d.recs)), nil when the records are not sorted.
+func (s *recordScan) sorted() []int {
+	cs := s.sorter
+	if cs == nil {
+		return nil
+	}
+	s.sorter = nil
+	if n, from := len(s.d.recs), len(cs.ends)*sortChunk; from < n {
+		cs.handOver(s.d.recs, from, n)
+	}
+	cs.wait()
+	return cs.ends
 }
 
 // add makes the record of one policy of the dump, if it is an eroute's
@@ -731,7 +803,7 @@ func (s *recordScan) add(typ uint16, b []byte) {
 	if typ != msgNewPolicy {
 		return
 	}
-	s.d.recs = append(s.d.recs, record{})
+	s.grow()
 	r := &s.d.recs[len(s.d.recs)-1]
 	k, ok := ownRecord(b, r)
 	if !ok {
@@ -745,6 +817,7 @@ func (s *recordScan) add(typ uint16, b []byte) {
 		s.d.order = append(s.d.order, r.index)
 	}
 	s.names = s.names || k == kindSA
+	s.added()
 }
 
 // addGeneral is add for any policy: decoded (scanPolicy), read back as an
@@ -787,7 +860,9 @@ func (s *recordScan) addGeneral(b []byte) {
 	}
 	r := recordOf(e, flags, pos)
 	r.index = v.Index
-	s.d.recs = append(s.d.recs, r)
+	s.grow()
+	s.d.recs[len(s.d.recs)-1] = r
+	s.added()
 	if !s.names {
 		_, s.names = saKeyOf(e.SAID)
 	}
