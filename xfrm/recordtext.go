@@ -1,6 +1,9 @@
 package xfrm
 
 import (
+	"encoding/binary"
+	"math/bits"
+	"slices"
 	"strconv"
 
 	"github.com/eroute/eroute/pkg/eroute"
@@ -10,7 +13,7 @@ import (
 // packet count: byte for byte eroute.Eroute.AppendLine of r.eroute() with
 // that Count, without building the eroute or going through netip's
 // formatting (a listing of 100,000 lines spent a fifth of its user time
-// there), into an array on the stack appended at once. Selectors of the
+// there), straight into b's free room. Selectors of the
 // protocols whose fields are not ports (ICMP, GRE, MH) and IPv4-mapped
 // addresses are rare and take AppendLine's own path.
 func appendRecordLine(b []byte, r *record, count uint64) []byte {
@@ -31,19 +34,21 @@ func appendRecordLine(b []byte, r *record, count uint64) []byte {
 	if shownFields[proto] == fieldsPorts {
 		sport, dport = be.Uint16(k[36:]), be.Uint16(k[38:])
 	}
-	var line [lineMax]byte
-	n := putCount(&line, count)
-	n = putPad(&line, n, 10)
+	b = slices.Grow(b, lineMax)
+	at := len(b)
+	line := (*[lineMax]byte)(b[at : at+lineMax])
+	n := putCount(line, count)
+	n = putPad(line, n, 10)
 	line[n] = ' '
 	n++
-	n = putEnd(&line, n, k[1:17], k[17], v6, sport)
+	n = putEnd(line, n, k[1:17], k[17], v6, sport)
 	n += copy(line[n:], " -> ")
-	n = putEnd(&line, n, k[18:34], k[34], v6, dport)
+	n = putEnd(line, n, k[18:34], k[34], v6, dport)
 	n += copy(line[n:], " => ")
-	if n, ok := putRecordSA(&line, n, r); ok {
-		b = append(b, line[:n]...)
+	if n, ok := putRecordSA(line, n, r); ok {
+		b = b[:at+n]
 	} else {
-		b = appendRecordSAID(append(b, line[:n]...), r)
+		b = appendRecordSAID(b[:at+n], r)
 	}
 	if proto != 0 {
 		b = append(b, ':')
@@ -287,29 +292,36 @@ func putAddr6(s *[lineMax]byte, n int, a []byte) int {
 	return n
 }
 
+// hexPairs holds each byte's two hex digits, the first in the low byte.
+var hexPairs = func() (t [256]uint16) {
+	for x := range t {
+		t[x] = uint16(hexDigits[x>>4]) | uint16(hexDigits[x&0xf])<<8
+	}
+	return t
+}()
+
 const hexDigits = "0123456789abcdef"
 
 // putHex16 writes x in hex without leading zeros at s[n:], giving the
-// index after it.
+// index after it. It writes four bytes whatever x's length, as one word:
+// the next write covers the rest.
 func putHex16(s *[lineMax]byte, n int, x uint16) int {
-	switch {
-	case x >= 0x1000:
-		return putHex16Full(s, n, x)
-	case x >= 0x100:
-		s[n], s[n+1], s[n+2] = hexDigits[x>>8], hexDigits[x>>4&0xf], hexDigits[x&0xf]
-		return n + 3
-	case x >= 0x10:
-		s[n], s[n+1] = hexDigits[x>>4], hexDigits[x&0xf]
-		return n + 2
-	}
-	s[n] = hexDigits[x]
-	return n + 1
+	digits := max(1, (bits.Len16(x)+3)/4)
+	w := putHex16Word(x) >> (8 * (4 - digits)) // without the leading zeros
+	binary.LittleEndian.PutUint32(s[n:n+4], w)
+	return n + digits
 }
 
 // putHex16Full writes x as four hex digits.
 func putHex16Full(s *[lineMax]byte, n int, x uint16) int {
-	s[n], s[n+1], s[n+2], s[n+3] = hexDigits[x>>12], hexDigits[x>>8&0xf], hexDigits[x>>4&0xf], hexDigits[x&0xf]
+	binary.LittleEndian.PutUint32(s[n:n+4], putHex16Word(x))
 	return n + 4
+}
+
+// putHex16Word gives the four hex digits of x as they lie in memory in a
+// little-endian word.
+func putHex16Word(x uint16) uint32 {
+	return uint32(hexPairs[x>>8]) | uint32(hexPairs[x&0xff])<<16
 }
 
 // saProtoNames are eroute.Proto's names of the SA protocols, without its
