@@ -1,5 +1,7 @@
 package xfrm
 
+import "slices"
+
 // The listing sorts its records while the dump comes in: the kernel's part
 // of a dump (building the messages, inside the reading goroutine's
 // recvmsg) is most of its time, and the goroutine that decodes the
@@ -26,12 +28,96 @@ type chunkSorter struct {
 func newChunkSorter() *chunkSorter {
 	cs := &chunkSorter{todo: make(chan []record, 64), done: make(chan struct{})}
 	go func() {
+		var scratch []record
 		for rs := range cs.todo {
-			quickSort(rs, sortDepth(len(rs)))
+			scratch = sortChunkOf(rs, scratch)
 		}
 		close(cs.done)
 	}()
 	return cs
+}
+
+// maxRuns is the most runs a chunk is merged from rather than sorted.
+const maxRuns = 8
+
+// sortChunkOf sorts rs. A table eroute loaded comes back from the kernel
+// in long runs (the kernel dumps the newest first, and a batch sends its
+// adds in order of prefix length, then in the file's order): a chunk of a
+// few runs, ascending or descending, is merged from them in a pass or
+// three, through scratch, which it gives back for the next chunk; any
+// other is quicksorted.
+func sortChunkOf(rs, scratch []record) []record {
+	ends, ok := runsOf(rs)
+	if !ok {
+		quickSort(rs, sortDepth(len(rs)))
+		return scratch
+	}
+	if len(ends) <= 1 {
+		return scratch
+	}
+	if cap(scratch) < len(rs) {
+		scratch = make([]record, len(rs))
+	}
+	src, dst := rs, scratch[:len(rs)]
+	for len(ends) > 1 {
+		merged := ends[:0]
+		start := 0
+		for i := 0; i < len(ends); i += 2 {
+			if i+1 == len(ends) { // the odd run out
+				copy(dst[start:ends[i]], src[start:ends[i]])
+				merged = append(merged, ends[i])
+				break
+			}
+			mergeRuns(dst[start:ends[i+1]], src[start:ends[i]], src[ends[i]:ends[i+1]])
+			merged = append(merged, ends[i+1])
+			start = ends[i+1]
+		}
+		ends = merged
+		src, dst = dst, src
+	}
+	if &src[0] != &rs[0] {
+		copy(rs, src)
+	}
+	return scratch
+}
+
+// runsOf turns the descending runs of rs around and gives where its runs
+// end; false, with rs only partly turned, when there are more than
+// maxRuns.
+func runsOf(rs []record) ([]int, bool) {
+	var ends []int
+	for i := 0; i < len(rs); {
+		j := i + 1
+		if j < len(rs) && less(&rs[j], &rs[i]) {
+			for j < len(rs) && less(&rs[j], &rs[j-1]) {
+				j++
+			}
+			slices.Reverse(rs[i:j])
+		} else {
+			for j < len(rs) && !less(&rs[j], &rs[j-1]) {
+				j++
+			}
+		}
+		if ends = append(ends, j); len(ends) > maxRuns {
+			return nil, false
+		}
+		i = j
+	}
+	return ends, true
+}
+
+// mergeRuns merges the sorted a and b into out.
+func mergeRuns(out, a, b []record) {
+	i, j := 0, 0
+	for k := range out {
+		if j == len(b) || i < len(a) && !less(&b[j], &a[i]) {
+			out[k] = a[i]
+			i++
+		} else {
+			out[k] = b[j]
+			j++
+		}
+	}
 }
 
 // handOver sorts rs[from:to], a chunk that no one changes any more.

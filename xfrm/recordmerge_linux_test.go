@@ -39,6 +39,44 @@ func TestMergeChunks(t *testing.T) {
 	}
 }
 
+// TestSortChunkOf: chunks of runs (ascending, descending, one record
+// long, up to and past maxRuns) and of none sort as sortRecords sorts.
+func TestSortChunkOf(t *testing.T) {
+	rnd := rand.New(rand.NewSource(11))
+	var scratch []record
+	for _, n := range []int{0, 1, 2, 3, 17, 1000, 4099} {
+		sorted := shuffledRecords(n)
+		sortRecords(sorted)
+		for runs := 1; runs <= maxRuns+2; runs++ {
+			for trial := range 4 {
+				// Deal the sorted records into runs, each ascending or
+				// descending, then lay the runs end to end.
+				deal := make([][]record, runs)
+				for _, r := range sorted {
+					k := rnd.Intn(runs)
+					deal[k] = append(deal[k], r)
+				}
+				var rs []record
+				for k, run := range deal {
+					if (k+trial)%2 == 1 {
+						slices.Reverse(run)
+					}
+					rs = append(rs, run...)
+				}
+				scratch = sortChunkOf(rs, scratch)
+				if !slices.Equal(rs, sorted) {
+					t.Fatalf("%d records in %d runs (trial %d): not sorted", n, runs, trial)
+				}
+			}
+		}
+		rs := shuffledRecords(n)
+		scratch = sortChunkOf(rs, scratch)
+		if !slices.Equal(rs, sorted) {
+			t.Fatalf("%d records shuffled: not sorted", n)
+		}
+	}
+}
+
 // TestChunkSortedScan: a scan that sorts its chunks as the records come
 // (also one whose table grew past the kernel's count, which stops doing
 // so) gives the records and order of one that sorts them at the end.
