@@ -1,7 +1,7 @@
 package xfrm
 
 import (
-	"sort"
+	"sync"
 
 	"github.com/eroute/eroute/pkg/eroute"
 	"golang.org/x/sys/unix"
@@ -9,19 +9,21 @@ import (
 
 // Snapshot is the table as one dump saw it, for a caller that reads the
 // table, decides what to change and changes it (eroute --sync): its
-// entries, sorted as List sorts them, and what Apply needs to undo a batch,
-// so that a large table is dumped once rather than twice.
+// entries, sorted as List sorts them (Entry) or as the dump gave them
+// (Each), and what Apply needs to undo a batch, so that a large table is
+// dumped once rather than twice.
 //
 // It holds 64 bytes a listed policy and 4 bytes a policy (6.8 MB for
 // 100,000), and a socket that hears of every change to the policies after
 // the dump: Apply trusts the snapshot only while none came (see
 // ApplyFunc). Close releases the socket.
 type Snapshot struct {
-	t       *Table
-	recs    []record           // the listed policies, sorted as List
-	order   []uint32           // every policy's index, in the kernel's order
-	details map[uint32]*detail // the listed policies eroute did not make, monitor holds
-	watch   *nlConn            // subscribed to policy changes; nil when refused
+	t        *Table
+	recs     []record // the listed policies: the dump's order until sortOnce sorts them as List
+	sortOnce sync.Once
+	order    []uint32           // every policy's index, in the kernel's order
+	details  map[uint32]*detail // the listed policies eroute did not make, monitor holds
+	watch    *nlConn            // subscribed to policy changes; nil when refused
 }
 
 // Snapshot dumps the table. It listens for changes to the policies before
@@ -88,10 +90,28 @@ func (s *Snapshot) current(buf []byte) bool {
 func (s *Snapshot) Len() int { return len(s.recs) }
 
 // Entry gives the listed policy i, in List's order (Count 0; for eroute's
-// own, no Priority nor Tmpls: the listing's entries have them).
+// own, no Priority nor Tmpls: the listing's entries have them). The first
+// call sorts the snapshot.
 func (s *Snapshot) Entry(i int) Entry {
-	r := &s.recs[i]
+	r := &s.sorted()[i]
 	return entryOfRecord(r, r.eroute(), s.details, false)
+}
+
+// Each calls fn with every listed policy, as Entry gives them but in no
+// particular order (the dump's, unless Entry sorted them already): a
+// caller that looks the policies up by selector needs no order, and for
+// 100,000 policies the sort costs about 20 ms.
+func (s *Snapshot) Each(fn func(Entry)) {
+	for i := range s.recs {
+		r := &s.recs[i]
+		fn(entryOfRecord(r, r.eroute(), s.details, false))
+	}
+}
+
+// sorted gives the records in List's order, sorting them the first time.
+func (s *Snapshot) sorted() []record {
+	s.sortOnce.Do(func() { sortRecords(s.recs) })
+	return s.recs
 }
 
 // Apply is ApplyFunc for a slice of ops.
@@ -118,27 +138,29 @@ func (s *Snapshot) ApplyFuncUntil(stop <-chan struct{}, n int, op func(i int) Op
 	return s.t.apply(s, stop, n, op)
 }
 
-// find gives the place in the records of the deletable policy of sel (at
-// most one: the kernel holds one policy per selector, direction, type,
-// mark and if_id), or -1.
-func (s *Snapshot) find(sel eroute.Selector) int {
-	key := recordOf(eroute.Eroute{Selector: sel}, 0, 0).key
-	i := sort.Search(len(s.recs), func(i int) bool { return !keyLess(&s.recs[i].key, &key) })
-	for ; i < len(s.recs) && s.recs[i].key == key; i++ {
-		if s.recs[i].flags&recDeletable != 0 {
-			return i
+// deletablePlaces gives the place in the kernel's order of the deletable
+// policy of each of keys (selectors' record keys) that the snapshot has:
+// at most one a selector, since the kernel holds one policy per selector,
+// direction, type, mark and if_id. One pass over the records, in whatever
+// order they are, against a map of the few selectors a batch targets.
+func (s *Snapshot) deletablePlaces(keys [][5]uint64) map[[5]uint64]uint32 {
+	want := make(map[[5]uint64]bool, len(keys))
+	for _, k := range keys {
+		want[k] = true
+	}
+	places := make(map[[5]uint64]uint32, len(keys))
+	for i := range s.recs {
+		r := &s.recs[i]
+		if _, dup := places[r.key]; r.flags&recDeletable != 0 && want[r.key] && !dup {
+			places[r.key] = r.pos
 		}
 	}
-	return -1
+	return places
 }
 
-func keyLess(a, b *[5]uint64) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
-	}
-	return false
+// selectorKey is the record key of a selector.
+func selectorKey(sel eroute.Selector) [5]uint64 {
+	return recordOf(eroute.Eroute{Selector: sel}, 0, 0).key
 }
 
 // replyRoom is what one answer to a GETPOLICY may take of the receive
@@ -183,10 +205,12 @@ type snapshotTarget struct {
 }
 
 // targetsIn gives the policies of the snapshot the batch's Replaces and
-// Deletes target, each once. Every selector they name starts in targets
-// as -1, none; fetchTargets sets the place of those it finds.
+// Deletes target, each once, in the order of the ops. Every selector they
+// name starts in targets as -1, none; fetchTargets sets the place of
+// those it finds.
 func (b *batch) targetsIn(s *Snapshot) []snapshotTarget {
-	var fetch []snapshotTarget
+	var sels []eroute.Selector
+	var keys [][5]uint64
 	for i := 0; i < b.n; i++ {
 		op := b.op(i)
 		if op.Kind != eroute.OpReplace && op.Kind != eroute.OpDelete {
@@ -197,8 +221,16 @@ func (b *batch) targetsIn(s *Snapshot) []snapshotTarget {
 			continue
 		}
 		b.targets[sel] = -1
-		if k := s.find(sel); k >= 0 {
-			fetch = append(fetch, snapshotTarget{sel, int32(s.recs[k].pos)})
+		sels, keys = append(sels, sel), append(keys, selectorKey(sel))
+	}
+	if len(sels) == 0 {
+		return nil
+	}
+	places := s.deletablePlaces(keys)
+	var fetch []snapshotTarget
+	for i, sel := range sels {
+		if pos, ok := places[keys[i]]; ok {
+			fetch = append(fetch, snapshotTarget{sel, int32(pos)})
 		}
 	}
 	return fetch

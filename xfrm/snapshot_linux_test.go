@@ -2,6 +2,7 @@ package xfrm
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -18,17 +19,22 @@ func TestKernelSnapshotEntries(t *testing.T) {
 	if s.Len() != len(list) {
 		t.Fatalf("Len %d, List has %d", s.Len(), len(list))
 	}
+	keys := [][5]uint64{selectorKey(genEroute(5000).Selector)}
+	for _, e := range list {
+		keys = append(keys, selectorKey(e.Selector))
+	}
+	places := s.deletablePlaces(keys)
 	for i, e := range list {
 		got := s.Entry(i)
 		if got.Eroute != e {
 			t.Errorf("Entry(%d) = %v, List has %v", i, got.Eroute, e)
 		}
-		if k := s.find(e.Selector); got.Deletable != (k == i) {
-			t.Errorf("find(%v) = %d, Entry(%d) deletable %v", e.Selector, k, i, got.Deletable)
+		if pos, ok := places[keys[i+1]]; got.Deletable && pos != s.recs[i].pos || ok != got.Deletable && !deletableTwin(s, i) {
+			t.Errorf("deletablePlaces(%v) = %d, %v; Entry(%d) deletable %v at %d", e.Selector, pos, ok, i, got.Deletable, s.recs[i].pos)
 		}
 	}
-	if k := s.find(genEroute(5000).Selector); k != -1 {
-		t.Errorf("find of a missing selector = %d", k)
+	if pos, ok := places[keys[0]]; ok {
+		t.Errorf("deletablePlaces of a missing selector = %d", pos)
 	}
 	if n := len(s.order); n != countPolicies(t, ns) {
 		t.Errorf("order holds %d policies, ip lists %d", n, countPolicies(t, ns))
@@ -235,8 +241,8 @@ func TestKernelSnapshotDumps(t *testing.T) {
 		{"a target not where the snapshot saw it", func(s *Snapshot) {
 			// As if the index had been taken by another policy: the
 			// read-back finds no such policy there, and Apply dumps.
-			k := s.find(genEroute(20).Selector)
-			s.order[s.recs[k].pos] += 8 << 20
+			key := selectorKey(genEroute(20).Selector)
+			s.order[s.deletablePlaces([][5]uint64{key})[key]] += 8 << 20
 		}, replace(20, eroute.Drop), 1},
 		{"a clear", func(*Snapshot) {}, []Op{{Kind: eroute.OpClear}}, 1},
 	} {
@@ -255,9 +261,60 @@ func TestKernelSnapshotDumps(t *testing.T) {
 	}
 }
 
+// deletableTwin tells whether another record of the selector of record i
+// is deletable: a selector the undo table holds twice (a mark, an if_id)
+// has one deletable policy at most.
+func deletableTwin(s *Snapshot, i int) bool {
+	for j := range s.recs {
+		if j != i && s.recs[j].key == s.recs[i].key && s.recs[j].flags&recDeletable != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func mustAdd(t *testing.T, tb *Table, e eroute.Eroute) {
 	t.Helper()
 	if err := tb.Add(e); err != nil {
 		t.Fatalf("Add(%v): %v", e, err)
+	}
+}
+
+// TestKernelSnapshotEach: Each gives every entry Entry gives, in the
+// dump's order, without sorting the snapshot.
+func TestKernelSnapshotEach(t *testing.T) {
+	tb, _ := undoTable(t)
+	s := mustSnapshot(t, tb)
+	defer s.Close()
+	var each []Entry
+	s.Each(func(e Entry) { each = append(each, e) })
+	inversions := 0
+	for i := 1; i < len(s.recs); i++ {
+		if s.recs[i].pos <= s.recs[i-1].pos {
+			t.Fatalf("after Each, record %d is at %d, after %d: Each sorted the snapshot", i, s.recs[i].pos, s.recs[i-1].pos)
+		}
+		if less(&s.recs[i], &s.recs[i-1]) {
+			inversions++
+		}
+	}
+	if inversions == 0 {
+		t.Fatal("the dump came in List's order: the test cannot tell Each's order from Entry's")
+	}
+	if len(each) != s.Len() {
+		t.Fatalf("Each gave %d entries, Len is %d", len(each), s.Len())
+	}
+	sorted := make([]Entry, s.Len())
+	for i := range sorted {
+		sorted[i] = s.Entry(i)
+	}
+	key := func(e Entry) string { return fmt.Sprintf("%v %v %d", e.Eroute, e.Deletable, e.Index) }
+	a, b := make([]string, len(each)), make([]string, len(sorted))
+	for i := range each {
+		a[i], b[i] = key(each[i]), key(sorted[i])
+	}
+	slices.Sort(a)
+	slices.Sort(b)
+	if !slices.Equal(a, b) {
+		t.Errorf("Each gave\n%s\nEntry gives\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
 	}
 }

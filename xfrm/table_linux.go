@@ -630,25 +630,27 @@ func (t *Table) listing() (*listing, error) {
 	if err != nil {
 		return nil, forReading(err)
 	}
+	sortRecords(d.recs)
 	return &listing{recs: d.recs, details: d.details, sas: d.sas}, nil
 }
 
 // recordDump is one dump of the policy table as records.
 type recordDump struct {
-	recs    []record           // the listed policies, sorted
+	recs    []record           // the listed policies, in the dump's order (sortRecords sorts them)
 	order   []uint32           // with keepOrder: every policy's index, in the dump's order
 	details map[uint32]*detail // the listed policies eroute did not make, and monitor holds, by index
 	sas     *saIndex           // the SAs, when they were dumped
 }
 
 // records dumps the policy table into records as the datagrams come in
-// (nothing of them is kept but the foreign policies, decoded), and sorts
-// them. With keepOrder it also keeps the index of every policy in the
-// kernel's order (4 bytes each), and each record's pos is its place in
-// that order; else pos counts the records. Either way pos only breaks ties
-// in the kernel's order. The SAs are dumped too when a foreign policy's
-// template names no SPI (only they tell a trap from a tunnel), and with
-// counts when an eroute names an SA.
+// (nothing of them is kept but the foreign policies, decoded), in the
+// dump's order: the caller sorts them (sortRecords) when it needs List's.
+// With keepOrder it also keeps the index of every policy in the kernel's
+// order (4 bytes each), and each record's pos is its place in that order;
+// else pos counts the records. Either way pos only breaks ties in the
+// kernel's order. The SAs are dumped too when a foreign policy's template
+// names no SPI (only they tell a trap from a tunnel), and with counts when
+// an eroute names an SA.
 func (c *nlConn) records(keepOrder, counts bool) (recordDump, error) {
 	// The kernel's count sizes the records at once: no regrowing.
 	s := &recordScan{keepOrder: keepOrder}
@@ -673,7 +675,6 @@ func (c *nlConn) records(keepOrder, counts bool) (recordDump, error) {
 	if s.unnamed {
 		d.resolveForeign()
 	}
-	sortRecords(d.recs)
 	return d, nil
 }
 

@@ -133,6 +133,9 @@ func (s *Snapshot) Len() int { return 0 }
 // Entry implements the Linux API.
 func (s *Snapshot) Entry(i int) Entry { return Entry{} }
 
+// Each implements the Linux API.
+func (s *Snapshot) Each(fn func(Entry)) {}
+
 // Apply implements the Linux API.
 func (s *Snapshot) Apply(ops []Op) error { return ErrNoXFRM }
 

@@ -97,3 +97,44 @@ func mixLine(i int) string {
 	}
 	return fmt.Sprintf("--add --eraf %s --src %s --dst %s%s --said %s", fam, src, dst, opt, said)
 }
+
+// BenchmarkPlanSync is the planning of a --sync of the 100,000 lines of
+// the mix against a table that differs in 1% of them, from the checked
+// lines and the snapshot's entries (in an order of their own) to the plan.
+func BenchmarkPlanSync(b *testing.B) {
+	const n = 100000
+	p := Parser{Resolver: eroute.NoResolver{}, Names: eroute.SystemNames}
+	want := make([]Op, n)
+	have := make(entrySlice, 0, n)
+	for i := range want {
+		op, err := p.Parse(strings.Fields(mixLine(i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		want[i] = Op{Kind: eroute.OpAdd, Eroute: op.Eroute, Line: i + 1}
+		e := Entry{Eroute: op.Eroute, Own: true, Deletable: true}
+		switch {
+		case i%200 == 0:
+			e.SAID = eroute.Drop
+		case i%400 == 1:
+			continue
+		}
+		have = append(have, e)
+	}
+	for i := range have { // the kernel's order is none of the file's
+		j := (i * 7919) % len(have)
+		have[i], have[j] = have[j], have[i]
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w := append([]Op(nil), want...)
+		index, err := indexSelectors(w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := planSync(w, index, have, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -322,7 +322,14 @@ type fakeSnapshot struct {
 
 func (s fakeSnapshot) Len() int          { return len(s.entries) }
 func (s fakeSnapshot) Entry(i int) Entry { return s.entries[i] }
-func (s fakeSnapshot) Close() error      { return nil }
+
+// Each gives the entries backwards: no caller may count on its order.
+func (s fakeSnapshot) Each(fn func(Entry)) {
+	for i := len(s.entries) - 1; i >= 0; i-- {
+		fn(s.entries[i])
+	}
+}
+func (s fakeSnapshot) Close() error { return nil }
 
 func sorted(m map[eroute.Selector]eroute.Eroute) []eroute.Eroute {
 	var list []eroute.Eroute

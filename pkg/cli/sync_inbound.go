@@ -40,11 +40,11 @@ func splitInbound(ops []Op) (out, in []Op) {
 // the inbound table alone (files written before --sync took --addin lines
 // say nothing about it), and a policy eroute did not make is never deleted,
 // --all or not; --all only lets an --addin line replace one.
-func planInbound(want []Op, sorted []keyed, have []Entry, all bool) (Plan, error) {
+func planInbound(want []Op, index *selectorIndex, have []Entry, all bool) (Plan, error) {
 	if len(want) == 0 {
 		return Plan{}, nil
 	}
-	plan, err := planSync(want, sorted, entrySlice(have), all)
+	plan, err := planSync(want, index, entrySlice(have), all)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -65,6 +65,12 @@ type entrySlice []Entry
 
 func (l entrySlice) Len() int          { return len(l) }
 func (l entrySlice) Entry(i int) Entry { return l[i] }
+
+func (l entrySlice) Each(fn func(Entry)) {
+	for _, e := range l {
+		fn(e)
+	}
+}
 
 // joinPlans adds the inbound plan to the outbound one: its ops after, each
 // marked as inbound.

@@ -91,11 +91,11 @@ func TestPlanSyncMerge(t *testing.T) {
 		sort.SliceStable(have, func(i, j int) bool { return eroute.Compare(have[i].Selector, have[j].Selector) < 0 })
 		all := r.IntN(4) == 0
 		wantPlan, wantErr := referencePlan(want, have, all)
-		sorted, err := bySelector(want)
+		index, err := indexSelectors(want)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := planSync(want, sorted, entrySlice(have), all)
+		got, err := planSync(want, index, shuffled{entrySlice(have), r}, all)
 		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
 			t.Fatalf("round %d: error %v, want %v", round, err, wantErr)
 		}
@@ -103,6 +103,19 @@ func TestPlanSyncMerge(t *testing.T) {
 			cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 			t.Fatalf("round %d: plan (-want +got):\n%s", round, diff)
 		}
+	}
+}
+
+// shuffled gives its entries to Each in a random order, as a snapshot in
+// the kernel's order would.
+type shuffled struct {
+	entrySlice
+	r *rand.Rand
+}
+
+func (s shuffled) Each(fn func(Entry)) {
+	for _, i := range s.r.Perm(len(s.entrySlice)) {
+		fn(s.entrySlice[i])
 	}
 }
 

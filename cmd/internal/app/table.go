@@ -132,6 +132,8 @@ func (s snapshot) Len() int { return s.Snapshot.Len() }
 
 func (s snapshot) Entry(i int) cli.Entry { return s.Snapshot.Entry(i) }
 
+func (s snapshot) Each(fn func(cli.Entry)) { s.Snapshot.Each(fn) }
+
 func (s snapshot) Close() error { return cliError(s.Snapshot.Close()) }
 
 func (s snapshot) Apply(ops []cli.Op) error {
