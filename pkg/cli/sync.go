@@ -51,6 +51,20 @@ func planSync(want []Op, index *selectorIndex, have Entries, all bool) (Plan, er
 	for i := range m.change {
 		m.change[i] = syncAdd
 	}
+	var group []Entry
+	var sels []eroute.Selector
+	found := make([]int, probeGroup)
+	lookUp := func() {
+		index.findGroup(want, sels, found)
+		for t, e := range group {
+			if i := found[t]; i >= 0 {
+				m.both(i, e)
+			} else {
+				m.tableOnly(e)
+			}
+		}
+		group, sels = group[:0], sels[:0]
+	}
 	have.Each(func(e Entry) {
 		// A policy with a mark or an if_id is not in the way of an
 		// eroute with the same selector (the kernel tells them apart),
@@ -59,12 +73,12 @@ func planSync(want []Op, index *selectorIndex, have Entries, all bool) (Plan, er
 		if !e.Deletable {
 			return
 		}
-		if i := index.find(want, e.Selector); i >= 0 {
-			m.both(i, e)
-		} else {
-			m.tableOnly(e)
+		group, sels = append(group, e), append(sels, e.Selector)
+		if len(group) == probeGroup {
+			lookUp()
 		}
 	})
+	lookUp()
 	if m.foreign >= 0 {
 		return Plan{}, m.foreignError()
 	}
