@@ -503,8 +503,9 @@ func indexSelectors(ops []Op) (*selectorIndex, error) {
 			}
 			j, found := x.lookup(ops, &g.keys[t], g.hashes[t])
 			if found >= 0 {
-				_, err := bySelector(ops)
-				return nil, err
+				if _, err := bySelector(ops); err != nil {
+					return nil, err // bySelector words it: the earliest repeat
+				}
 			}
 			x.slots[j] = g.hashes[t]&^0xffffffff | uint64(base+t+1)
 		}
