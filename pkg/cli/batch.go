@@ -544,20 +544,6 @@ func (g *probes) readAhead(x *selectorIndex, n int) {
 	}
 }
 
-// findGroup sets found[t] to the place of the op of ops (those indexed)
-// that names sels[t], or -1: the look-ups of a group go together (see
-// indexSelectors).
-func (x *selectorIndex) findGroup(ops []Op, sels []eroute.Selector, found []int) {
-	var g probes
-	for t, sel := range sels {
-		g.add(x, t, sel)
-	}
-	g.readAhead(x, len(sels))
-	for t := range sels {
-		_, found[t] = x.lookup(ops, &g.keys[t], g.hashes[t])
-	}
-}
-
 // lookup probes for the key k of hash h: the place of the op that names
 // it, or -1 and the empty slot where it would go.
 func (x *selectorIndex) lookup(ops []Op, k *eroute.Key, h uint64) (slot uint64, found int) {

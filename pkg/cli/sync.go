@@ -16,13 +16,13 @@ type Plan struct {
 }
 
 // Entries is the table as a Snapshot read it: Len policies, Entry(i) in
-// the listing's order (by selector, eroute.Compare), and Each, which
-// gives them all in no order at all (without the sort the listing's
-// order takes).
+// the listing's order (by selector, eroute.Compare), and Match, which
+// compares selectors with the deletable ones without that order (see
+// xfrm.Snapshot.Match).
 type Entries interface {
 	Len() int
 	Entry(i int) Entry
-	Each(fn func(Entry))
+	Match(n int, sel func(i int) eroute.Selector, found func(i int, e Entry), rest func(e Entry))
 }
 
 // planSync compares the eroutes a file wants with the table, and gives the
@@ -31,7 +31,7 @@ type Entries interface {
 // added again), and one the file lacks is deleted. Policies eroute did not
 // make are left alone unless all is set; a selector the file wants that
 // such a policy holds is an error, since changing it would take the policy
-// over.
+// over. want names each selector once (findDuplicate).
 //
 // A monitor's temporary hold is not one of the file's eroutes: it is never
 // deleted (the kernel removes it when its time is up), and never counts as
@@ -39,46 +39,20 @@ type Entries interface {
 // deletes are Idempotent: one another process already carried out is no
 // failure, the table is as the file wants.
 //
-// The file's selectors go into a hash index, and each policy of the table
-// is looked up in it, in whatever order the snapshot gives them: neither
-// side is sorted (for 100,000 lines the two sorts took 50 ms, the merge
-// after them 20). The adds and replaces come in the file's order, then
-// the deletes in the table's, the listing's (only they are sorted).
-//
-// index is want's (indexSelectors).
-func planSync(want []Op, index *selectorIndex, have Entries, all bool) (Plan, error) {
+// Policies with a mark or an if_id are not in the way of an eroute with
+// the same selector (the kernel tells them apart), and a delete by
+// selector would not reach them: only deletable ones take part, which is
+// what Match compares. It looks each line's selector up in an index of
+// the table's (made while the file was checked), so neither side is
+// sorted: for 100,000 lines the two sorts took 50 ms and the merge after
+// them 20. The adds and replaces come in the file's order, then the
+// deletes in the table's, the listing's (only they are sorted).
+func planSync(want []Op, have Entries, all bool) (Plan, error) {
 	m := syncMerge{want: want, all: all, change: make([]uint8, len(want)), foreign: -1}
 	for i := range m.change {
 		m.change[i] = syncAdd
 	}
-	var group []Entry
-	var sels []eroute.Selector
-	found := make([]int, probeGroup)
-	lookUp := func() {
-		index.findGroup(want, sels, found)
-		for t, e := range group {
-			if i := found[t]; i >= 0 {
-				m.both(i, e)
-			} else {
-				m.tableOnly(e)
-			}
-		}
-		group, sels = group[:0], sels[:0]
-	}
-	have.Each(func(e Entry) {
-		// A policy with a mark or an if_id is not in the way of an
-		// eroute with the same selector (the kernel tells them apart),
-		// and a delete by selector would not reach it: only deletable
-		// ones take part.
-		if !e.Deletable {
-			return
-		}
-		group, sels = append(group, e), append(sels, e.Selector)
-		if len(group) == probeGroup {
-			lookUp()
-		}
-	})
-	lookUp()
+	have.Match(len(want), func(i int) eroute.Selector { return want[i].Eroute.Selector }, m.both, m.tableOnly)
 	if m.foreign >= 0 {
 		return Plan{}, m.foreignError()
 	}
@@ -92,8 +66,8 @@ const (
 	syncReplace
 )
 
-// syncMerge is what planSync notes while it looks the table's policies up
-// among the file's eroutes.
+// syncMerge is what planSync notes while it compares the file's eroutes
+// with the table's policies.
 type syncMerge struct {
 	want   []Op
 	all    bool
@@ -186,6 +160,8 @@ func runSync(req Request, env Env, t Table) error {
 		s, err := t.Snapshot()
 		var in []Entry
 		if err == nil {
+			s.IndexSelectors() // while the file is checked
+
 			if in, err = t.InboundEntries(); err != nil {
 				s.Close()
 			}
@@ -194,13 +170,8 @@ func runSync(req Request, env Env, t Table) error {
 	}()
 	want, err := env.Parser.parseBatch(req.File, env.Stdin, syncActions, budget)
 	var wantIn []Op
-	var index, indexIn *selectorIndex
 	if err == nil {
 		want, wantIn = splitInbound(want)
-		index, err = indexSelectors(want)
-	}
-	if err == nil {
-		indexIn, err = indexSelectors(wantIn)
 	}
 	have := <-current
 	if have.err == nil {
@@ -209,14 +180,28 @@ func runSync(req Request, env Env, t Table) error {
 	if err != nil {
 		return fileError("--sync", req.File, err)
 	}
+	// A selector given twice is looked for on one core while the plan is
+	// made on the other; the plan of such a file is thrown away.
+	repeated := make(chan error, 1)
+	go func() { repeated <- findDuplicate(want) }()
+	var plan Plan
+	var planErr error
+	if have.err == nil {
+		plan, planErr = planSync(want, have.snap, req.All)
+	}
+	if err := <-repeated; err != nil {
+		return fileError("--sync", req.File, err)
+	}
+	if err := findDuplicate(wantIn); err != nil {
+		return fileError("--sync", req.File, err)
+	}
 	if have.err != nil {
 		return have.err
 	}
-	plan, err := planSync(want, index, have.snap, req.All)
-	if err != nil {
-		return fileError("--sync", req.File, err)
+	if planErr != nil {
+		return fileError("--sync", req.File, planErr)
 	}
-	planIn, err := planInbound(wantIn, indexIn, have.inbound, req.All)
+	planIn, err := planInbound(wantIn, have.inbound, req.All)
 	if err != nil {
 		return fileError("--sync", req.File, err)
 	}

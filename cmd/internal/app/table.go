@@ -132,7 +132,11 @@ func (s snapshot) Len() int { return s.Snapshot.Len() }
 
 func (s snapshot) Entry(i int) cli.Entry { return s.Snapshot.Entry(i) }
 
-func (s snapshot) Each(fn func(cli.Entry)) { s.Snapshot.Each(fn) }
+func (s snapshot) Match(n int, sel func(i int) eroute.Selector, found func(i int, e cli.Entry), rest func(e cli.Entry)) {
+	s.Snapshot.Match(n, sel, found, rest)
+}
+
+func (s snapshot) IndexSelectors() { s.Snapshot.IndexSelectors() }
 
 func (s snapshot) Close() error { return cliError(s.Snapshot.Close()) }
 
