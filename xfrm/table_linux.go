@@ -687,33 +687,30 @@ func (t *Table) listing() (*listing, error) {
 
 // recordDump is one dump of the policy table as records.
 type recordDump struct {
-	recs    []record           // the listed policies, sorted
+	recs    []record           // the listed policies, in the dump's order (sortRecords sorts them)
 	order   []uint32           // with keepOrder: every policy's index, in the dump's order
 	details map[uint32]*detail // the listed policies eroute did not make, and monitor holds, by index
 	sas     *saIndex           // the SAs, when they were dumped
 }
 
 // records dumps the policy table into records as the datagrams come in
-// (nothing of them is kept but the foreign policies, decoded), and sorts
-// them. With keepOrder it also keeps the index of every policy in the
-// kernel's order (4 bytes each), and each record's pos is its place in
-// that order; else pos counts the records. Either way pos only breaks ties
-// in the kernel's order. The SAs are dumped too when a foreign policy's
-// template names no SPI (only they tell a trap from a tunnel), and with
-// counts when an eroute names an SA.
+// (nothing of them is kept but the foreign policies, decoded), in the
+// dump's order: the caller sorts them (sortRecords) when it needs List's.
+// With keepOrder it also keeps the index of every policy in the kernel's
+// order (4 bytes each), and each record's pos is its place in that order;
+// else pos counts the records. Either way pos only breaks ties in the
+// kernel's order. The SAs are dumped too when a foreign policy's template
+// names no SPI (only they tell a trap from a tunnel), and with counts when
+// an eroute names an SA.
 func (c *nlConn) records(keepOrder, counts bool) (recordDump, error) {
 	d, _, err := c.scanRecords(keepOrder, counts, false)
-	if err != nil {
-		return recordDump{}, err
-	}
-	sortRecords(d.recs)
-	return d, nil
+	return d, err
 }
 
-// scanRecords is records without the final sort. With chunked, on a large
-// table, it sorts chunks of the records as the dump comes in (see
-// chunkSorter) and gives where the sorted chunks end (the last at
-// len(d.recs)); nil ends mean the records are to be sorted.
+// scanRecords is records. With chunked, on a large table, it also sorts
+// chunks of the records as the dump comes in (see chunkSorter) and gives
+// where the sorted chunks end (the last at len(d.recs)); nil ends mean the
+// records are in the dump's order.
 func (c *nlConn) scanRecords(keepOrder, counts, chunked bool) (recordDump, []int, error) {
 	// The kernel's count sizes the records at once: no regrowing.
 	s := &recordScan{keepOrder: keepOrder}
