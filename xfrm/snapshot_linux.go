@@ -297,10 +297,19 @@ func (b *batch) fetchTargets(s *Snapshot, fetch []snapshotTarget) (got int, err 
 func (s *Snapshot) Match(n int, sel func(i int) eroute.Selector, found func(i int, e Entry), rest func(e Entry)) {
 	x := s.indexed()
 	named := make([]uint64, (len(s.recs)+63)/64)
-	for i := 0; i < n; i++ {
-		if k := x.find(s.recs, selectorKey(sel(i))); k >= 0 {
-			named[k/64] |= 1 << (k % 64)
-			found(i, s.entryAt(k))
+	var g probeGroup
+	for base := 0; base < n; base += len(g.keys) {
+		m := min(len(g.keys), n-base)
+		for t := 0; t < m; t++ {
+			g.keys[t] = selectorKey(sel(base + t))
+			g.hashes[t] = x.hash(&g.keys[t])
+		}
+		g.readAhead(x, m)
+		for t := 0; t < m; t++ {
+			if k := x.find(s.recs, &g.keys[t], g.hashes[t]); k >= 0 {
+				named[k/64] |= 1 << (k % 64)
+				found(base+t, s.entryAt(k))
+			}
 		}
 	}
 	for k := range s.recs {
@@ -341,30 +350,58 @@ type recordIndex struct {
 	mask  uint64
 }
 
+// newRecordIndex indexes the deletable records. The slots are read at
+// random, and a read that misses the caches waits for memory (most of
+// the time of an insert, or of a look-up): so the records go in, and
+// Match looks selectors up, in groups whose first slots are read ahead,
+// in a loop of nothing else, where the processor overlaps the reads.
 func newRecordIndex(recs []record) *recordIndex {
 	size := 16
 	for size < 2*len(recs) {
 		size <<= 1
 	}
 	x := &recordIndex{seed: maphash.MakeSeed(), slots: make([]uint64, size), mask: uint64(size - 1)}
-	for k := range recs {
-		if recs[k].flags&recDeletable == 0 {
-			continue
+	var g probeGroup
+	for base := 0; base < len(recs); base += len(g.keys) {
+		m := min(len(g.keys), len(recs)-base)
+		for t := 0; t < m; t++ {
+			g.hashes[t] = x.hash(&recs[base+t].key)
 		}
-		h := x.hash(&recs[k].key)
-		j := h & x.mask
-		for x.slots[j] != 0 {
-			j = (j + 1) & x.mask
+		g.readAhead(x, m)
+		for t := 0; t < m; t++ {
+			if recs[base+t].flags&recDeletable == 0 {
+				continue
+			}
+			h := g.hashes[t]
+			j := h & x.mask
+			for x.slots[j] != 0 {
+				j = (j + 1) & x.mask
+			}
+			x.slots[j] = h&^0xffffffff | uint64(base+t+1)
 		}
-		x.slots[j] = h&^0xffffffff | uint64(k+1)
 	}
 	return x
 }
 
-// find gives the place of the deletable record of key, or -1. (Were there
-// two, which the kernel does not allow, it gives one of them.)
-func (x *recordIndex) find(recs []record, key [5]uint64) int {
-	h := x.hash(&key)
+// probeGroup is a group of keys to look up or insert, with their hashes
+// and their first slots, read ahead.
+type probeGroup struct {
+	keys   [16][5]uint64
+	hashes [16]uint64
+	ahead  [16]uint64
+}
+
+// readAhead reads the first slot of the first m hashes.
+func (g *probeGroup) readAhead(x *recordIndex, m int) {
+	for t := 0; t < m; t++ {
+		g.ahead[t] = x.slots[g.hashes[t]&x.mask]
+	}
+}
+
+// find gives the place of the deletable record of key, whose hash is h,
+// or -1. (Were there two, which the kernel does not allow, it gives one
+// of them.)
+func (x *recordIndex) find(recs []record, key *[5]uint64, h uint64) int {
 	tag := h &^ 0xffffffff
 	for j := h & x.mask; ; j = (j + 1) & x.mask {
 		s := x.slots[j]
@@ -372,7 +409,7 @@ func (x *recordIndex) find(recs []record, key [5]uint64) int {
 		case s == 0:
 			return -1
 		case s&^0xffffffff == tag:
-			if k := int(s&0xffffffff) - 1; recs[k].key == key {
+			if k := int(s&0xffffffff) - 1; recs[k].key == *key {
 				return k
 			}
 		}

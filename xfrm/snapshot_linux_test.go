@@ -399,7 +399,7 @@ func TestRecordIndexCollisions(t *testing.T) {
 					want = k
 				}
 			}
-			got := x.find(recs, key)
+			got := x.find(recs, &key, x.hash(&key))
 			switch {
 			case want < 0 && got != -1:
 				t.Errorf("find(%v) = %d, no deletable record has it", key, got)
