@@ -90,10 +90,14 @@
 // for a caller that wants a state rather than a change.
 //
 // To make the table equal to a wanted state, read it once with Snapshot,
-// compare its entries (Len, Entry, in the listing's order) with what you
-// want, and hand the difference to Snapshot.Apply: it undoes from what the
-// snapshot read instead of dumping the table again, and dumps only when a
-// policy changed since.
+// compare its entries with what you want, and hand the difference to
+// Snapshot.Apply: it undoes from what the snapshot read instead of dumping
+// the table again, and dumps only when a policy changed since. The
+// entries come three ways: Len and Entry in the listing's order (the
+// first Entry sorts them), Each in the dump's order, and Match, which
+// looks a list of selectors up among the deletable policies by a hash
+// index and gives the ones no selector named: for a large table the
+// cheapest comparison, as no side is sorted (eroute --sync's).
 //
 // # Batches and sync of any policies
 //

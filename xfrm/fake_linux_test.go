@@ -33,11 +33,11 @@ func addOps(from, n int) []Op {
 
 // A batch goes pipelined: many requests to a datagram (512), none
 // acknowledged but the barrier, and the listing reads the multipart dump
-// back whole (over a second goroutine: the table is above overlapFrom).
+// back whole.
 func TestFakePipelinedBatch(t *testing.T) {
 	k := newFakeKernel()
 	tab, _ := k.table()
-	const n = 2 * overlapFrom
+	const n = 4000
 	if err := tab.Apply(addOps(0, n)); err != nil {
 		t.Fatal(err)
 	}

@@ -424,9 +424,6 @@ func (c *nlConn) buffer() []byte {
 	return c.rbuf
 }
 
-// readInto reads one datagram from the kernel into buf, waiting for it.
-func (c *nlConn) readInto(buf []byte) ([]byte, error) { return c.recv(buf, 0) }
-
 // recv reads one datagram from the kernel into buf, past datagrams of
 // anyone else. With MSG_DONTWAIT it gives (nil, nil) when none is queued;
 // else it waits, at most c.timeout when that is set. It is the one place
@@ -623,68 +620,4 @@ func (c *nlConn) spdCount(field int) int {
 		return -1
 	}
 	return n
-}
-
-// dumpOverlapped is dumpLocked for large tables: one goroutine reads the
-// datagrams (the kernel builds them inside that read, which is most of a
-// dump's cost) while the caller's goroutine hands their messages to fn, so
-// that on two cores the kernel's work and fn's overlap. A few buffers go
-// round between the two; nothing else is allocated.
-func (c *nlConn) dumpOverlapped(typ uint16, fn func(typ uint16, payload []byte)) error {
-	c.dumps++
-	seq, err := c.send(typ, unix.NLM_F_DUMP, nil)
-	if err != nil {
-		return err
-	}
-	type datagram struct {
-		b    []byte
-		err  error
-		last bool // holds the end of the dump (or the read failed)
-	}
-	const nbufs = 4
-	free := make(chan []byte, nbufs)
-	full := make(chan datagram, nbufs)
-	for i := 0; i < nbufs; i++ {
-		free <- make([]byte, recvBufSize)
-	}
-	stop := make(chan struct{})
-	go func() {
-		for {
-			var buf []byte
-			select {
-			case buf = <-free:
-			case <-stop:
-				return
-			}
-			d := datagram{}
-			d.b, d.err = c.readInto(buf)
-			d.last = d.err != nil || endsDump(d.b, seq, c.pid)
-			full <- d
-			if d.last {
-				return
-			}
-		}
-	}()
-	defer close(stop)
-	interrupted := false
-	for {
-		d := <-full
-		if d.err != nil {
-			return withSeq(d.err, seq)
-		}
-		if done, err := c.handleAnswers(d.b, seq, &interrupted, fn); done {
-			return err
-		}
-		free <- d.b[:cap(d.b)]
-	}
-}
-
-// endsDump tells whether a datagram holds the last message of the dump seq.
-func endsDump(b []byte, seq, pid uint32) bool {
-	for m, rest, ok := nextMessage(b); ok; m, rest, ok = nextMessage(rest) {
-		if m.seq == seq && m.pid == pid && (m.typ == unix.NLMSG_DONE || m.typ == unix.NLMSG_ERROR) {
-			return true
-		}
-	}
-	return false
 }

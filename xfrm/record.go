@@ -123,10 +123,7 @@ func less(a, b *record) bool {
 // the first partition are sorted at once (the order is the same: less is
 // a total order).
 func sortRecords(rs []record) {
-	depth := 0
-	for n := len(rs); n > 0; n >>= 1 {
-		depth += 2
-	}
+	depth := sortDepth(len(rs))
 	if len(rs) < parallelFrom || runtime.GOMAXPROCS(0) < 2 {
 		quickSort(rs, depth)
 		return

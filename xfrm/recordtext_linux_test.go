@@ -1,6 +1,8 @@
 package xfrm
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -40,6 +42,9 @@ func TestListingWriteTextCounts(t *testing.T) {
 	if got.String() != string(want) {
 		t.Errorf("writeText:\n%s\nwant:\n%s", got.String(), want)
 	}
+	long := *l // three times the records: chunks on both goroutines, the last one short
+	long.recs = slices.Concat(l.recs, l.recs, l.recs)
+	checkChunkedText(t, &long, strings.Repeat(string(want), 3))
 	counted := 0
 	for _, line := range strings.Split(got.String(), "\n") {
 		if line != "" && line[0] != '0' {
@@ -50,4 +55,41 @@ func TestListingWriteTextCounts(t *testing.T) {
 		t.Errorf("only %d of %d lines have a count: the test's SAs do not count", counted, len(l.recs))
 	}
 
+}
+
+// checkChunkedText: writeText on two goroutines, chunk by chunk, writes
+// the same text in order, and stops at the writer's first error.
+func checkChunkedText(t *testing.T, l *listing, want string) {
+	t.Helper()
+	defer func(old int) { parallelFrom = old }(parallelFrom)
+	parallelFrom = 1
+	if n := len(l.recs); n <= 2*chunkLines {
+		t.Fatalf("%d records: fewer than three chunks", n)
+	}
+	var got strings.Builder
+	if err := l.writeText(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want {
+		t.Errorf("writeText on two goroutines:\n%s\nwant:\n%s", got.String(), want)
+	}
+	for fail := range 3 {
+		w := &failingWriter{after: fail}
+		if err := l.writeText(w); err != errWriteFailed || w.writes != fail+1 {
+			t.Errorf("writer failing at write %d: %v after %d writes", fail+1, err, w.writes)
+		}
+	}
+}
+
+var errWriteFailed = errors.New("write failed")
+
+// failingWriter fails its write number after+1.
+type failingWriter struct{ after, writes int }
+
+func (w *failingWriter) Write(b []byte) (int, error) {
+	w.writes++
+	if w.writes > w.after {
+		return 0, errWriteFailed
+	}
+	return len(b), nil
 }

@@ -23,6 +23,7 @@ func lineEroutes(t *testing.T) []eroute.Eroute {
 		{Proto: eroute.ProtoTun, SPI: 0x100, Dst: netip.MustParseAddr("::ffff:192.0.2.9")},
 		{Proto: eroute.ProtoAH, SPI: 0xffffffff, Dst: netip.MustParseAddr("0.0.0.0")},
 		{Proto: 99, SPI: 3, Dst: netip.MustParseAddr("10.0.0.1")},
+		{Proto: eroute.ProtoComp, SPI: 0x12000f, Dst: netip.MustParseAddr("10.0.0.2")}, // zeros inside the SPI
 		eroute.Passthrough4, eroute.Passthrough6,
 	}
 	for i, a := range addrs {
@@ -58,9 +59,13 @@ func TestAppendRecordLine(t *testing.T) {
 }
 
 func FuzzAppendRecordLine(f *testing.F) {
-	f.Add([]byte{}, uint8(32), uint8(24), uint8(4), uint32(0x1000), uint64(3))
-	f.Add([]byte{0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 1}, uint8(128), uint8(64), uint8(50), uint32(0), uint64(0))
-	f.Fuzz(func(t *testing.T, raw []byte, sbits, dbits, proto uint8, spi uint32, count uint64) {
+	f.Add([]byte{}, uint8(32), uint8(24), uint8(4), uint32(0x1000), uint64(3), uint8(0), uint16(0), uint16(0))
+	f.Add([]byte{0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 1}, uint8(128), uint8(64), uint8(50), uint32(0), uint64(0), uint8(0), uint16(0), uint16(0))
+	f.Add([]byte{}, uint8(24), uint8(24), uint8(4), uint32(0x1005), uint64(0), uint8(eroute.TCP), uint16(0), uint16(6))
+	f.Add([]byte{0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 1}, uint8(64), uint8(48), uint8(4), uint32(9), uint64(1), uint8(eroute.UDP), uint16(500), uint16(4500))
+	f.Add([]byte{}, uint8(32), uint8(32), uint8(50), uint32(9), uint64(1), uint8(eroute.ICMP), uint16(8), uint16(0))
+	f.Add([]byte{}, uint8(32), uint8(32), uint8(50), uint32(9), uint64(1), uint8(50), uint16(8), uint16(9))
+	f.Fuzz(func(t *testing.T, raw []byte, sbits, dbits, proto uint8, spi uint32, count uint64, selProto uint8, sport, dport uint16) {
 		var a [48]byte
 		copy(a[:], raw)
 		v6 := len(raw) > 8 && raw[0]&1 == 1
@@ -77,6 +82,7 @@ func FuzzAppendRecordLine(f *testing.F) {
 		if raw != nil && len(raw)%3 == 0 {
 			e.SAID.Dst = netip.Addr{}
 		}
+		e.Proto, e.SrcPort, e.DstPort = selProto, sport, dport
 		e.Count = count
 		r := recordOf(e, 0, 0)
 		if got, want := string(appendRecordLine(nil, &r, count)), string(e.AppendLine(nil)); got != want {

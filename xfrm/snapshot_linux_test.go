@@ -2,6 +2,10 @@ package xfrm
 
 import (
 	"errors"
+	"fmt"
+	"hash/maphash"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -18,17 +22,22 @@ func TestKernelSnapshotEntries(t *testing.T) {
 	if s.Len() != len(list) {
 		t.Fatalf("Len %d, List has %d", s.Len(), len(list))
 	}
+	keys := [][5]uint64{selectorKey(genEroute(5000).Selector)}
+	for _, e := range list {
+		keys = append(keys, selectorKey(e.Selector))
+	}
+	places := s.deletablePlaces(keys)
 	for i, e := range list {
 		got := s.Entry(i)
 		if got.Eroute != e {
 			t.Errorf("Entry(%d) = %v, List has %v", i, got.Eroute, e)
 		}
-		if k := s.find(e.Selector); got.Deletable != (k == i) {
-			t.Errorf("find(%v) = %d, Entry(%d) deletable %v", e.Selector, k, i, got.Deletable)
+		if pos, ok := places[keys[i+1]]; got.Deletable && pos != s.recs[i].pos || ok != got.Deletable && !deletableTwin(s, i) {
+			t.Errorf("deletablePlaces(%v) = %d, %v; Entry(%d) deletable %v at %d", e.Selector, pos, ok, i, got.Deletable, s.recs[i].pos)
 		}
 	}
-	if k := s.find(genEroute(5000).Selector); k != -1 {
-		t.Errorf("find of a missing selector = %d", k)
+	if pos, ok := places[keys[0]]; ok {
+		t.Errorf("deletablePlaces of a missing selector = %d", pos)
 	}
 	if n := len(s.order); n != countPolicies(t, ns) {
 		t.Errorf("order holds %d policies, ip lists %d", n, countPolicies(t, ns))
@@ -235,8 +244,8 @@ func TestKernelSnapshotDumps(t *testing.T) {
 		{"a target not where the snapshot saw it", func(s *Snapshot) {
 			// As if the index had been taken by another policy: the
 			// read-back finds no such policy there, and Apply dumps.
-			k := s.find(genEroute(20).Selector)
-			s.order[s.recs[k].pos] += 8 << 20
+			key := selectorKey(genEroute(20).Selector)
+			s.order[s.deletablePlaces([][5]uint64{key})[key]] += 8 << 20
 		}, replace(20, eroute.Drop), 1},
 		{"a clear", func(*Snapshot) {}, []Op{{Kind: eroute.OpClear}}, 1},
 	} {
@@ -255,9 +264,188 @@ func TestKernelSnapshotDumps(t *testing.T) {
 	}
 }
 
+// deletableTwin tells whether another record of the selector of record i
+// is deletable: a selector the undo table holds twice (a mark, an if_id)
+// has one deletable policy at most.
+func deletableTwin(s *Snapshot, i int) bool {
+	for j := range s.recs {
+		if j != i && s.recs[j].key == s.recs[i].key && s.recs[j].flags&recDeletable != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func mustAdd(t *testing.T, tb *Table, e eroute.Eroute) {
 	t.Helper()
 	if err := tb.Add(e); err != nil {
 		t.Fatalf("Add(%v): %v", e, err)
 	}
+}
+
+// TestKernelSnapshotEach: Each gives every entry Entry gives, in the
+// dump's order, without sorting the snapshot.
+func TestKernelSnapshotEach(t *testing.T) {
+	tb, _ := undoTable(t)
+	s := mustSnapshot(t, tb)
+	defer s.Close()
+	var each []Entry
+	s.Each(func(e Entry) { each = append(each, e) })
+	inversions := 0
+	for i := 1; i < len(s.recs); i++ {
+		if s.recs[i].pos <= s.recs[i-1].pos {
+			t.Fatalf("after Each, record %d is at %d, after %d: Each sorted the snapshot", i, s.recs[i].pos, s.recs[i-1].pos)
+		}
+		if less(&s.recs[i], &s.recs[i-1]) {
+			inversions++
+		}
+	}
+	if inversions == 0 {
+		t.Fatal("the dump came in List's order: the test cannot tell Each's order from Entry's")
+	}
+	if len(each) != s.Len() {
+		t.Fatalf("Each gave %d entries, Len is %d", len(each), s.Len())
+	}
+	sorted := make([]Entry, s.Len())
+	for i := range sorted {
+		sorted[i] = s.Entry(i)
+	}
+	key := func(e Entry) string { return fmt.Sprintf("%v %v %d", e.Eroute, e.Deletable, e.Index) }
+	a, b := make([]string, len(each)), make([]string, len(sorted))
+	for i := range each {
+		a[i], b[i] = key(each[i]), key(sorted[i])
+	}
+	slices.Sort(a)
+	slices.Sort(b)
+	if !slices.Equal(a, b) {
+		t.Errorf("Each gave\n%s\nEntry gives\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+}
+
+// TestKernelSnapshotMatch: Match finds the deletable policy of each
+// selector named, and gives the rest of the deletable ones, whether the
+// snapshot was indexed before or after Entry sorted it.
+func TestKernelSnapshotMatch(t *testing.T) {
+	tb, _ := undoTable(t)
+	for _, c := range []struct {
+		name  string
+		setUp func(*Snapshot)
+	}{
+		{"fresh", func(*Snapshot) {}},
+		{"indexed, then sorted", func(s *Snapshot) { s.IndexSelectors(); s.Entry(0) }},
+		{"sorted, then indexed", func(s *Snapshot) { s.Entry(0); s.IndexSelectors() }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := mustSnapshot(t, tb)
+			defer s.Close()
+			c.setUp(s)
+			entries := make([]Entry, s.Len())
+			for i := range entries {
+				entries[i] = s.Entry(i)
+			}
+			// Every other entry's selector, and one no policy has.
+			var sels []eroute.Selector
+			for i := 0; i < len(entries); i += 2 {
+				sels = append(sels, entries[i].Selector)
+			}
+			sels = append(sels, genEroute(5000).Selector)
+			got := map[string]bool{}
+			key := func(e Entry) string { return fmt.Sprintf("%v %d", e.Eroute, e.Index) }
+			s.Match(len(sels), func(i int) eroute.Selector { return sels[i] }, func(i int, e Entry) {
+				if e.Selector != sels[i] || !e.Deletable {
+					t.Errorf("selector %d (%v) found %v, deletable %v", i, sels[i], e.Selector, e.Deletable)
+				}
+				got["found "+key(e)] = true
+			}, func(e Entry) {
+				got["rest "+key(e)] = true
+			})
+			want := map[string]bool{}
+			for i, e := range entries {
+				switch {
+				case !e.Deletable:
+				case i%2 == 0:
+					want["found "+key(e)] = true
+				default:
+					want["rest "+key(e)] = true
+				}
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("Match gave %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestRecordIndexCollisions: with a hash that collides on nearly every
+// key, the index still finds exactly the deletable record of each key.
+func TestRecordIndexCollisions(t *testing.T) {
+	defer func(h func(maphash.Seed, [5]uint64) uint64) { hashRecordKey = h }(hashRecordKey)
+	hashRecordKey = func(_ maphash.Seed, k [5]uint64) uint64 { return k[0]&3<<32 | k[0]>>8&1 }
+	r := rand.New(rand.NewPCG(7, 8))
+	recs := make([]record, 300)
+	for k := range recs {
+		recs[k].key = [5]uint64{uint64(r.IntN(40)), uint64(r.IntN(3))}
+		if r.IntN(3) > 0 {
+			recs[k].flags = recDeletable
+		}
+	}
+	x := newRecordIndex(recs)
+	for a := 0; a < 40; a++ {
+		for b := 0; b < 3; b++ {
+			key := [5]uint64{uint64(a), uint64(b)}
+			want := -1
+			for k := range recs {
+				if recs[k].key == key && recs[k].flags&recDeletable != 0 {
+					want = k
+				}
+			}
+			got := x.find(recs, &key, x.hash(&key))
+			switch {
+			case want < 0 && got != -1:
+				t.Errorf("find(%v) = %d, no deletable record has it", key, got)
+			case want >= 0 && (got < 0 || recs[got].key != key || recs[got].flags&recDeletable == 0):
+				t.Errorf("find(%v) = %d, want a deletable record of it (%d)", key, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkSnapshotMatch is what --sync's plan asks of a snapshot of
+// 100,000 eroutes: index them, look up the 100,000 selectors of a file
+// that differs in 1% of them, and give the rest. The kernel dumps the
+// newest policy first, so a table made from the file comes in the file's
+// order backwards ("dump"); "shuffled" is a table made in an order of
+// its own, every look-up a miss of the caches.
+func BenchmarkSnapshotMatch(b *testing.B) {
+	const n = 100000
+	var recs []record
+	for i := n - 1; i >= 0; i-- {
+		if i%400 != 1 {
+			recs = append(recs, recordOf(genEroute(i), recOwn|recDeletable, uint32(n-1-i)))
+		}
+	}
+	sels := make([]eroute.Selector, n)
+	for i := range sels {
+		sels[i] = genEroute(i).Selector
+		if i%200 == 0 {
+			sels[i] = genEroute(n + i).Selector // not in the table
+		}
+	}
+	match := func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			s := &Snapshot{recs: recs}
+			found, rest := 0, 0
+			s.Match(n, func(i int) eroute.Selector { return sels[i] }, func(int, Entry) { found++ }, func(Entry) { rest++ })
+			if found < n*98/100 || rest == 0 {
+				b.Fatalf("found %d, rest %d", found, rest)
+			}
+		}
+	}
+	b.Run("dump", match)
+	for i := range recs {
+		j := (i * 7919) % len(recs)
+		recs[i], recs[j] = recs[j], recs[i]
+	}
+	b.Run("shuffled", match)
 }

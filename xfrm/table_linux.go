@@ -453,7 +453,7 @@ func (t *Table) List() ([]eroute.Eroute, error) {
 		return nil, err
 	}
 	list := make([]eroute.Eroute, len(l.recs))
-	for i := range l.recs {
+	for i := range list {
 		list[i] = l.eroute(i)
 	}
 	return list, nil
@@ -468,7 +468,7 @@ func (t *Table) Walk(fn func(eroute.Eroute) error) error {
 	if err != nil {
 		return err
 	}
-	for i := range l.recs {
+	for i := range len(l.recs) {
 		if err := fn(l.eroute(i)); err != nil {
 			return err
 		}
@@ -486,7 +486,7 @@ func (t *Table) WalkEntries(fn func(Entry) error) error {
 		return err
 	}
 	sh := newShadows(l.details)
-	for i := range l.recs {
+	for i := range len(l.recs) {
 		e := l.entry(i)
 		if e.Own {
 			e.ShadowedBy = sh.of(&e)
@@ -500,13 +500,24 @@ func (t *Table) WalkEntries(fn func(Entry) error) error {
 
 // listing is the table as List gives it, sorted, in compact records.
 type listing struct {
-	recs    []record
+	recs []record
+	// order, when set, is the records' sorted order (recs[order[i]] is
+	// the ith); else recs is sorted.
+	order   []uint32
 	details map[uint32]*detail // by index (see recordDump)
 	sas     *saIndex           // nil when no SA was needed
 }
 
+// at gives the ith record in the listing's order.
+func (l *listing) at(i int) *record {
+	if l.order != nil {
+		return &l.recs[l.order[i]]
+	}
+	return &l.recs[i]
+}
+
 func (l *listing) eroute(i int) eroute.Eroute {
-	r := &l.recs[i]
+	r := l.at(i)
 	e := r.eroute()
 	e.Count = l.count(r)
 	return e
@@ -519,7 +530,7 @@ func (l *listing) count(r *record) uint64 {
 			return d.count
 		}
 	}
-	if l.sas == nil {
+	if l.sas == nil || len(l.sas.packets) == 0 { // no SA at all: no count
 		return 0
 	}
 	s := r.said()
@@ -545,54 +556,94 @@ func (t *Table) WriteListing(w io.Writer) error {
 }
 
 // writeText writes the listing's lines formatted straight from the sorted
-// records (appendRecordLine), without building eroutes, into a buffer
-// written a megabyte at a time. From parallelFrom records on, with more
-// than one core, a goroutine formats the second half meanwhile, into a
-// buffer of its own written after the first half.
+// records (appendRecordLine), without building eroutes, a chunk of
+// chunkLines lines at a time. From parallelFrom records on, with more than
+// one core, a goroutine formats every other chunk meanwhile; the chunks
+// are written in order, and their few buffers go round between the two,
+// so that the text is never held whole (a listing of 300,000 lines used
+// to touch 12 MB for its second half, some 3,000 page faults).
 func (l *listing) writeText(w io.Writer) error {
 	if len(l.recs) < parallelFrom || runtime.GOMAXPROCS(0) < 2 {
-		return l.writeLines(w, l.recs)
+		return l.writeLines(w)
 	}
-	half := len(l.recs) / 2
-	second := make(chan []byte, 1)
-	go func() { second <- l.appendLines(make([]byte, 0, 80*(len(l.recs)-half)), l.recs[half:]) }()
-	err := l.writeLines(w, l.recs[:half])
-	text := <-second
-	if err == nil {
-		_, err = w.Write(text)
+	chunks := (len(l.recs) + chunkLines - 1) / chunkLines
+	odd := make(chan []byte, 2) // the helper's chunks, formatted
+	free := make(chan []byte, 2)
+	for range cap(free) {
+		free <- make([]byte, 0, chunkBytes)
 	}
-	return err
-}
-
-// writeLines writes the lines of rs a megabyte at a time.
-func (l *listing) writeLines(w io.Writer, rs []record) error {
-	const chunk = 1 << 20
-	buf := make([]byte, 0, min(chunk+4096, 128*len(rs)+128))
-	for i := range rs {
-		r := &rs[i]
-		buf = append(appendRecordLine(buf, r, l.count(r)), '\n')
-		if len(buf) >= chunk {
-			if _, err := w.Write(buf); err != nil {
-				return err
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for c := 1; c < chunks; c += 2 {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-stop:
+				return
 			}
-			buf = buf[:0]
+			odd <- l.appendLines(buf[:0], l.chunk(c))
+		}
+	}()
+	buf := make([]byte, 0, chunkBytes)
+	for c := 0; c < chunks; c++ {
+		text := buf
+		if c%2 == 0 {
+			text = l.appendLines(buf[:0], l.chunk(c))
+			buf = text
+		} else {
+			text = <-odd
+		}
+		if _, err := w.Write(text); err != nil {
+			return err
+		}
+		if c%2 == 1 {
+			free <- text
 		}
 	}
-	_, err := w.Write(buf)
-	return err
+	return nil
 }
 
-// appendLines appends the lines of rs to b.
-func (l *listing) appendLines(b []byte, rs []record) []byte {
-	for i := range rs {
-		r := &rs[i]
+// A chunk of the listing's text: chunkLines lines of at most 192 bytes,
+// most of them about 80.
+const (
+	chunkLines = 2048
+	chunkBytes = chunkLines * 96
+)
+
+// lineRange is a range of the listing's lines.
+type lineRange struct{ from, to int }
+
+// chunk gives the lines of chunk c.
+func (l *listing) chunk(c int) lineRange {
+	return lineRange{c * chunkLines, min((c+1)*chunkLines, len(l.recs))}
+}
+
+// writeLines writes the lines a chunk at a time.
+func (l *listing) writeLines(w io.Writer) error {
+	buf := make([]byte, 0, min(chunkBytes, 96*len(l.recs)+192))
+	for c := 0; ; c++ {
+		buf = l.appendLines(buf[:0], l.chunk(c))
+		if _, err := w.Write(buf); err != nil { // once even when empty, as always
+			return err
+		}
+		if (c+1)*chunkLines >= len(l.recs) {
+			return nil
+		}
+	}
+}
+
+// appendLines appends the lines ls to b.
+func (l *listing) appendLines(b []byte, ls lineRange) []byte {
+	for i := ls.from; i < ls.to; i++ {
+		r := l.at(i)
 		b = append(appendRecordLine(b, r, l.count(r)), '\n')
 	}
 	return b
 }
 
 func (l *listing) entry(i int) Entry {
-	return entryOfRecord(&l.recs[i], l.eroute(i), l.details, true)
+	return entryOfRecord(l.at(i), l.eroute(i), l.details, true)
 }
 
 // entryOfRecord gives the Entry of a listed record: the facts of a policy
@@ -615,66 +666,81 @@ func entryOfRecord(r *record, e eroute.Eroute, details map[uint32]*detail, full 
 	return en
 }
 
-// overlapFrom is the table size from which a listing reads the dump on a
-// goroutine of its own (dumpOverlapped): below it, the goroutine and its
-// buffers cost more than the overlap gains.
-const overlapFrom = 2000
-
 // listing dumps the policy table into records, and dumps the SAs for the
 // counts when an eroute names an SA.
 func (t *Table) listing() (*listing, error) {
 	c := t.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d, err := c.records(false, true)
+	d, ends, err := c.scanRecords(false, true, true)
 	if err != nil {
 		return nil, forReading(err)
 	}
-	return &listing{recs: d.recs, details: d.details, sas: d.sas}, nil
+	l := &listing{recs: d.recs, details: d.details, sas: d.sas}
+	if ends != nil {
+		l.order = mergeOrder(d.recs, ends)
+	} else {
+		sortRecords(l.recs)
+	}
+	return l, nil
 }
 
 // recordDump is one dump of the policy table as records.
 type recordDump struct {
-	recs    []record           // the listed policies, sorted
+	recs    []record           // the listed policies, in the dump's order (sortRecords sorts them)
 	order   []uint32           // with keepOrder: every policy's index, in the dump's order
 	details map[uint32]*detail // the listed policies eroute did not make, and monitor holds, by index
 	sas     *saIndex           // the SAs, when they were dumped
 }
 
 // records dumps the policy table into records as the datagrams come in
-// (nothing of them is kept but the foreign policies, decoded), and sorts
-// them. With keepOrder it also keeps the index of every policy in the
-// kernel's order (4 bytes each), and each record's pos is its place in
-// that order; else pos counts the records. Either way pos only breaks ties
-// in the kernel's order. The SAs are dumped too when a foreign policy's
-// template names no SPI (only they tell a trap from a tunnel), and with
-// counts when an eroute names an SA.
+// (nothing of them is kept but the foreign policies, decoded), in the
+// dump's order: the caller sorts them (sortRecords) when it needs List's.
+// With keepOrder it also keeps the index of every policy in the kernel's
+// order (4 bytes each), and each record's pos is its place in that order;
+// else pos counts the records. Either way pos only breaks ties in the
+// kernel's order. The SAs are dumped too when a foreign policy's template
+// names no SPI (only they tell a trap from a tunnel), and with counts when
+// an eroute names an SA.
 func (c *nlConn) records(keepOrder, counts bool) (recordDump, error) {
+	d, _, err := c.scanRecords(keepOrder, counts, false)
+	return d, err
+}
+
+// scanRecords is records. With chunked, on a large table, it also sorts
+// chunks of the records as the dump comes in (see chunkSorter) and gives
+// where the sorted chunks end (the last at len(d.recs)); nil ends mean the
+// records are in the dump's order.
+func (c *nlConn) scanRecords(keepOrder, counts, chunked bool) (recordDump, []int, error) {
 	// The kernel's count sizes the records at once: no regrowing.
 	s := &recordScan{keepOrder: keepOrder}
 	s.d.recs = make([]record, 0, c.outCount())
 	if keepOrder {
 		s.d.order = make([]uint32, 0, cap(s.d.recs)+cap(s.d.recs)/8)
 	}
-	dump := c.dumpLocked
-	if cap(s.d.recs) >= overlapFrom {
-		dump = c.dumpOverlapped
+	if chunked && cap(s.d.recs) >= chunkSortFrom && runtime.GOMAXPROCS(0) >= 2 {
+		s.sorter = newChunkSorter()
 	}
-	if err := dump(msgGetPolicy, s.add); err != nil {
-		return recordDump{}, kernelError(err, 0, nil)
+	// One goroutine reads and decodes: decoding (ownRecord) costs less
+	// than handing each datagram to a second goroutine did (futex wakes,
+	// 25% more CPU in all).
+	err := c.dumpLocked(msgGetPolicy, s.add)
+	ends := s.sorted()
+	if err != nil {
+		return recordDump{}, nil, kernelError(err, 0, nil)
 	}
 	d := s.d
 	if s.unnamed || counts && s.names {
 		var err error
 		if d.sas, err = c.saIndex(); err != nil {
-			return recordDump{}, err
+			return recordDump{}, nil, err
 		}
 	}
 	if s.unnamed {
-		d.resolveForeign()
+		d.resolveForeign() // a SAID may change: the chunks' order with it
+		ends = nil
 	}
-	sortRecords(d.recs)
-	return d, nil
+	return d, ends, nil
 }
 
 // recordScan makes the records of one dump, one policy at a time.
@@ -684,13 +750,72 @@ type recordScan struct {
 	names     bool // an eroute names an SA: its counts are the SA's
 	unnamed   bool // a foreign policy's template names no SPI: only the SAs tell a trap from a tunnel
 	v         policyView
+	// sorter, when set, sorts each chunk of sortChunk records as the
+	// dump goes on (see chunkSorter).
+	sorter *chunkSorter
+}
+
+// grow makes room for one more record. When the table has grown since
+// the kernel counted it, the chunks are sorted no more (the slice moves).
+func (s *recordScan) grow() {
+	if len(s.d.recs) == cap(s.d.recs) && s.sorter != nil {
+		s.sorter.wait()
+		s.sorter = nil
+	}
+	s.d.recs = append(s.d.recs, record{})
+}
+
+// added hands the chunk the last record completed to the sorter.
+func (s *recordScan) added() {
+	if n := len(s.d.recs); s.sorter != nil && n%sortChunk == 0 {
+		s.sorter.handOver(s.d.recs, n-sortChunk, n)
+	}
+}
+
+// sorted ends the sorting of chunks; it gives where the sorted chunks end
+// (the last at len(s.d.recs)), nil when the records are not sorted.
+func (s *recordScan) sorted() []int {
+	cs := s.sorter
+	if cs == nil {
+		return nil
+	}
+	s.sorter = nil
+	if n, from := len(s.d.recs), len(cs.ends)*sortChunk; from < n {
+		cs.handOver(s.d.recs, from, n)
+	}
+	cs.wait()
+	return cs.ends
 }
 
 // add makes the record of one policy of the dump, if it is an eroute's
-// or shows as one.
+// or shows as one: eroute's own plain policies straight from the bytes
+// (ownRecord), the others by addGeneral.
 func (s *recordScan) add(typ uint16, b []byte) {
+	if typ != msgNewPolicy {
+		return
+	}
+	s.grow()
+	r := &s.d.recs[len(s.d.recs)-1]
+	k, ok := ownRecord(b, r)
+	if !ok {
+		s.d.recs = s.d.recs[:len(s.d.recs)-1]
+		s.addGeneral(b)
+		return
+	}
+	r.pos = uint32(len(s.d.recs) - 1)
+	if s.keepOrder {
+		r.pos = uint32(len(s.d.order))
+		s.d.order = append(s.d.order, r.index)
+	}
+	s.names = s.names || k == kindSA
+	s.added()
+}
+
+// addGeneral is add for any policy: decoded (scanPolicy), read back as an
+// eroute (policyView.eroute) and packed (recordOf).
+func (s *recordScan) addGeneral(b []byte) {
 	v := &s.v
-	if typ != msgNewPolicy || scanPolicy(b, v) != nil {
+	if scanPolicy(b, v) != nil {
 		return
 	}
 	pos := uint32(len(s.d.recs))
@@ -726,7 +851,9 @@ func (s *recordScan) add(typ uint16, b []byte) {
 	}
 	r := recordOf(e, flags, pos)
 	r.index = v.Index
-	s.d.recs = append(s.d.recs, r)
+	s.grow()
+	s.d.recs[len(s.d.recs)-1] = r
+	s.added()
 	if !s.names {
 		_, s.names = saKeyOf(e.SAID)
 	}

@@ -133,6 +133,16 @@ func (s *Snapshot) Len() int { return 0 }
 // Entry implements the Linux API.
 func (s *Snapshot) Entry(i int) Entry { return Entry{} }
 
+// Each implements the Linux API.
+func (s *Snapshot) Each(fn func(Entry)) {}
+
+// Match implements the Linux API.
+func (s *Snapshot) Match(n int, sel func(i int) eroute.Selector, found func(i int, e Entry), rest func(e Entry)) {
+}
+
+// IndexSelectors implements the Linux API.
+func (s *Snapshot) IndexSelectors() {}
+
 // Apply implements the Linux API.
 func (s *Snapshot) Apply(ops []Op) error { return ErrNoXFRM }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -373,11 +374,23 @@ func TestAppendFields(t *testing.T) {
 // TestFindDuplicate: on batches with and without repeated selectors (and
 // --clear lines, which name none), findDuplicate reports what bySelector
 // reports, the earliest repeat.
-func TestFindDuplicate(t *testing.T) {
+func TestFindDuplicate(t *testing.T) { testFindDuplicate(t, 3000) }
+
+// TestFindDuplicateCollisions is TestFindDuplicate with a hash that
+// collides: equal hashes of different selectors are no repeat.
+func TestFindDuplicateCollisions(t *testing.T) {
+	defer func(h func(maphash.Seed, *eroute.Key) uint64) { hashKey = h }(hashKey)
+	hashKey = func(_ maphash.Seed, k *eroute.Key) uint64 { return uint64(k[4]&1)<<32 | uint64(k[20]&1) }
+	testFindDuplicate(t, 200)
+}
+
+// testFindDuplicate compares findDuplicate with bySelector on 300 random
+// batches of up to most lines.
+func testFindDuplicate(t *testing.T, most int) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	repeats := 0
 	for round := range 300 {
-		n := 1 + rng.IntN(3000)
+		n := 1 + rng.IntN(most)
 		ops := make([]Op, n)
 		for i := range ops {
 			ops[i] = Op{Kind: eroute.OpAdd, Line: i + 1, Eroute: eroute.Eroute{Selector: eroute.Selector{

@@ -322,7 +322,19 @@ type fakeSnapshot struct {
 
 func (s fakeSnapshot) Len() int          { return len(s.entries) }
 func (s fakeSnapshot) Entry(i int) Entry { return s.entries[i] }
-func (s fakeSnapshot) Close() error      { return nil }
+
+// Match gives the rest backwards: no caller may count on its order.
+func (s fakeSnapshot) Match(n int, sel func(i int) eroute.Selector, found func(i int, e Entry), rest func(e Entry)) {
+	var others []Entry
+	entrySlice(s.entries).Match(n, sel, found, func(e Entry) { others = append(others, e) })
+	for i := len(others) - 1; i >= 0; i-- {
+		rest(others[i])
+	}
+}
+
+func (s fakeSnapshot) IndexSelectors() {}
+
+func (s fakeSnapshot) Close() error { return nil }
 
 func sorted(m map[eroute.Selector]eroute.Eroute) []eroute.Eroute {
 	var list []eroute.Eroute

@@ -60,6 +60,9 @@ type Table interface {
 // reading the whole table again.
 type Snapshot interface {
 	Entries
+	// IndexSelectors prepares Match, so that the goroutine that took
+	// the snapshot does that work rather than the one that matches.
+	IndexSelectors()
 	Apply(ops []Op) error
 	Close() error
 }

@@ -40,11 +40,11 @@ func splitInbound(ops []Op) (out, in []Op) {
 // the inbound table alone (files written before --sync took --addin lines
 // say nothing about it), and a policy eroute did not make is never deleted,
 // --all or not; --all only lets an --addin line replace one.
-func planInbound(want []Op, sorted []keyed, have []Entry, all bool) (Plan, error) {
+func planInbound(want []Op, have []Entry, all bool) (Plan, error) {
 	if len(want) == 0 {
 		return Plan{}, nil
 	}
-	plan, err := planSync(want, sorted, entrySlice(have), all)
+	plan, err := planSync(want, entrySlice(have), all)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -65,6 +65,28 @@ type entrySlice []Entry
 
 func (l entrySlice) Len() int          { return len(l) }
 func (l entrySlice) Entry(i int) Entry { return l[i] }
+
+// Match is xfrm.Snapshot.Match's, with a map: inbound tables are small.
+func (l entrySlice) Match(n int, sel func(i int) eroute.Selector, found func(i int, e Entry), rest func(e Entry)) {
+	at := make(map[eroute.Key]int, len(l))
+	for k, e := range l {
+		if e.Deletable {
+			at[e.Selector.Key()] = k
+		}
+	}
+	named := make([]bool, len(l))
+	for i := 0; i < n; i++ {
+		if k, ok := at[sel(i).Key()]; ok {
+			named[k] = true
+			found(i, l[k])
+		}
+	}
+	for k, e := range l {
+		if e.Deletable && !named[k] {
+			rest(e)
+		}
+	}
+}
 
 // joinPlans adds the inbound plan to the outbound one: its ops after, each
 // marked as inbound.

@@ -132,6 +132,12 @@ func (s snapshot) Len() int { return s.Snapshot.Len() }
 
 func (s snapshot) Entry(i int) cli.Entry { return s.Snapshot.Entry(i) }
 
+func (s snapshot) Match(n int, sel func(i int) eroute.Selector, found func(i int, e cli.Entry), rest func(e cli.Entry)) {
+	s.Snapshot.Match(n, sel, found, rest)
+}
+
+func (s snapshot) IndexSelectors() { s.Snapshot.IndexSelectors() }
+
 func (s snapshot) Close() error { return cliError(s.Snapshot.Close()) }
 
 func (s snapshot) Apply(ops []cli.Op) error {
