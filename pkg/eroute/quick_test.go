@@ -189,3 +189,15 @@ func FuzzQuickReaders(f *testing.F) {
 		checkQuick(t, text)
 	})
 }
+
+// BenchmarkQuickSubnet reads the subnets of the mix: IPv4 and IPv6,
+// hosts and subnets.
+func BenchmarkQuickSubnet(b *testing.B) {
+	texts := []string{"10.0.1.2/32", "172.16.1.2/32", "10.100.3.0/24", "172.17.5.0/24",
+		"fd00:1::0:102/128", "fd00:2::0:102/128", "fd00:3:0:103::/64", "fd00:4:103::/48"}
+	for i := 0; i < b.N; i++ {
+		if _, ok := QuickSubnet(texts[i%len(texts)]); !ok {
+			b.Fatal(texts[i%len(texts)])
+		}
+	}
+}
