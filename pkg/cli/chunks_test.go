@@ -2,7 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -159,3 +162,54 @@ func TestTrimLineEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestOpsInPlace: the ops a batch ends up with are those of its lines, in
+// order, whether the chunks wrote them in place (a file whose size is
+// known), in place and then past the room the first chunk made one think
+// enough (long comments first, short lines after), or in their own arrays
+// (standard input); with blank and comment lines, which leave holes.
+func TestOpsInPlace(t *testing.T) {
+	var text strings.Builder
+	var want []Op
+	for i := 0; i < 3*chunkLines; i++ {
+		fmt.Fprintf(&text, "# %s\n", strings.Repeat("long comment ", 12))
+	}
+	for i := 0; i < 12000; i++ {
+		switch {
+		case i%97 == 3:
+			text.WriteString("\n")
+		case i%89 == 5:
+			text.WriteString("# a comment\n")
+		default:
+			line := mixLine(i)
+			text.WriteString(line + "\n")
+			req, err := opsParser.Parse(strings.Fields(line))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, opOf(req, 3*chunkLines+i+1))
+		}
+	}
+	path := filepath.Join(t.TempDir(), "batch")
+	if err := os.WriteFile(path, []byte(text.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, path string }{{"file", path}, {"stdin", "-"}} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := opsParser.parseBatch(c.path, strings.NewReader(text.String()), batchActions, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d ops, want %d", len(got), len(want))
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("op %d = %+v, want %+v", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+var opsParser = Parser{Resolver: eroute.NoResolver{}, Names: eroute.SystemNames}
