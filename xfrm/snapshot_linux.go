@@ -360,7 +360,14 @@ func newRecordIndex(recs []record) *recordIndex {
 	for size < 2*len(recs) {
 		size <<= 1
 	}
-	x := &recordIndex{seed: maphash.MakeSeed(), slots: make([]uint64, size), mask: uint64(size - 1)}
+	// The slots are written before anything reads them: a page of fresh
+	// memory read first is mapped to the kernel's zero page, and the
+	// first write to it then copies it and flushes the other cores'
+	// TLBs, an interrupt to each (on this VM, IPIs to the host were a
+	// third of a --sync's system time).
+	slots := make([]uint64, size)
+	clear(slots)
+	x := &recordIndex{seed: maphash.MakeSeed(), slots: slots, mask: uint64(size - 1)}
 	var g probeGroup
 	for base := 0; base < len(recs); base += len(g.keys) {
 		m := min(len(g.keys), len(recs)-base)

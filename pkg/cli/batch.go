@@ -307,7 +307,7 @@ func (p Parser) parseBatch(path string, stdin io.Reader, allowed map[Action]bool
 	var failed atomic.Bool // a chunk has a bad line: reading on is pointless
 	parsing := p.startParsers(parsers, work, done, allowed, &failed)
 	read := make(chan lineFault, 1)
-	dest := &opsInPlace{size: fileSize(path)}
+	dest := &opsInPlace{size: fileSize(path), budget: budget}
 	go func() {
 		n, err := readChunks(r, func(c *batchChunk) { dest.place(c); work <- c }, pool.get, failed.Load)
 		close(work)
@@ -405,15 +405,21 @@ func inFileOrder(done <-chan *batchChunk, pool *chunkPool, dest *opsInPlace, bud
 // thought to hold (estimateLines); chunks past its end use their own
 // arrays and are copied as before.
 type opsInPlace struct {
-	size int64 // the file's, 0 when not known
-	ops  []Op
+	size   int64 // the file's, 0 when not known
+	budget *memoryBudget
+	ops    []Op
 }
 
 // place gives the chunk the room for its ops, on the reader's goroutine
 // before the chunk goes to a parser.
 func (d *opsInPlace) place(c *batchChunk) {
 	if d.ops == nil {
-		d.ops = make([]Op, estimateLines(d.size, c.text))
+		// The limit is raised first: a collection that the slice itself
+		// set off would read all its pages before the parsers write
+		// them (see indexSelectors on pages read first).
+		n := estimateLines(d.size, c.text)
+		d.budget.lines(n)
+		d.ops = make([]Op, n)
 	}
 	lines := bytes.Count(c.text, []byte{'\n'})
 	if start := c.first - 1; start+lines <= len(d.ops) {
@@ -577,7 +583,14 @@ func indexSelectors(ops []Op) (*selectorIndex, error) {
 	for size < 2*len(ops) {
 		size <<= 1
 	}
-	x := &selectorIndex{seed: maphash.MakeSeed(), slots: make([]uint64, size), mask: uint64(size - 1)}
+	// The slots are written before anything reads them: a page of fresh
+	// memory read first is mapped to the kernel's zero page, and the
+	// first write to it then copies it and flushes the other cores'
+	// TLBs, an interrupt to each (on this VM, IPIs to the host were a
+	// third of a --sync's system time).
+	slots := make([]uint64, size)
+	clear(slots)
+	x := &selectorIndex{seed: maphash.MakeSeed(), slots: slots, mask: uint64(size - 1)}
 	var g probes
 	for base := 0; base < len(ops); base += probeGroup {
 		n := min(probeGroup, len(ops)-base)
@@ -686,11 +699,15 @@ func allowedText(allowed map[Action]bool) string {
 // checked (its op, 128 and the slice's 5% slack; its selector's hash in
 // findDuplicate's set, 16 at most; its place in the order of sends, 12)
 // and makes as much garbage while it is read: 384 bytes a line leave the
-// collector room. --sync, whose goal is time, runs with the collector off
-// until its limit, and keeps the table's snapshot too (64
-// bytes a policy) and the sorted keys (44 a line): 512 bytes a line.
-// GOGC or GOMEMLIMIT, when set, win. See docs/PERFORMANCE.md for the
-// figures.
+// collector room. --sync keeps the table's snapshot too (72 bytes a
+// policy) and its index (16 at most): 512 bytes a line. Both run with the
+// collector off until the limit: reading a line makes no garbage, and a
+// collection while the lines are read would read every page of the ops'
+// slice that the parsers had not written yet, each of which then costs
+// a second fault, a copy and an interrupt to the other core when it is
+// written (on this VM, 10,000 of 25,000 page faults of a --batch of
+// 300,000, and a third of --sync's time). GOGC or GOMEMLIMIT, when set,
+// win. See docs/PERFORMANCE.md for the figures.
 const (
 	memoryBase         = 24 << 20
 	batchMemoryPerLine = 384
@@ -707,7 +724,7 @@ type memoryBudget struct {
 
 // startBudget sets the limit for the run (perLine 0: memoryBase alone, as
 // the monitor has); collectOff also holds the collector off until the
-// limit is reached (--sync, whose goal is time).
+// limit is reached (--batch and --sync: see above).
 // The returned budget's stop puts back the settings before it (the
 // command line runs in tests and fuzzing too).
 func startBudget(perLine int64, collectOff bool) *memoryBudget {
@@ -740,7 +757,7 @@ func (m *memoryBudget) stop() {
 
 // runBatch carries out --batch FILE: all lines, or none.
 func runBatch(req Request, env Env, t Table) error {
-	budget := startBudget(batchMemoryPerLine, false)
+	budget := startBudget(batchMemoryPerLine, true)
 	defer budget.stop()
 	ops, err := env.Parser.parseBatch(req.File, env.Stdin, batchActions, budget)
 	if err == nil {
