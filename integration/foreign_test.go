@@ -258,3 +258,15 @@ func TestSyncInboundKeepsOthers(t *testing.T) {
 		t.Errorf("eroute's inbound policies not as the file says:\n%s", in)
 	}
 }
+
+// TestSyncInboundRefusalNamesFile: an --addin line the kernel refuses
+// (a daemon's forward policy holds its selector) is reported as every
+// other refusal of a --sync is, with the file's name and the line.
+func TestSyncInboundRefusalNamesFile(t *testing.T) {
+	ns := newNS(t, "")
+	ns.IP("xfrm", "policy", "add", "src", "10.1.0.0/16", "dst", "10.2.0.0/16", "dir", "fwd")
+	file := filepath.Join(t.TempDir(), "in")
+	os.WriteFile(file, []byte("--addin --src 10.1.0.0/16 --dst 10.2.0.0/16 --said %drop\n"), 0o644)
+	assertUnchanged(t, ns, "eroute: --sync "+file+": line 1: eroute already in use.  Delete old one first. (nothing was changed)\n",
+		"--sync", file)
+}

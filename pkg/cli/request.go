@@ -140,6 +140,9 @@ func collect(opts []given, set *optionSet) (Request, error) {
 			continue
 		}
 		if old, dup := set.get(o.id); dup {
+			if !longOptions[o.id].hasArg { // a flag: no values to show
+				return req, fmt.Errorf("Error, --%s given twice", o.name)
+			}
 			return req, fmt.Errorf("Error, --%s parameter redefined:%s, already defined as:%s", o.name, o.value, old)
 		}
 		set.set(o.id, o.value)

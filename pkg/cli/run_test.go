@@ -92,6 +92,8 @@ func TestRunErrors(t *testing.T) {
 			"Error, --src parameter redefined:10.2.0.0/16, already defined as:10.0.0.0/8"},
 		{"repeated option abbreviated", []string{"--add", "--src", okSrc, "--dst", okDst, "--said", "%drop", "--sa=%pass"},
 			"Error, --said parameter redefined:%pass, already defined as:%drop"},
+		{"repeated flag", []string{"--add", "--src", okSrc, "--dst", okDst, "--said", "%drop", "--force", "--force"},
+			"Error, --force given twice"},
 		{"two actions", []string{"--add", "--replace", "--src", okSrc, "--dst", okDst, "--said", "%drop"},
 			"Only one of '--add', '--replace', '--clear', or '--del' options permitted."},
 		{"same action twice", []string{"--del", "--del", "--src", okSrc, "--dst", okDst},

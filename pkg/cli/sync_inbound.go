@@ -111,7 +111,7 @@ func applySync(t Table, snap Snapshot, inbound []Entry, ops []Op, file string) e
 		n++
 	}
 	out, in := ops[:n], ops[n:]
-	undo, err := applyInbound(t, inbound, in)
+	undo, err := applyInbound(t, inbound, in, file)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func applySync(t Table, snap Snapshot, inbound []Entry, ops []Op, file string) e
 
 // applyInbound makes the inbound changes, and gives what undoes them. When
 // one is refused, those before it are undone and the error names its line.
-func applyInbound(t Table, have []Entry, ops []Op) (undo func() error, err error) {
+func applyInbound(t Table, have []Entry, ops []Op, file string) (undo func() error, err error) {
 	old := map[eroute.Selector]Entry{}
 	for _, e := range have {
 		old[e.Selector] = e
@@ -162,9 +162,9 @@ func applyInbound(t Table, have []Entry, ops []Op) (undo func() error, err error
 				what = fmt.Sprintf("line %d", op.Line)
 			}
 			if uerr := undo(); uerr != nil {
-				return nil, fmt.Errorf("--sync: %s: %v; undoing the changes before it failed (%v): the table is not as it was", what, err, uerr)
+				return nil, fileError("--sync", file, fmt.Errorf("%s: %v; undoing the changes before it failed (%v): the table is not as it was", what, err, uerr))
 			}
-			return nil, fmt.Errorf("--sync: %s: %v (nothing was changed)", what, err)
+			return nil, fileError("--sync", file, fmt.Errorf("%s: %v (nothing was changed)", what, err))
 		}
 		done = append(done, op)
 	}
