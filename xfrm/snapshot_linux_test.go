@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"maps"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -351,9 +352,16 @@ func TestKernelSnapshotMatch(t *testing.T) {
 			sels = append(sels, genEroute(5000).Selector)
 			got := map[string]bool{}
 			key := func(e Entry) string { return fmt.Sprintf("%v %d", e.Eroute, e.Index) }
+			byIndex := map[uint32]Entry{}
+			for _, e := range entries {
+				byIndex[e.Index] = e
+			}
 			s.Match(len(sels), func(i int) eroute.Selector { return sels[i] }, func(i int, e Entry) {
 				if e.Selector != sels[i] || !e.Deletable {
 					t.Errorf("selector %d (%v) found %v, deletable %v", i, sels[i], e.Selector, e.Deletable)
+				}
+				if want := byIndex[e.Index]; !reflect.DeepEqual(e, want) {
+					t.Errorf("selector %d found %+v, Entry gives %+v", i, e, want)
 				}
 				got["found "+key(e)] = true
 			}, func(e Entry) {
