@@ -2,6 +2,7 @@ package xfrm
 
 import (
 	"hash/maphash"
+	"runtime"
 	"sync"
 
 	"github.com/eroute/eroute/pkg/eroute"
@@ -288,32 +289,73 @@ func (b *batch) fetchTargets(s *Snapshot, fetch []snapshotTarget) (got int, err 
 // policies (what a Delete by that selector removes: at most one a
 // selector) and calls found(i, e) for each selector sel(i) that has one,
 // in the selectors' order; then it calls rest(e) for every deletable
-// policy that no selector named, in no particular order. This is the
-// comparison eroute --sync makes of a file with the table, without a
-// sort: the first call (or IndexSelectors) indexes the policies by
-// selector, 8 to 16 bytes a policy, and later calls reuse the index.
-func (s *Snapshot) Match(n int, sel func(i int) eroute.Selector, found func(i int, e Entry), rest func(e Entry)) {
+// policy that no selector named, in no particular order. It reports
+// whether a policy was named by more than one selector (found is called
+// for each of them). This is the comparison eroute --sync makes of a file
+// with the table, without a sort: the first call (or IndexSelectors)
+// indexes the policies by selector, 8 to 16 bytes a policy, and later
+// calls reuse the index. sel may be called from several goroutines at
+// once: from matchParallel selectors on, the look-ups are shared out.
+func (s *Snapshot) Match(n int, sel func(i int) eroute.Selector, found func(i int, e Entry), rest func(e Entry)) (repeats bool) {
 	x := s.indexed()
+	hits := x.lookUp(s.recs, n, sel)
 	named := make([]uint64, (len(s.recs)+63)/64)
-	var g probeGroup
-	for base := 0; base < n; base += len(g.keys) {
-		m := min(len(g.keys), n-base)
-		for t := 0; t < m; t++ {
-			g.sels[t] = sel(base + t)
-			g.keys[t] = selectorKey(g.sels[t])
-			g.hashes[t] = x.hash(&g.keys[t])
+	clear(named) // written before it is read (see newRecordIndex)
+	for i, k := range hits {
+		if k < 0 {
+			continue
 		}
-		g.readAhead(x, m)
-		for t := 0; t < m; t++ {
-			if k := x.find(s.recs, &g.keys[t], g.hashes[t]); k >= 0 {
-				named[k/64] |= 1 << (k % 64)
-				found(base+t, s.entryFound(k, &g.sels[t]))
-			}
+		if named[k/64]&(1<<(k%64)) != 0 {
+			repeats = true
 		}
+		named[k/64] |= 1 << (k % 64)
+		found(i, s.entryFound(int(k), sel(i)))
 	}
 	for k := range s.recs {
 		if s.recs[k].flags&recDeletable != 0 && named[k/64]&(1<<(k%64)) == 0 {
 			rest(s.entryAt(k))
+		}
+	}
+	return repeats
+}
+
+// matchParallel is the number of selectors from which Match looks them up
+// on two goroutines: below it, starting one costs more than it gains.
+// A variable for the tests.
+var matchParallel = 8192
+
+// lookUp gives, for each of n selectors, the place of its deletable
+// record, or -1: two halves at once from matchParallel selectors on, with
+// more than one core.
+func (x *recordIndex) lookUp(recs []record, n int, sel func(i int) eroute.Selector) []int32 {
+	hits := make([]int32, n)
+	if n < matchParallel || runtime.GOMAXPROCS(0) < 2 {
+		x.lookUpRange(recs, sel, hits, 0, n)
+		return hits
+	}
+	half := n / 2
+	done := make(chan struct{})
+	go func() {
+		x.lookUpRange(recs, sel, hits, half, n)
+		close(done)
+	}()
+	x.lookUpRange(recs, sel, hits, 0, half)
+	<-done
+	return hits
+}
+
+// lookUpRange looks selectors lo to hi up, a group at a time.
+func (x *recordIndex) lookUpRange(recs []record, sel func(i int) eroute.Selector, hits []int32, lo, hi int) {
+	var g probeGroup
+	for base := lo; base < hi; base += len(g.keys) {
+		m := min(len(g.keys), hi-base)
+		for t := 0; t < m; t++ {
+			g.keys[t] = selectorKey(sel(base + t))
+			g.hashes[t] = x.hash(&g.keys[t])
+		}
+		g.readAhead(x, m)
+		for t := 0; t < m; t++ {
+			hits[base+t] = int32(x.find(recs, &g.keys[t], g.hashes[t]))
 		}
 	}
 }
@@ -338,12 +380,12 @@ func (s *Snapshot) indexed() *recordIndex {
 // keys are equal, so the selector is the record's and is not decoded from
 // the key again (a third of entryAt's time), unless it has a zone, which
 // no key holds.
-func (s *Snapshot) entryFound(k int, sel *eroute.Selector) Entry {
+func (s *Snapshot) entryFound(k int, sel eroute.Selector) Entry {
 	if sel.Src.Addr().Zone() != "" || sel.Dst.Addr().Zone() != "" {
 		return s.entryAt(k)
 	}
 	r := &s.recs[k]
-	return entryOfRecord(r, eroute.Eroute{Selector: *sel, SAID: r.said()}, s.details, false)
+	return entryOfRecord(r, eroute.Eroute{Selector: sel, SAID: r.said()}, s.details, false)
 }
 
 // entryAt is the Entry of record k as it is now in s.recs.
@@ -404,7 +446,6 @@ func newRecordIndex(recs []record) *recordIndex {
 // probeGroup is a group of keys to look up or insert, with their hashes
 // and their first slots, read ahead.
 type probeGroup struct {
-	sels   [16]eroute.Selector // Match's
 	keys   [16][5]uint64
 	hashes [16]uint64
 	ahead  [16]uint64

@@ -335,8 +335,10 @@ func TestKernelSnapshotMatch(t *testing.T) {
 		{"fresh", func(*Snapshot) {}},
 		{"indexed, then sorted", func(s *Snapshot) { s.IndexSelectors(); s.Entry(0) }},
 		{"sorted, then indexed", func(s *Snapshot) { s.Entry(0); s.IndexSelectors() }},
+		{"looked up in two halves", func(*Snapshot) { matchParallel = 2 }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			defer func(n int) { matchParallel = n }(matchParallel)
 			s := mustSnapshot(t, tb)
 			defer s.Close()
 			c.setUp(s)
@@ -356,7 +358,7 @@ func TestKernelSnapshotMatch(t *testing.T) {
 			for _, e := range entries {
 				byIndex[e.Index] = e
 			}
-			s.Match(len(sels), func(i int) eroute.Selector { return sels[i] }, func(i int, e Entry) {
+			repeats := s.Match(len(sels), func(i int) eroute.Selector { return sels[i] }, func(i int, e Entry) {
 				if e.Selector != sels[i] || !e.Deletable {
 					t.Errorf("selector %d (%v) found %v, deletable %v", i, sels[i], e.Selector, e.Deletable)
 				}
@@ -379,6 +381,20 @@ func TestKernelSnapshotMatch(t *testing.T) {
 			}
 			if !maps.Equal(got, want) {
 				t.Errorf("Match gave %v, want %v", got, want)
+			}
+			if repeats {
+				t.Error("Match reports a policy named twice; no selector was")
+			}
+			// The first selector again, at the end: named twice.
+			sels = append(sels, sels[0])
+			calls := 0
+			repeats = s.Match(len(sels), func(i int) eroute.Selector { return sels[i] }, func(i int, e Entry) {
+				if i == len(sels)-1 {
+					calls++
+				}
+			}, func(Entry) {})
+			if !repeats || calls != 1 {
+				t.Errorf("a selector given twice: Match reports %v, found the second %d times", repeats, calls)
 			}
 		})
 	}

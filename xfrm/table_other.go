@@ -137,7 +137,8 @@ func (s *Snapshot) Entry(i int) Entry { return Entry{} }
 func (s *Snapshot) Each(fn func(Entry)) {}
 
 // Match implements the Linux API.
-func (s *Snapshot) Match(n int, sel func(i int) eroute.Selector, found func(i int, e Entry), rest func(e Entry)) {
+func (s *Snapshot) Match(n int, sel func(i int) eroute.Selector, found func(i int, e Entry), rest func(e Entry)) (repeats bool) {
+	return false
 }
 
 // IndexSelectors implements the Linux API.

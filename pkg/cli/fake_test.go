@@ -324,12 +324,13 @@ func (s fakeSnapshot) Len() int          { return len(s.entries) }
 func (s fakeSnapshot) Entry(i int) Entry { return s.entries[i] }
 
 // Match gives the rest backwards: no caller may count on its order.
-func (s fakeSnapshot) Match(n int, sel func(i int) eroute.Selector, found func(i int, e Entry), rest func(e Entry)) {
+func (s fakeSnapshot) Match(n int, sel func(i int) eroute.Selector, found func(i int, e Entry), rest func(e Entry)) bool {
 	var others []Entry
-	entrySlice(s.entries).Match(n, sel, found, func(e Entry) { others = append(others, e) })
+	repeats := entrySlice(s.entries).Match(n, sel, found, func(e Entry) { others = append(others, e) })
 	for i := len(others) - 1; i >= 0; i-- {
 		rest(others[i])
 	}
+	return repeats
 }
 
 func (s fakeSnapshot) IndexSelectors() {}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -22,7 +23,7 @@ type Plan struct {
 type Entries interface {
 	Len() int
 	Entry(i int) Entry
-	Match(n int, sel func(i int) eroute.Selector, found func(i int, e Entry), rest func(e Entry))
+	Match(n int, sel func(i int) eroute.Selector, found func(i int, e Entry), rest func(e Entry)) (repeats bool)
 }
 
 // planSync compares the eroutes a file wants with the table, and gives the
@@ -52,11 +53,37 @@ func planSync(want []Op, have Entries, all bool) (Plan, error) {
 	for i := range m.change {
 		m.change[i] = syncAdd
 	}
-	have.Match(len(want), func(i int) eroute.Selector { return want[i].Eroute.Selector }, m.both, m.tableOnly)
+	repeats := have.Match(len(want), func(i int) eroute.Selector { return want[i].Eroute.Selector }, m.both, m.tableOnly)
+	if repeats || m.repeatedAdd() {
+		_, err := bySelector(want)
+		return Plan{}, repeatError{err}
+	}
 	if m.foreign >= 0 {
 		return Plan{}, m.foreignError()
 	}
 	return Plan{Ops: append(m.changes(), m.sortedDeletes()...), Unchanged: m.unchanged}, nil
+}
+
+// repeatError is planSync's error for a selector the file gives twice, in
+// bySelector's words: it is told before the --addin lines' own faults.
+type repeatError struct{ error }
+
+func isRepeat(err error) bool {
+	var r repeatError
+	return errors.As(err, &r)
+}
+
+// repeatedAdd tells whether two lines the table has no policy for name
+// one selector: the lines that name one it has are told by Match, so
+// only the adds, 1% of a --sync that changes 1%, are looked at again.
+func (m *syncMerge) repeatedAdd() bool {
+	var adds []Op
+	for i, c := range m.change {
+		if c == syncAdd {
+			adds = append(adds, m.want[i])
+		}
+	}
+	return findDuplicate(adds) != nil
 }
 
 // What planSync does with a line of the file.
@@ -180,23 +207,22 @@ func runSync(req Request, env Env, t Table) error {
 	if err != nil {
 		return fileError("--sync", req.File, err)
 	}
-	// A selector given twice is looked for on one core while the plan is
-	// made on the other; the plan of such a file is thrown away.
-	repeated := make(chan error, 1)
-	go func() { repeated <- findDuplicate(want) }()
-	var plan Plan
-	var planErr error
-	if have.err == nil {
-		plan, planErr = planSync(want, have.snap, req.All)
+	if have.err != nil {
+		// A file's own fault comes first, as when the table is read.
+		if err := findDuplicate(want); err != nil {
+			return fileError("--sync", req.File, err)
+		}
+		if err := findDuplicate(wantIn); err != nil {
+			return fileError("--sync", req.File, err)
+		}
+		return have.err
 	}
-	if err := <-repeated; err != nil {
-		return fileError("--sync", req.File, err)
+	plan, planErr := planSync(want, have.snap, req.All)
+	if isRepeat(planErr) {
+		return fileError("--sync", req.File, planErr)
 	}
 	if err := findDuplicate(wantIn); err != nil {
 		return fileError("--sync", req.File, err)
-	}
-	if have.err != nil {
-		return have.err
 	}
 	if planErr != nil {
 		return fileError("--sync", req.File, planErr)

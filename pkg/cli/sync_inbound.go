@@ -67,7 +67,7 @@ func (l entrySlice) Len() int          { return len(l) }
 func (l entrySlice) Entry(i int) Entry { return l[i] }
 
 // Match is xfrm.Snapshot.Match's, with a map: inbound tables are small.
-func (l entrySlice) Match(n int, sel func(i int) eroute.Selector, found func(i int, e Entry), rest func(e Entry)) {
+func (l entrySlice) Match(n int, sel func(i int) eroute.Selector, found func(i int, e Entry), rest func(e Entry)) (repeats bool) {
 	at := make(map[eroute.Key]int, len(l))
 	for k, e := range l {
 		if e.Deletable {
@@ -77,6 +77,7 @@ func (l entrySlice) Match(n int, sel func(i int) eroute.Selector, found func(i i
 	named := make([]bool, len(l))
 	for i := 0; i < n; i++ {
 		if k, ok := at[sel(i).Key()]; ok {
+			repeats = repeats || named[k]
 			named[k] = true
 			found(i, l[k])
 		}
@@ -86,6 +87,7 @@ func (l entrySlice) Match(n int, sel func(i int) eroute.Selector, found func(i i
 			rest(e)
 		}
 	}
+	return repeats
 }
 
 // joinPlans adds the inbound plan to the outbound one: its ops after, each

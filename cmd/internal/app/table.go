@@ -132,8 +132,8 @@ func (s snapshot) Len() int { return s.Snapshot.Len() }
 
 func (s snapshot) Entry(i int) cli.Entry { return s.Snapshot.Entry(i) }
 
-func (s snapshot) Match(n int, sel func(i int) eroute.Selector, found func(i int, e cli.Entry), rest func(e cli.Entry)) {
-	s.Snapshot.Match(n, sel, found, rest)
+func (s snapshot) Match(n int, sel func(i int) eroute.Selector, found func(i int, e cli.Entry), rest func(e cli.Entry)) bool {
+	return s.Snapshot.Match(n, sel, found, rest)
 }
 
 func (s snapshot) IndexSelectors() { s.Snapshot.IndexSelectors() }
