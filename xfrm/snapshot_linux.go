@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/eroute/eroute/internal/slotindex"
 	"github.com/eroute/eroute/pkg/eroute"
 	"golang.org/x/sys/unix"
 )
@@ -344,21 +345,27 @@ func (x *recordIndex) lookUp(recs []record, n int, sel func(i int) eroute.Select
 	return hits
 }
 
-// lookUpRange looks selectors lo to hi up, a group at a time.
+// lookUpRange looks selectors lo to hi up, a group at a time, whose
+// slots are read ahead (see slotindex).
 func (x *recordIndex) lookUpRange(recs []record, sel func(i int) eroute.Selector, hits []int32, lo, hi int) {
-	var g probeGroup
-	for base := lo; base < hi; base += len(g.keys) {
-		m := min(len(g.keys), hi-base)
+	var keys [lookUpGroup][5]uint64
+	var hashes [lookUpGroup]uint64
+	for base := lo; base < hi; base += lookUpGroup {
+		m := min(lookUpGroup, hi-base)
 		for t := 0; t < m; t++ {
-			g.keys[t] = selectorKey(sel(base + t))
-			g.hashes[t] = x.hash(&g.keys[t])
+			keys[t] = selectorKey(sel(base + t))
+			hashes[t] = x.hash(&keys[t])
 		}
-		g.readAhead(x, m)
+		x.slots.ReadAhead(hashes[:m])
 		for t := 0; t < m; t++ {
-			hits[base+t] = int32(x.find(recs, &g.keys[t], g.hashes[t]))
+			hits[base+t] = int32(x.find(recs, &keys[t], hashes[t]))
 		}
 	}
 }
+
+// lookUpGroup is how many keys go into the index, or are looked up in it,
+// together.
+const lookUpGroup = 16
 
 // IndexSelectors indexes the snapshot's deletable policies by selector
 // for Match, unless that is done: a caller that takes a snapshot on one
@@ -394,86 +401,37 @@ func (s *Snapshot) entryAt(k int) Entry {
 	return entryOfRecord(r, r.eroute(), s.details, false)
 }
 
-// recordIndex finds the deletable record of a selector's key: open
-// addressing over hashes of the keys, at most half full; a slot holds
-// the top 32 bits of the hash and the record's place (+1: 0 is empty).
+// recordIndex finds the deletable record of a selector's key: its place
+// in the records, by a hash of the key.
 type recordIndex struct {
 	seed  maphash.Seed
-	slots []uint64
-	mask  uint64
+	slots *slotindex.Index
 }
 
-// newRecordIndex indexes the deletable records. The slots are read at
-// random, and a read that misses the caches waits for memory (most of
-// the time of an insert, or of a look-up): so the records go in, and
-// Match looks selectors up, in groups whose first slots are read ahead,
-// in a loop of nothing else, where the processor overlaps the reads.
+// newRecordIndex indexes the deletable records, a group at a time.
 func newRecordIndex(recs []record) *recordIndex {
-	size := 16
-	for size < 2*len(recs) {
-		size <<= 1
-	}
-	// The slots are written before anything reads them: a page of fresh
-	// memory read first is mapped to the kernel's zero page, and the
-	// first write to it then copies it and flushes the other cores'
-	// TLBs, an interrupt to each (on this VM, IPIs to the host were a
-	// third of a --sync's system time).
-	slots := make([]uint64, size)
-	clear(slots)
-	x := &recordIndex{seed: maphash.MakeSeed(), slots: slots, mask: uint64(size - 1)}
-	var g probeGroup
-	for base := 0; base < len(recs); base += len(g.keys) {
-		m := min(len(g.keys), len(recs)-base)
+	x := &recordIndex{seed: maphash.MakeSeed(), slots: slotindex.New(len(recs))}
+	var hashes [lookUpGroup]uint64
+	for base := 0; base < len(recs); base += lookUpGroup {
+		m := min(lookUpGroup, len(recs)-base)
 		for t := 0; t < m; t++ {
-			g.hashes[t] = x.hash(&recs[base+t].key)
+			hashes[t] = x.hash(&recs[base+t].key)
 		}
-		g.readAhead(x, m)
+		x.slots.ReadAhead(hashes[:m])
 		for t := 0; t < m; t++ {
-			if recs[base+t].flags&recDeletable == 0 {
-				continue
+			if recs[base+t].flags&recDeletable != 0 {
+				x.slots.Insert(hashes[t], base+t)
 			}
-			h := g.hashes[t]
-			j := h & x.mask
-			for x.slots[j] != 0 {
-				j = (j + 1) & x.mask
-			}
-			x.slots[j] = h&^0xffffffff | uint64(base+t+1)
 		}
 	}
 	return x
-}
-
-// probeGroup is a group of keys to look up or insert, with their hashes
-// and their first slots, read ahead.
-type probeGroup struct {
-	keys   [16][5]uint64
-	hashes [16]uint64
-	ahead  [16]uint64
-}
-
-// readAhead reads the first slot of the first m hashes.
-func (g *probeGroup) readAhead(x *recordIndex, m int) {
-	for t := 0; t < m; t++ {
-		g.ahead[t] = x.slots[g.hashes[t]&x.mask]
-	}
 }
 
 // find gives the place of the deletable record of key, whose hash is h,
 // or -1. (Were there two, which the kernel does not allow, it gives one
 // of them.)
 func (x *recordIndex) find(recs []record, key *[5]uint64, h uint64) int {
-	tag := h &^ 0xffffffff
-	for j := h & x.mask; ; j = (j + 1) & x.mask {
-		s := x.slots[j]
-		switch {
-		case s == 0:
-			return -1
-		case s&^0xffffffff == tag:
-			if k := int(s&0xffffffff) - 1; recs[k].key == *key {
-				return k
-			}
-		}
-	}
+	return x.slots.Find(h, func(k int) bool { return recs[k].key == *key })
 }
 
 func (x *recordIndex) hash(key *[5]uint64) uint64 { return hashRecordKey(x.seed, *key) }

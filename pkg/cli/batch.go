@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/eroute/eroute/internal/slotindex"
 	"github.com/eroute/eroute/pkg/eroute"
 )
 
@@ -549,72 +550,36 @@ func bySelector(ops []Op) ([]keyed, error) {
 
 // findDuplicate reports the first line that repeats the selector of an
 // earlier one (bySelector's error). Most batches repeat none, and showing
-// that takes only the selectors' hashes in a set (indexSelectors): 3 ms
-// for 100,000 lines, where sorting the hashes took 8 (7% of a --batch
-// profile) and bySelector's keys 40.
+// that takes only the selectors' hashes in a slotindex.Index: 3 ms for
+// 100,000 lines, where sorting the hashes took 8 (7% of a --batch
+// profile) and bySelector's keys 40. The lines go in by groups of
+// probeGroup, whose slots are read ahead (see slotindex).
 func findDuplicate(ops []Op) error {
-	_, err := indexSelectors(ops)
-	return err
-}
-
-// selectorIndex finds the op that names a selector: open addressing over
-// 64-bit hashes of the selectors' keys, at most half full. A slot holds
-// the top 32 bits of the hash and the op's place (+1: 0 is an empty
-// slot), so that one read of memory tells a slot that cannot match; the
-// op itself is read only when those bits are equal. 8 to 16 bytes an op:
-// 2 MB for 100,000.
-type selectorIndex struct {
-	seed  maphash.Seed
-	slots []uint64
-	mask  uint64
-}
-
-// indexSelectors indexes the ops that name a selector (all but Clear). A
-// selector named twice is bySelector's error: the first line that repeats
-// an earlier one.
-//
-// The slots are read at random, and each read that misses the caches
-// waits for memory (about 60 ns here, two thirds of the time of an
-// insert). So the ops go in by groups of probeGroup: the group's first
-// slots are read ahead, independently of each other so that the processor
-// overlaps the reads, and the inserts after find them in the cache.
-func indexSelectors(ops []Op) (*selectorIndex, error) {
-	size := 16
-	for size < 2*len(ops) {
-		size <<= 1
-	}
-	// The slots are written before anything reads them: a page of fresh
-	// memory read first is mapped to the kernel's zero page, and the
-	// first write to it then copies it and flushes the other cores'
-	// TLBs, an interrupt to each (on this VM, IPIs to the host were a
-	// third of a --sync's system time).
-	slots := make([]uint64, size)
-	clear(slots)
-	x := &selectorIndex{seed: maphash.MakeSeed(), slots: slots, mask: uint64(size - 1)}
-	var g probes
+	x := slotindex.New(len(ops))
+	seed := maphash.MakeSeed()
+	var keys [probeGroup]eroute.Key
+	var hashes [probeGroup]uint64
 	for base := 0; base < len(ops); base += probeGroup {
 		n := min(probeGroup, len(ops)-base)
 		for t := 0; t < n; t++ {
-			g.skip[t] = ops[base+t].Kind == eroute.OpClear
-			if !g.skip[t] {
-				g.add(x, t, ops[base+t].Eroute.Selector)
-			}
+			keys[t] = ops[base+t].Eroute.Selector.Key()
+			hashes[t] = hashKey(seed, &keys[t])
 		}
-		g.readAhead(x, n)
+		x.ReadAhead(hashes[:n])
 		for t := 0; t < n; t++ {
-			if g.skip[t] {
-				continue
+			if ops[base+t].Kind == eroute.OpClear {
+				continue // names no selector
 			}
-			j, found := x.lookup(ops, &g.keys[t], g.hashes[t])
-			if found >= 0 {
+			k := &keys[t]
+			if x.Find(hashes[t], func(o int) bool { return ops[o].Eroute.Selector.Key() == *k }) >= 0 {
 				if _, err := bySelector(ops); err != nil {
-					return nil, err // bySelector words it: the earliest repeat
+					return err // bySelector words it: the earliest repeat
 				}
 			}
-			x.slots[j] = g.hashes[t]&^0xffffffff | uint64(base+t+1)
+			x.Insert(hashes[t], base+t)
 		}
 	}
-	return x, nil
+	return nil
 }
 
 // hashKey hashes a selector's key. A variable: the tests put a hash in
@@ -622,48 +587,8 @@ func indexSelectors(ops []Op) (*selectorIndex, error) {
 // keys behind equal hashes are seen to work.
 var hashKey = func(seed maphash.Seed, k *eroute.Key) uint64 { return maphash.Bytes(seed, k[:]) }
 
-// probeGroup is how many look-ups go together (see indexSelectors).
+// probeGroup is how many selectors go into the index together.
 const probeGroup = 16
-
-// probes are the keys and hashes of a group of look-ups, whose first
-// slots were read ahead.
-type probes struct {
-	keys   [probeGroup]eroute.Key
-	hashes [probeGroup]uint64
-	skip   [probeGroup]bool
-	ahead  [probeGroup]uint64 // the slots read ahead
-}
-
-// add computes look-up t's key and hash.
-func (g *probes) add(x *selectorIndex, t int, sel eroute.Selector) {
-	g.keys[t] = sel.Key()
-	g.hashes[t] = hashKey(x.seed, &g.keys[t])
-}
-
-// readAhead reads the first slot of the first n look-ups, in a loop of
-// nothing else: the reads do not wait for each other.
-func (g *probes) readAhead(x *selectorIndex, n int) {
-	for t := 0; t < n; t++ {
-		g.ahead[t] = x.slots[g.hashes[t]&x.mask]
-	}
-}
-
-// lookup probes for the key k of hash h: the place of the op that names
-// it, or -1 and the empty slot where it would go.
-func (x *selectorIndex) lookup(ops []Op, k *eroute.Key, h uint64) (slot uint64, found int) {
-	tag := h &^ 0xffffffff
-	for j := h & x.mask; ; j = (j + 1) & x.mask {
-		s := x.slots[j]
-		switch {
-		case s == 0:
-			return j, -1
-		case s&^0xffffffff == tag:
-			if o := int(s&0xffffffff) - 1; ops[o].Eroute.Selector.Key() == *k {
-				return j, o
-			}
-		}
-	}
-}
 
 func checkBatchRequest(req Request, allowed map[Action]bool) error {
 	switch {
