@@ -13,11 +13,11 @@
 // reads, so that the inserts and look-ups after it find them in the cache.
 package slotindex
 
-// Index is the table of places by hash.
+// Index is the table of places by hash. ReadAhead and Find may be called
+// from several goroutines at once; Insert may not.
 type Index struct {
 	slots []uint64
 	mask  uint64
-	ahead uint64 // what ReadAhead read: kept, so that the reads are made
 }
 
 // New makes an index for up to n places.
@@ -36,13 +36,17 @@ func New(n int) *Index {
 	return &Index{slots: slots, mask: uint64(size - 1)}
 }
 
-// ReadAhead reads the first slot of each of hashes.
-func (x *Index) ReadAhead(hashes []uint64) {
+// ReadAhead reads the first slot of each of hashes. It is never inlined,
+// and gives what it read, so that the reads cannot be left out as unused;
+// it writes nothing, so goroutines that share the index may call it.
+//
+//go:noinline
+func (x *Index) ReadAhead(hashes []uint64) uint64 {
 	var sum uint64
 	for _, h := range hashes {
 		sum += x.slots[h&x.mask]
 	}
-	x.ahead += sum
+	return sum
 }
 
 // Insert adds place p under hash h; it does not look for an equal key.
