@@ -19,7 +19,7 @@ COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 VERSION ?= 1.0.0
 GOFLAGS_BUILD = -trimpath -ldflags "-s -w -X github.com/eroute/eroute/pkg/cli.VersionString=$(VERSION) -X github.com/eroute/eroute/pkg/spi.VersionString=$(VERSION)"
 
-.PHONY: all build build-prof deps demo check test unit integration vet fuzz install uninstall clean
+.PHONY: all build build-prof deps demo check test race unit integration vet fuzz install uninstall clean
 
 all: build
 
@@ -42,8 +42,15 @@ demo: deps build
 
 check: deps test
 
-test: vet
+test: vet race
 	$(GO) test -count=1 ./...
+
+# race runs the tests of the code that shares data between goroutines
+# (the listing's sorting and writing, the snapshot's parallel look-ups,
+# a batch's parsers, the listener and guard) under the race detector.
+RACE_TESTS = Snapshot|RecordIndex|Listing|Chunk|Merge|Sync|Dup|OpsInPlace|Index|Listener|Guard|Fake
+race:
+	CGO_ENABLED=1 $(GO) test -count=1 -race -run '$(RACE_TESTS)' ./internal/... ./pkg/cli ./xfrm
 
 unit: vet
 	$(GO) test -count=1 ./pkg/... ./xfrm/... ./cmd/...

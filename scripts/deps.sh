@@ -9,7 +9,8 @@ set -eu
 # (GNU time: peak RSS in make bench), strongswan-charon and strongswan-swanctl
 # (strongSwan's IKE daemon and its control tool: the integration tests run
 # eroute next to a real charon), bash-completion (the completion's tests),
-# ansible-core (the Ansible example's test), lintian (make deb).
+# ansible-core (the Ansible example's test), lintian (make deb), gcc and
+# libc6-dev (cgo, which the race detector of make race needs).
 #
 # strongswan-charon pulls in strongswan-starter, whose service a systemd host
 # starts on install: a charon in the host's own network namespace, with the
@@ -18,7 +19,7 @@ set -eu
 # configuration (STRONGSWAN_CONF, SWANCTL_DIR), vici socket and a private
 # /run (integration/charon_test.go). Whether that service runs is the host
 # admin's business, so this script leaves it as the package left it.
-packages="iproute2 tcpdump netbase procps make ca-certificates time strongswan-charon strongswan-swanctl bash-completion ansible-core lintian"
+packages="iproute2 tcpdump netbase procps make ca-certificates time strongswan-charon strongswan-swanctl bash-completion ansible-core lintian gcc libc6-dev"
 extra=""
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
 	extra="golang-go"
